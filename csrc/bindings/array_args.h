@@ -1,0 +1,70 @@
+// Boundary checks for NumPy arguments, shared by every CPU binding: dtype,
+// rank, C-contiguity, writability and aliasing, with errors that name the
+// argument and its shape. Call with the GIL held.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/check.h"
+
+namespace lg {
+namespace py = pybind11;
+
+enum class DType { f32, f64 };
+
+inline std::vector<int64_t> shape_of(const py::array& a) {
+  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
+}
+
+inline std::string describe(const char* name, const py::array& a) {
+  return std::string(name) + " of shape " + shape_str(shape_of(a)) + " and dtype " +
+         std::string(py::str(a.dtype()));
+}
+
+// float32 or float64, else TypeError.
+inline DType float_dtype(const char* name, const py::array& a) {
+  if (a.dtype().is(py::dtype::of<float>())) return DType::f32;
+  if (a.dtype().is(py::dtype::of<double>())) return DType::f64;
+  throw py::type_error(std::string(name) + ": expected float32 or float64, got " +
+                       describe(name, a));
+}
+
+inline void require_same_dtype(const char* name, const py::array& a, const char* ref_name,
+                               const py::array& ref) {
+  if (!a.dtype().is(ref.dtype()))
+    throw py::type_error(std::string(name) + ": dtype must match " + ref_name + " (" +
+                         std::string(py::str(ref.dtype())) + "), got " + describe(name, a));
+}
+
+inline void require_ndim(const char* name, const py::array& a, int lo, int hi) {
+  LG_CHECK(a.ndim() >= lo && a.ndim() <= hi, name, ": expected ",
+           lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi),
+           " dimensions, got ", describe(name, a));
+}
+
+inline void require_contiguous(const char* name, const py::array& a) {
+  LG_CHECK(a.flags() & py::array::c_style, name,
+           ": must be C-contiguous (use numpy.ascontiguousarray), got a strided ",
+           describe(name, a));
+}
+
+inline void require_writeable(const char* name, const py::array& a) {
+  LG_CHECK(a.writeable(), name, ": output array is read-only: ", describe(name, a));
+}
+
+// An output must not share memory with an input: kernels read inputs while
+// writing outputs.
+inline void require_no_overlap(const char* out_name, const py::array& out, const char* in_name,
+                               const py::array& in) {
+  if (out.nbytes() == 0 || in.nbytes() == 0) return;
+  auto lo_o = reinterpret_cast<uintptr_t>(out.data());
+  auto lo_i = reinterpret_cast<uintptr_t>(in.data());
+  bool overlap = lo_o < lo_i + static_cast<uintptr_t>(in.nbytes()) &&
+                 lo_i < lo_o + static_cast<uintptr_t>(out.nbytes());
+  LG_CHECK(!overlap, out_name, " must not share memory with ", in_name);
+}
+}  // namespace lg

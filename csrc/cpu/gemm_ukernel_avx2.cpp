@@ -1,0 +1,1 @@
+// PLACEHOLDER: avx2 microkernel (filled in by the packed GEMM)

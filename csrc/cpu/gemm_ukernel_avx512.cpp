@@ -1,0 +1,1 @@
+// PLACEHOLDER: avx512 microkernel (filled in by the packed GEMM)

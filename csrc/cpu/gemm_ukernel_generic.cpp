@@ -1,0 +1,1 @@
+// PLACEHOLDER: generic microkernel (filled in by the packed GEMM)

@@ -1,0 +1,109 @@
+"""Raw kernels on arrays, without the Tensor type.
+
+NumPy arrays run on the C++/OpenMP kernels (``loomgrad._cpu``); CuPy arrays
+(or any GPU array exposing ``__cuda_array_interface__``) run on the CUDA
+kernels (``loomgrad._cuda``) on CuPy's current stream. Outputs are allocated
+here with ``numpy.empty`` / ``cupy.empty`` unless ``out=`` is given.
+
+Inputs that are not C-contiguous are copied to contiguous memory first
+(a Fortran-ordered matrix is instead passed transposed, without a copy);
+an ``out=`` array must be C-contiguous, writeable and of the right dtype
+and shape, or a ValueError/TypeError says what is wrong.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _cpu
+
+__all__ = ["gemm", "matmul"]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_gpu_array(x) -> bool:
+    return hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray)
+
+
+def _check_float_array(name: str, x) -> None:
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
+        raise TypeError(f"{name}: expected a numpy or cupy array, got {type(x).__name__}")
+    if np.dtype(x.dtype) not in _FLOAT_DTYPES:
+        raise TypeError(f"{name}: expected float32 or float64, got dtype {x.dtype} "
+                        f"with shape {tuple(x.shape)}")
+
+
+def _matrix_operand(name: str, x: np.ndarray, trans: bool):
+    """Contiguous 2-D/3-D operand for the kernel, flipping `trans` instead of
+    copying when a 2-D array is Fortran-ordered (e.g. ``a.T``)."""
+    if x.flags.c_contiguous:
+        return x, trans
+    if x.ndim == 2 and x.flags.f_contiguous:
+        return x.T, not trans
+    return np.ascontiguousarray(x), trans
+
+
+def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
+         beta: float = 0.0, out=None):
+    """General matrix multiply: ``out = alpha * op(a) @ op(b) + beta * out``.
+
+    Shapes: ``op(a)`` is (M, K) and ``op(b)`` is (K, N); with ``trans_a=True``
+    ``a`` is stored as (K, M) and used transposed (likewise ``trans_b``).
+    Either operand may also carry a leading batch dimension, (B, ., .), and
+    a batch of 1 or a 2-D operand is broadcast; the result is (M, N) or
+    (B, M, N). float32 or float64, both operands the same dtype.
+
+    ``beta`` is only used with ``out``: ``beta == 0`` overwrites ``out``
+    without reading it.
+    """
+    _check_float_array("a", a)
+    _check_float_array("b", b)
+    if a.dtype != b.dtype:
+        raise TypeError(f"gemm: a and b must have the same dtype, got {a.dtype} "
+                        f"{tuple(a.shape)} and {b.dtype} {tuple(b.shape)}")
+    for name, x in (("a", a), ("b", b)):
+        if x.ndim not in (2, 3):
+            raise ValueError(f"gemm: {name} must be 2-D or 3-D, got shape {tuple(x.shape)}")
+    if _is_gpu_array(a) or _is_gpu_array(b):
+        from . import cuda
+        return cuda._gemm(a, b, trans_a, trans_b, alpha, beta, out)
+    if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+        raise TypeError(f"gemm: a and b must both be numpy arrays (or both GPU arrays), got "
+                        f"{type(a).__name__} and {type(b).__name__}")
+    a, trans_a = _matrix_operand("a", a, bool(trans_a))
+    b, trans_b = _matrix_operand("b", b, bool(trans_b))
+    M = a.shape[-1] if trans_a else a.shape[-2]
+    N = b.shape[-2] if trans_b else b.shape[-1]
+    ka = a.shape[-2] if trans_a else a.shape[-1]
+    kb = b.shape[-1] if trans_b else b.shape[-2]
+    if ka != kb:
+        raise ValueError(f"gemm: inner dimensions differ: op(a) is {M}x{ka}, op(b) is {kb}x{N} "
+                         f"(a {tuple(a.shape)}{'ᵀ' if trans_a else ''}, "
+                         f"b {tuple(b.shape)}{'ᵀ' if trans_b else ''})")
+    batch = [x.shape[0] for x in (a, b) if x.ndim == 3]
+    if batch and len(set(batch) - {1}) > 1:
+        raise ValueError(f"gemm: batch sizes differ: a {tuple(a.shape)}, b {tuple(b.shape)}")
+    out_shape = (M, N) if not batch else (max(batch), M, N)
+    if out is None:
+        out = np.empty(out_shape, dtype=a.dtype)
+        beta = 0.0
+    else:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"gemm: out must be a numpy array, got {type(out).__name__}")
+        if out.dtype != a.dtype:
+            raise TypeError(f"gemm: out must have dtype {a.dtype}, got {out.dtype}")
+        if tuple(out.shape) != out_shape:
+            raise ValueError(f"gemm: out must have shape {out_shape}, got {tuple(out.shape)}")
+        if not out.flags.c_contiguous:
+            raise ValueError(f"gemm: out must be C-contiguous, got strides {out.strides}")
+        if not out.flags.writeable:
+            raise ValueError("gemm: out is read-only")
+        if np.may_share_memory(out, a) or np.may_share_memory(out, b):
+            raise ValueError("gemm: out must not share memory with a or b")
+    _cpu.gemm(a, b, out, trans_a, trans_b, float(alpha), float(beta))
+    return out
+
+
+def matmul(a, b, out=None):
+    """``a @ b`` for 2-D or 3-D arrays on our GEMM (see :func:`gemm`)."""
+    return gemm(a, b, out=out)

@@ -1,12 +1,21 @@
-"""loomgrad: a deep-learning library on hand-written C++/OpenMP and CUDA kernels."""
+"""loomgrad: a deep-learning library on hand-written C++/OpenMP and CUDA kernels.
+
+    import loomgrad as lg
+    x = lg.randn(64, 128, requires_grad=True)
+    y = (x @ lg.randn(128, 10)).relu().sum()
+    y.backward()
+"""
 from . import _cpu
-from . import kernels, cuda
+from .random import manual_seed, get_rng_state, set_rng_state
+from .tensor import *  # noqa: F401,F403  (Tensor, tensor, zeros, ..., see tensor.__all__)
+from .tensor import __all__ as _tensor_all
+from . import kernels, cuda, random, nn, optim, data, utils
 
 __version__ = "0.1.0"
 
 
 def set_num_threads(n: int) -> None:
-    """Threads used by the CPU kernels (like torch.set_num_threads)."""
+    """Threads used by the CPU kernels (like ``torch.set_num_threads``)."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
     if n < 1:
@@ -15,4 +24,5 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
+    """Threads the CPU kernels use (``OMP_NUM_THREADS`` at start-up by default)."""
     return _cpu.get_num_threads()

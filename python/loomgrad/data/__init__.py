@@ -1,0 +1,1 @@
+"""loomgrad.data (under construction)"""

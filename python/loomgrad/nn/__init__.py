@@ -1,0 +1,1 @@
+"""loomgrad.nn (under construction)"""

@@ -1,0 +1,1 @@
+"""loomgrad.optim (under construction)"""

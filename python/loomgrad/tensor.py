@@ -1,0 +1,2 @@
+"""Tensor (under construction)."""
+__all__ = []

@@ -1,0 +1,1 @@
+"""loomgrad.utils (under construction)"""

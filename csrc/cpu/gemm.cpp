@@ -1,32 +1,453 @@
-// PLACEHOLDER: straightforward, correct GEMM (to be replaced by the packed,
-// blocked implementation).
+// Packed, cache-blocked GEMM driver (GotoBLAS/BLIS scheme), row-major.
+//
+// Loops: jc over NC columns of C -> pc over KC of K (pack op(B) block KC x NC
+// into NR-wide micro-panels, shared by all threads) -> ic over MC rows (each
+// thread packs its own op(A) block MC x KC into MR-tall micro-panels) -> jr
+// over NR -> ir over MR -> microkernel (gemm_ukernel_*.cpp). A B micro-panel
+// (KC x NR) stays in L1 across the ir loop, the A block in L2, the B panel in
+// L3. KC, MC, NC come from the cache sizes (clamped: some VMs report absurd
+// L3 sizes) and are then evened out so the last block is not a sliver.
+//
+// Threads: one parallel region per GEMM; the MR x NR micro-tiles of each
+// packed panel are split over a tm x tn thread grid picked from the shape
+// (tall C: split M, wide C: split N), with a barrier around each shared B pack.
+// M == 1 or N == 1 skips packing entirely (GEMV; bandwidth-bound) and splits
+// the long dimension. Batched calls run whole small GEMMs per thread and
+// large ones one after another, each threaded inside.
+//
+// All scratch (packed panels, edge tiles) is allocated per call, 64-byte
+// aligned, before any parallel region: no global mutable state, and an
+// allocation failure throws instead of terminating inside OpenMP.
 #include "cpu/gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "common/cpu_features.h"
 #include "common/parallel.h"
+#include "cpu/gemm_internal.h"
 
 namespace lg {
 namespace cpu {
+namespace {
+
+using detail::KernelSet;
+
+// ------------------------------------------------------------ ISA selection
+enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };
+
+Isa detect_isa() {
+  const CpuFeatures& f = cpu_features();
+  Isa best = Isa::generic;
+  if (f.avx2 && f.fma && detail::kernels_avx2_f32().micro) best = Isa::avx2;
+  if (f.avx512f && f.avx512dq && f.fma && detail::kernels_avx512_f32().micro) best = Isa::avx512;
+  // LOOMGRAD_GEMM_ISA may only lower the choice: a path the CPU lacks would crash.
+  if (const char* env = std::getenv("LOOMGRAD_GEMM_ISA")) {
+    Isa want = best;
+    if (std::strcmp(env, "generic") == 0) want = Isa::generic;
+    else if (std::strcmp(env, "avx2") == 0) want = Isa::avx2;
+    else if (std::strcmp(env, "avx512") == 0) want = Isa::avx512;
+    best = std::min(best, want);
+  }
+  return best;
+}
+
+Isa active_isa() {
+  static const Isa isa = detect_isa();  // read once; immutable afterwards
+  return isa;
+}
 
 template <typename T>
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-          const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  const int nt = threads_for(M * N * (K + 1), 1 << 16);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t i = 0; i < M; ++i) {
+KernelSet<T> kernels_for(Isa isa);
+template <>
+KernelSet<float> kernels_for<float>(Isa isa) {
+  if (isa == Isa::avx512) return detail::kernels_avx512_f32();
+  if (isa == Isa::avx2) return detail::kernels_avx2_f32();
+  return detail::kernels_generic_f32();
+}
+template <>
+KernelSet<double> kernels_for<double>(Isa isa) {
+  if (isa == Isa::avx512) return detail::kernels_avx512_f64();
+  if (isa == Isa::avx2) return detail::kernels_avx2_f64();
+  return detail::kernels_generic_f64();
+}
+
+// ------------------------------------------------------------ helpers
+#ifdef _OPENMP
+int thread_id() { return omp_get_thread_num(); }
+int team_size() { return omp_get_num_threads(); }
+#else
+int thread_id() { return 0; }
+int team_size() { return 1; }
+#endif
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+// Zero-initialised is not needed: packing writes every element it exposes.
+template <typename T>
+std::unique_ptr<T[], FreeDeleter> alloc_aligned(int64_t elems) {
+  const size_t bytes = static_cast<size_t>(round_up(std::max<int64_t>(elems, 1) * sizeof(T), 64));
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  return std::unique_ptr<T[], FreeDeleter>(static_cast<T*>(p));
+}
+
+// Elements per 64-byte line: sub-buffers start on their own cache line.
+template <typename T>
+constexpr int64_t kLine = 64 / sizeof(T);
+
+template <typename T>
+struct Problem {
+  bool ta, tb;
+  int64_t M, N, K;
+  T alpha;
+  const T* A;
+  int64_t lda;
+  const T* B;
+  int64_t ldb;
+  T beta;
+  T* C;
+  int64_t ldc;
+  // op(A)(i, k) and op(B)(k, j), for packing and the GEMV paths.
+  const T* a_at(int64_t i, int64_t k) const { return ta ? A + k * lda + i : A + i * lda + k; }
+  const T* b_at(int64_t k, int64_t j) const { return tb ? B + j * ldb + k : B + k * ldb + j; }
+};
+
+// C = beta * C over an M x N block (beta == 0: C is written, not read).
+template <typename T>
+void scale_rows(T* C, int64_t ldc, int64_t m0, int64_t m1, int64_t N, T beta) {
+  for (int64_t i = m0; i < m1; ++i) {
     T* c = C + i * ldc;
-    for (int64_t j = 0; j < N; ++j) c[j] = beta == T(0) ? T(0) : beta * c[j];
-    for (int64_t k = 0; k < K; ++k) {
-      const T a = alpha * (trans_a ? A[k * lda + i] : A[i * lda + k]);
-      if (trans_b) {
-        for (int64_t j = 0; j < N; ++j) c[j] += a * B[j * ldb + k];
+    if (beta == T(0)) std::fill(c, c + N, T(0));
+    else if (beta != T(1))
+      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+  }
+}
+
+// ------------------------------------------------------------ packing
+// op(A) rows [i0, i0+mc), cols [p0, p0+kc) -> MR-tall micro-panels.
+template <typename T>
+void pack_a(const Problem<T>& P, int mr, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
+  for (int64_t ip = 0; ip < mc; ip += mr, dst += mr * kc) {
+    const int64_t rows = std::min<int64_t>(mr, mc - ip);
+    if (P.ta) {  // each k gives `rows` contiguous values
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* src = P.a_at(i0 + ip, p0 + k);
+        T* d = dst + k * mr;
+        for (int64_t r = 0; r < rows; ++r) d[r] = src[r];
+        for (int64_t r = rows; r < mr; ++r) d[r] = T(0);
+      }
+    } else {  // read rows contiguously, scatter with stride mr (stays in L1)
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* src = P.a_at(i0 + ip + r, p0);
+        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = src[k];
+      }
+      for (int64_t r = rows; r < mr; ++r)
+        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = T(0);
+    }
+  }
+}
+
+// NR-wide micro-panels [jp0, jp1) of op(B) rows [p0, p0+kc), cols from j0 (ncur wide).
+template <typename T>
+void pack_b(const Problem<T>& P, int nr, int64_t p0, int64_t kc, int64_t j0, int64_t ncur,
+            int64_t jp0, int64_t jp1, T* buf) {
+  for (int64_t jp = jp0; jp < jp1; ++jp) {
+    T* dst = buf + jp * nr * kc;
+    const int64_t jj = jp * nr;
+    const int64_t cols = std::min<int64_t>(nr, ncur - jj);
+    if (!P.tb) {
+      for (int64_t k = 0; k < kc; ++k) {
+        const T* src = P.b_at(p0 + k, j0 + jj);
+        T* d = dst + k * nr;
+        for (int64_t c = 0; c < cols; ++c) d[c] = src[c];
+        for (int64_t c = cols; c < nr; ++c) d[c] = T(0);
+      }
+    } else {
+      for (int64_t c = 0; c < cols; ++c) {
+        const T* src = P.b_at(p0, j0 + jj + c);
+        for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k];
+      }
+      for (int64_t c = cols; c < nr; ++c)
+        for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = T(0);
+    }
+  }
+}
+
+// ------------------------------------------------------------ planning
+template <typename T>
+struct Plan {
+  KernelSet<T> ks;
+  bool gemv = false;
+  int nt = 1, tm = 1, tn = 1;
+  int64_t mc = 0, kc = 0, nc = 0;
+  int64_t b_elems = 0, a_elems = 0;  // packed B (shared), packed A (per thread)
+  int64_t gemv_elems = 0;            // GEMV: contiguous x, then y
+  int64_t workspace_elems() const {
+    return gemv ? gemv_elems : b_elems + int64_t(nt) * a_elems;
+  }
+};
+
+// Cache sizes as the blocking should see them. Clamped because sysconf can be
+// wrong inside VMs (one reports a 256 MiB L3); an L3 share of 32 MiB is already
+// more than a KC x NC panel wants.
+struct Caches {
+  int64_t l1, l2, l3;
+};
+Caches blocking_caches() {
+  const CpuFeatures& f = cpu_features();
+  return {std::clamp<int64_t>(f.l1d_bytes, 16 << 10, 64 << 10),
+          std::clamp<int64_t>(f.l2_bytes, 128 << 10, 2 << 20),
+          std::clamp<int64_t>(f.l3_bytes, 1 << 20, 32 << 20)};
+}
+
+// Even out `total` into ceil(total / limit) blocks, each a multiple of `mult`.
+int64_t balanced_block(int64_t total, int64_t limit, int64_t mult) {
+  if (total <= 0) return mult;
+  const int64_t blocks = ceil_div(total, limit);
+  return std::min(round_up(ceil_div(total, blocks), mult), round_up(limit, mult));
+}
+
+template <typename T>
+Plan<T> make_plan(const Problem<T>& P, int max_threads) {
+  Plan<T> pl;
+  pl.ks = kernels_for<T>(active_isa());
+  const int64_t M = P.M, N = P.N, K = P.K;
+  if (M == 1 || N == 1) {
+    pl.gemv = true;
+    const int64_t len = M == 1 ? N : M;
+    pl.nt = std::min<int>(max_threads, threads_for(len * K, int64_t(1) << 15));
+    pl.nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pl.nt, len / kLine<T>)));
+    pl.gemv_elems = round_up(K, kLine<T>) + round_up(len, kLine<T>);
+    return pl;
+  }
+  const int mr = pl.ks.mr, nr = pl.ks.nr;
+  const Caches cs = blocking_caches();
+  const int64_t es = sizeof(T);
+  // KC: a B micro-panel (KC x NR) fills half of L1, leaving room for A and C.
+  const int64_t kc_max = std::clamp<int64_t>((cs.l1 / 2) / (nr * es) / 8 * 8, 64, 1024);
+  // MC: the packed A block (MC x KC) fills about half of L2.
+  // NC: the packed B panel (KC x NC) takes a quarter of L3, at most 4096 wide.
+  pl.kc = balanced_block(K, kc_max, 1);
+  const int64_t mc_max = std::max<int64_t>(mr, (cs.l2 / 2) / (pl.kc * es) / mr * mr);
+  const int64_t nc_max = std::clamp<int64_t>((cs.l3 / 4) / (pl.kc * es) / nr * nr, nr, 4096);
+  pl.nc = balanced_block(N, nc_max, nr);
+
+  // Threads: enough work each (64^3-ish multiply-adds), no more than micro-tiles.
+  const int64_t mp = ceil_div(M, mr), np = ceil_div(std::min(N, pl.nc), nr);
+  int nt = std::min<int>(max_threads, threads_for(M * N * K, int64_t(1) << 18));
+  nt = static_cast<int>(std::min<int64_t>(nt, mp * np));
+  // Grid: the factorisation whose per-thread block of C is closest to square.
+  for (; nt > 1; --nt) {
+    double best = 1e300;
+    int best_tm = 0;
+    for (int tm = 1; tm <= nt; ++tm) {
+      if (nt % tm || tm > mp || nt / tm > np) continue;
+      const double rows = double(M) / tm, cols = double(std::min(N, pl.nc)) / (nt / tm);
+      const double score = std::fabs(std::log(rows / cols));
+      if (score < best - 1e-9) best = score, best_tm = tm;
+    }
+    if (best_tm) {
+      pl.tm = best_tm;
+      pl.tn = nt / best_tm;
+      break;
+    }
+  }
+  pl.nt = std::max(nt, 1);
+  if (pl.nt == 1) pl.tm = pl.tn = 1;
+  pl.mc = balanced_block(ceil_div(M, pl.tm), mc_max, mr);
+  pl.b_elems = round_up(pl.nc * pl.kc, kLine<T>);
+  pl.a_elems = round_up(pl.mc * pl.kc, kLine<T>);
+  return pl;
+}
+
+// ------------------------------------------------------------ GEMV (M or N == 1)
+// The vector operand as a contiguous pointer: row 0 of op(A) when M == 1,
+// column 0 of op(B) when N == 1; copied into `scratch` only when strided.
+template <typename T>
+const T* gemv_vector(const Problem<T>& P, T* scratch) {
+  const bool row = P.M == 1;
+  const bool contiguous = row ? !P.ta : P.tb;
+  const T* xs = row ? P.a_at(0, 0) : P.b_at(0, 0);
+  if (contiguous) return xs;
+  const int64_t stride = row ? P.lda : P.ldb;
+  for (int64_t k = 0; k < P.K; ++k) scratch[k] = xs[k * stride];
+  return scratch;
+}
+
+// Thread `tid` of `nt` computes its slice [j0, j1) of the long dimension.
+template <typename T>
+void run_gemv(const Problem<T>& P, const Plan<T>& pl, const T* x, T* y, int tid, int nt) {
+  const bool row = P.M == 1;  // C is 1 x N; else C is M x 1
+  const int64_t len = row ? P.N : P.M, K = P.K;
+  const int64_t chunk = round_up(ceil_div(len, nt), kLine<T>);
+  const int64_t j0 = std::min(len, tid * chunk), j1 = std::min(len, j0 + chunk);
+  if (j0 >= j1) return;
+  // Rows of the matrix operand along the long dimension are either contiguous
+  // in memory (dot products) or its K rows are (axpy over K).
+  if (row) {
+    if (P.tb) pl.ks.dot_rows(K, j1 - j0, x, P.b_at(0, j0), P.ldb, y + j0);
+    else pl.ks.axpy_rows(K, j1 - j0, x, P.b_at(0, j0), P.ldb, y + j0);
+  } else {
+    if (P.ta) pl.ks.axpy_rows(K, j1 - j0, x, P.a_at(j0, 0), P.lda, y + j0);
+    else pl.ks.dot_rows(K, j1 - j0, x, P.a_at(j0, 0), P.lda, y + j0);
+  }
+  const int64_t step = row ? 1 : P.ldc;
+  T* c = P.C + j0 * step;
+  for (int64_t j = j0; j < j1; ++j, c += step)
+    *c = P.beta == T(0) ? P.alpha * y[j] : P.alpha * y[j] + P.beta * *c;
+}
+
+// ------------------------------------------------------------ packed GEMM
+// Thread `tid` of the plan's tm x tn grid. `bbuf` is shared, `abuf` private.
+// With nt > 1 every thread must call this (it contains barriers); with nt == 1
+// it contains none, so it is safe inside an outer parallel loop.
+template <typename T>
+void run_packed(const Problem<T>& P, const Plan<T>& pl, T* bbuf, T* abuf, int tid) {
+  const int mr = pl.ks.mr, nr = pl.ks.nr, nt = pl.nt;
+  const int im = tid / pl.tn, in = tid % pl.tn;
+  const int64_t M = P.M, N = P.N, K = P.K;
+  // Rows of C this thread owns, whole micro-panels.
+  const int64_t mp = ceil_div(M, mr);
+  const int64_t m0 = std::min(M, mp * im / pl.tm * mr), m1 = std::min(M, mp * (im + 1) / pl.tm * mr);
+  alignas(64) T tile[16 * 32];  // edge tiles: MR x NR <= 12 x 32 for every kernel
+  bool first_pack = true;
+  for (int64_t jc = 0; jc < N; jc += pl.nc) {
+    const int64_t ncur = std::min(pl.nc, N - jc);
+    const int64_t np = ceil_div(ncur, nr);
+    const int64_t jp0 = np * in / pl.tn, jp1 = np * (in + 1) / pl.tn;  // my micro-panels
+    for (int64_t pc = 0; pc < K; pc += pl.kc) {
+      const int64_t kcur = std::min(pl.kc, K - pc);
+      const T beta = pc == 0 ? P.beta : T(1);
+      if (nt > 1) {
+        if (!first_pack) {
+#pragma omp barrier
+        }
+        // Share the B pack evenly over all threads, not just this column group.
+        pack_b(P, nr, pc, kcur, jc, ncur, np * tid / nt, np * (tid + 1) / nt, bbuf);
+#pragma omp barrier
       } else {
-        const T* b = B + k * ldb;
-        for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+        pack_b(P, nr, pc, kcur, jc, ncur, 0, np, bbuf);
+      }
+      first_pack = false;
+      for (int64_t ic = m0; ic < m1; ic += pl.mc) {
+        const int64_t mcur = std::min(pl.mc, m1 - ic);
+        pack_a(P, mr, ic, mcur, pc, kcur, abuf);
+        for (int64_t jp = jp0; jp < jp1; ++jp) {
+          const int64_t jr = jp * nr;
+          const int64_t cols = std::min<int64_t>(nr, ncur - jr);
+          const T* bp = bbuf + jp * nr * kcur;
+          for (int64_t ir = 0; ir < mcur; ir += mr) {
+            const int64_t rows = std::min<int64_t>(mr, mcur - ir);
+            const T* ap = abuf + ir * kcur;
+            T* c = P.C + (ic + ir) * P.ldc + jc + jr;
+            if (rows == mr && cols == nr) {
+              pl.ks.micro(kcur, ap, bp, c, P.ldc, P.alpha, beta);
+            } else {
+              pl.ks.micro(kcur, ap, bp, tile, nr, T(1), T(0));
+              for (int64_t r = 0; r < rows; ++r) {
+                T* cr = c + r * P.ldc;
+                const T* tr = tile + r * nr;
+                if (beta == T(0))
+                  for (int64_t j = 0; j < cols; ++j) cr[j] = P.alpha * tr[j];
+                else
+                  for (int64_t j = 0; j < cols; ++j) cr[j] = P.alpha * tr[j] + beta * cr[j];
+              }
+            }
+          }
+        }
       }
     }
   }
+}
+
+// One GEMM with its plan, on `ws` (plan.workspace_elems() elements). Opens a
+// parallel region only when the plan has more than one thread.
+template <typename T>
+void run_plan(const Problem<T>& P, const Plan<T>& pl, T* ws) {
+  if (pl.gemv) {
+    const T* x = gemv_vector(P, ws);
+    T* y = ws + round_up(P.K, kLine<T>);
+    if (pl.nt > 1) {
+#pragma omp parallel num_threads(pl.nt)
+      run_gemv(P, pl, x, y, thread_id(), team_size());
+    } else {
+      run_gemv(P, pl, x, y, 0, 1);
+    }
+    return;
+  }
+  T* bbuf = ws;
+  if (pl.nt > 1) {
+    bool short_team = false;
+#pragma omp parallel num_threads(pl.nt)
+    {
+      // The tm x tn grid and its barriers need exactly the team planned for;
+      // a runtime that grants fewer threads (OMP_THREAD_LIMIT) gets a rerun.
+      if (team_size() == pl.nt) {
+        const int tid = thread_id();
+        run_packed(P, pl, bbuf, ws + pl.b_elems + tid * pl.a_elems, tid);
+      } else {
+        if (thread_id() == 0) short_team = true;
+      }
+    }
+    if (short_team) {
+      const Plan<T> serial = make_plan(P, 1);
+      auto ws1 = alloc_aligned<T>(serial.workspace_elems());
+      run_packed(P, serial, ws1.get(), ws1.get() + serial.b_elems, 0);
+    }
+  } else {
+    run_packed(P, pl, bbuf, ws + pl.b_elems, 0);
+  }
+}
+
+// K == 0 or alpha == 0: C = beta * C, and A, B are not read (as in BLAS).
+template <typename T>
+bool trivial(const Problem<T>& P, int max_threads) {
+  if (P.K != 0 && P.alpha != T(0)) return false;
+  const int nt = std::min(max_threads, threads_for(P.M * P.N, int64_t(1) << 16));
+  if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < P.M; ++i) scale_rows(P.C, P.ldc, i, i + 1, P.N, P.beta);
+  } else {
+    scale_rows(P.C, P.ldc, 0, P.M, P.N, P.beta);
+  }
+  return true;
+}
+
+// Threads this call may use: one when already inside a parallel region, so a
+// GEMM called from another kernel's OpenMP loop never nests.
+int call_threads() {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return 1;
+#endif
+  return num_threads();
+}
+
+}  // namespace
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  const Problem<T> P{trans_a, trans_b, M, N, std::max<int64_t>(K, 0), alpha, A, lda, B, ldb,
+                     beta, C, ldc};
+  const int max_threads = call_threads();
+  if (trivial(P, max_threads)) return;
+  const Plan<T> pl = make_plan(P, max_threads);
+  auto ws = alloc_aligned<T>(pl.workspace_elems());
+  run_plan(P, pl, ws.get());
 }
 
 template <typename T>
@@ -34,16 +455,45 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, 
                           int64_t K, T alpha, const T* A, int64_t lda, int64_t stride_a,
                           const T* B, int64_t ldb, int64_t stride_b, T beta, T* C,
                           int64_t ldc, int64_t stride_c) {
-  for (int64_t b = 0; b < batch; ++b)
-    gemm<T>(trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta,
-            C + b * stride_c, ldc);
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  K = std::max<int64_t>(K, 0);
+  auto problem = [&](int64_t b) {
+    return Problem<T>{trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda,
+                      B + b * stride_b, ldb, beta, C + b * stride_c, ldc};
+  };
+  const int nt_all = call_threads();
+  const Plan<T> one = make_plan(problem(0), nt_all);
+  // A GEMM that would use every thread on its own runs threaded inside;
+  // smaller ones run whole, one per thread, across the batch.
+  const int nt_batch = std::min<int64_t>(nt_all, batch);
+  if (batch == 1 || one.nt >= nt_all || nt_batch <= 1) {
+    auto ws = alloc_aligned<T>(one.workspace_elems());
+    for (int64_t b = 0; b < batch; ++b) {
+      const Problem<T> P = problem(b);
+      if (!trivial(P, nt_all)) run_plan(P, one, ws.get());
+    }
+    return;
+  }
+  const Plan<T> serial = make_plan(problem(0), 1);
+  const int64_t per = round_up(serial.workspace_elems(), kLine<T>);
+  auto ws = alloc_aligned<T>(per * nt_batch);
+#pragma omp parallel num_threads(nt_batch)
+  {
+    T* my_ws = ws.get() + per * thread_id();
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < batch; ++b) {
+      const Problem<T> P = problem(b);
+      if (!trivial(P, 1)) run_plan(P, serial, my_ws);
+    }
+  }
 }
 
 const char* gemm_isa() {
-  const CpuFeatures& f = cpu_features();
-  if (f.avx512f && f.avx512dq) return "avx512";
-  if (f.avx2 && f.fma) return "avx2+fma";
-  return "generic";
+  switch (active_isa()) {
+    case Isa::avx512: return "avx512";
+    case Isa::avx2: return "avx2+fma";
+    default: return "generic";
+  }
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,

@@ -1,1 +1,71 @@
-// PLACEHOLDER: generic microkernel (filled in by the packed GEMM)
+// Portable GEMM microkernels: plain C++ the compiler vectorises with the
+// baseline ISA (SSE2 on x86-64). Tiles: float 4 x 8, double 4 x 4, i.e. eight
+// 128-bit accumulators, which fits the 16 SSE registers with room for loads.
+// Packed layout and the C update contract are in gemm_internal.h. This is the
+// fallback for CPUs without AVX2+FMA and the reference the fast paths are
+// tested against (LOOMGRAD_GEMM_ISA=generic).
+#include "cpu/gemm_internal.h"
+
+namespace lg {
+namespace cpu {
+namespace detail {
+namespace {
+
+template <typename T, int MR, int NR>
+void micro_generic(int64_t kc, const T* __restrict a, const T* __restrict b, T* __restrict c,
+                   int64_t ldc, T alpha, T beta) {
+  T acc[MR][NR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    const T* ap = a + p * MR;
+    const T* bp = b + p * NR;
+    for (int r = 0; r < MR; ++r)
+      for (int j = 0; j < NR; ++j) acc[r][j] += ap[r] * bp[j];
+  }
+  for (int r = 0; r < MR; ++r) {
+    T* cr = c + r * ldc;
+    if (beta == T(0)) {
+      for (int j = 0; j < NR; ++j) cr[j] = alpha * acc[r][j];
+    } else {
+      for (int j = 0; j < NR; ++j) cr[j] = alpha * acc[r][j] + beta * cr[j];
+    }
+  }
+}
+
+void axpy_f32(int64_t k, int64_t n, const float* x, const float* B, int64_t ldb, float* y) {
+  axpy_rows_portable<float>(k, n, x, B, ldb, y);
+}
+void axpy_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb, double* y) {
+  axpy_rows_portable<double>(k, n, x, B, ldb, y);
+}
+void dot_f32(int64_t k, int64_t n, const float* x, const float* B, int64_t ldb, float* y) {
+  dot_rows_portable<float>(k, n, x, B, ldb, y);
+}
+void dot_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb, double* y) {
+  dot_rows_portable<double>(k, n, x, B, ldb, y);
+}
+
+}  // namespace
+
+KernelSet<float> kernels_generic_f32() {
+  KernelSet<float> s;
+  s.mr = 4;
+  s.nr = 8;
+  s.micro = &micro_generic<float, 4, 8>;
+  s.axpy_rows = &axpy_f32;
+  s.dot_rows = &dot_f32;
+  return s;
+}
+
+KernelSet<double> kernels_generic_f64() {
+  KernelSet<double> s;
+  s.mr = 4;
+  s.nr = 4;
+  s.micro = &micro_generic<double, 4, 4>;
+  s.axpy_rows = &axpy_f64;
+  s.dot_rows = &dot_f64;
+  return s;
+}
+
+}  // namespace detail
+}  // namespace cpu
+}  // namespace lg

@@ -1,0 +1,237 @@
+"""The one bench harness: timing, BLAS thread control, peak FLOP/s and the
+results table, shared by every ``loomgrad.benchmarks.*`` module.
+
+Timing: contenders are run in alternation (so a noisy neighbour slows all of
+them alike) and each keeps its fastest sample; compare the resulting ratios,
+not absolute numbers, on a shared machine.
+
+    times = time_min({"loomgrad": f1, "numpy": f2}, reps=7, min_time=0.02)
+    rows.append(Row("512x512x512", flops=2 * 512**3, seconds=times))
+    print_table(rows, ours="loomgrad", yardsticks=["numpy"], peak_gflops=peak)
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+__all__ = ["time_min", "Row", "print_table", "geomean", "cpu_peak_gflops", "cpu_mhz",
+           "set_blas_threads", "blas_threads", "machine_summary"]
+
+
+def time_min(contenders: Mapping[str, Callable[[], object]], reps: int = 7,
+             min_time: float = 0.02, warmup: int = 1) -> dict[str, float]:
+    """Best seconds per call of each contender.
+
+    Each contender is warmed up, then its call count per sample is doubled
+    until one sample lasts ``min_time`` seconds; then ``reps`` rounds run the
+    contenders one after another, and each keeps its minimum time per call.
+    """
+    calls = {}
+    for name, fn in contenders.items():
+        for _ in range(warmup):
+            fn()
+        n = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            if time.perf_counter() - t0 >= min_time or n >= 1 << 20:
+                break
+            n *= 2
+        calls[name] = n
+    best = {name: math.inf for name in contenders}
+    for _ in range(reps):
+        for name, fn in contenders.items():
+            n = calls[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - t0) / n)
+    return best
+
+
+@dataclass
+class Row:
+    """One benchmark case: a label, its useful work in FLOPs, and the best
+    seconds per call for each contender that ran it."""
+    label: str
+    flops: float
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def gflops(self, name: str) -> float | None:
+        t = self.seconds.get(name)
+        return None if t is None or t <= 0 else self.flops / t / 1e9
+
+    def ratio(self, ours: str, other: str) -> float | None:
+        """How many times faster `ours` is than `other` (> 1: ours wins)."""
+        a, b = self.seconds.get(ours), self.seconds.get(other)
+        return None if a is None or b is None or a <= 0 else b / a
+
+
+def geomean(values: Sequence[float]) -> float:
+    values = [v for v in values if v is not None and v > 0]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def print_table(rows: Sequence[Row], ours: str, yardsticks: Sequence[str],
+                peak_gflops: float | None = None, title: str | None = None,
+                file=None) -> dict[str, float]:
+    """Print shape | ours GFLOP/s | each yardstick's GFLOP/s and ours/it ratio
+    | % of peak, then the geometric-mean ratio per yardstick (returned)."""
+    file = file or sys.stdout
+    width = max([len("shape")] + [len(r.label) for r in rows])
+    head = [f"{'shape':<{width}}", f"{ours + ' GF/s':>14}"]
+    for y in yardsticks:
+        head += [f"{y + ' GF/s':>12}", f"{'x ' + y:>9}"]
+    if peak_gflops:
+        head.append(f"{'% peak':>7}")
+    if title:
+        print(title, file=file)
+    line = "  ".join(head)
+    print(line, file=file)
+    print("-" * len(line), file=file)
+
+    def num(v, w, fmt):
+        return f"{'-':>{w}}" if v is None else f"{v:>{w}{fmt}}"
+
+    for r in rows:
+        cells = [f"{r.label:<{width}}", num(r.gflops(ours), 14, ".1f")]
+        for y in yardsticks:
+            cells += [num(r.gflops(y), 12, ".1f"), num(r.ratio(ours, y), 9, ".2f")]
+        if peak_gflops:
+            g = r.gflops(ours)
+            cells.append(num(None if g is None else 100 * g / peak_gflops, 7, ".0f"))
+        print("  ".join(cells), file=file)
+    means = {}
+    for y in yardsticks:
+        ratios = [r.ratio(ours, y) for r in rows]
+        ratios = [v for v in ratios if v is not None]
+        if ratios:
+            means[y] = geomean(ratios)
+            print(f"geometric-mean speed ratio {ours}/{y}: {means[y]:.3f} "
+                  f"over {len(ratios)} shapes (> 1: {ours} faster)", file=file)
+    return means
+
+
+# ---------------------------------------------------------------- the machine
+def cpu_mhz() -> tuple[float | None, str]:
+    """(MHz, where it came from): lscpu's "CPU max MHz" (sysfs cpufreq) when
+    the OS exposes it, else /proc/cpuinfo's "cpu MHz" (inside VMs usually the
+    base clock: real turbo clocks can then exceed 100 % of "peak")."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") as f:
+            return int(f.read()) / 1000.0, "cpufreq cpuinfo_max_freq"
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("cpu mhz"):
+                    return float(line.split(":")[1]), "/proc/cpuinfo 'cpu MHz' (no max-clock info)"
+    except (OSError, ValueError, IndexError):
+        pass
+    return None, "unknown"
+
+
+def _flops_per_cycle(isa: str, dtype_bytes: int) -> int:
+    # Two FMA pipes per core on every x86 core we target (Haswell+, Zen 2/3/4,
+    # Skylake-SP with 2 AVX-512 units); an FMA is two flops.
+    lanes = {"avx512": 64, "avx2+fma": 32, "generic": 16}.get(isa, 16) // dtype_bytes
+    return 2 * 2 * lanes
+
+
+def cpu_peak_gflops(dtype="float32", threads: int = 1, isa: str | None = None
+                    ) -> tuple[float | None, str]:
+    """(peak GFLOP/s, derivation) for `threads` cores running the GEMM path
+    `isa` (default: the one loomgrad uses) on `dtype`."""
+    import numpy as np
+
+    if isa is None:
+        from .. import _cpu
+        isa = _cpu.build_info()["gemm_isa"]
+    mhz, src = cpu_mhz()
+    fpc = _flops_per_cycle(isa, np.dtype(dtype).itemsize)
+    if mhz is None:
+        return None, "peak unknown (no CPU clock found)"
+    peak = threads * mhz / 1000.0 * fpc
+    return peak, (f"peak = {threads} cores x {mhz / 1000:.3f} GHz [{src}] x {fpc} "
+                  f"{np.dtype(dtype).name} flop/cycle [{isa}: 2 FMA pipes x "
+                  f"{fpc // 4} lanes x 2] = {peak:.1f} GFLOP/s")
+
+
+# ---------------------------------------------------------------- BLAS threads
+def _loaded_openblas() -> list[str]:
+    paths = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                p = line.split()[-1] if line.strip() else ""
+                if "openblas" in os.path.basename(p).lower() and p not in paths:
+                    paths.append(p)
+    except OSError:
+        pass
+    return paths
+
+
+_SET = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+        "scipy_openblas_set_num_threads", "openblas_set_num_threads64_")
+_GET = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
+        "scipy_openblas_get_num_threads", "openblas_get_num_threads64_")
+
+
+def _symbol(lib, names):
+    for n in names:
+        fn = getattr(lib, n, None)
+        if fn is not None:
+            return fn
+    return None
+
+
+def blas_threads() -> int | None:
+    """Threads NumPy's OpenBLAS will use, or None when it cannot be asked."""
+    import numpy  # noqa: F401  (loads the BLAS)
+
+    for path in _loaded_openblas():
+        fn = _symbol(ctypes.CDLL(path), _GET)
+        if fn is not None:
+            fn.restype = ctypes.c_int
+            return int(fn())
+    return None
+
+
+def set_blas_threads(n: int) -> str:
+    """Set NumPy's OpenBLAS thread count at run time (what threadpoolctl does:
+    find the loaded library, call its openblas_set_num_threads). Returns a
+    line saying what happened; when it cannot, set OPENBLAS_NUM_THREADS in the
+    environment before Python starts."""
+    import numpy  # noqa: F401
+
+    for path in _loaded_openblas():
+        fn = _symbol(ctypes.CDLL(path), _SET)
+        if fn is not None:
+            fn.argtypes = [ctypes.c_int]
+            fn(int(n))
+            return f"numpy BLAS: {os.path.basename(path)}, threads set to {blas_threads()}"
+    env = os.environ.get("OPENBLAS_NUM_THREADS")
+    return ("numpy BLAS: no OpenBLAS found to control; "
+            f"OPENBLAS_NUM_THREADS={env!r} (set it before starting Python)")
+
+
+def machine_summary() -> str:
+    """CPU model, logical CPU count and Python version, for the table header."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical CPUs, python {platform.python_version()}"

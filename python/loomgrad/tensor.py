@@ -1,2 +1,695 @@
-"""Tensor (under construction)."""
-__all__ = []
+"""Tensor: an n-d array (NumPy on "cpu", CuPy on "cuda") with reverse-mode autograd.
+
+``Tensor.data`` is the raw array (optimizers update it in place), ``.grad`` a
+Tensor or None, ``.grad_fn`` the node that made it (None for leaves). The ops
+live in :mod:`loomgrad.functional` / :mod:`loomgrad.shape_ops`; the engine in
+:mod:`loomgrad.autograd`; creation functions and the ``lg.exp(x)``-style
+function API in :mod:`loomgrad.ops` (re-exported here, see ``__all__``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import autograd
+from . import functional as F
+from . import shape_ops as S
+from .autograd import array_module, no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+
+_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
+_SUPPORTED = _FLOATS | frozenset(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64,
+                                                       np.uint8, np.bool_))
+
+
+class DimError(IndexError, ValueError):
+    """A dimension out of range: an IndexError like torch's, and a ValueError."""
+
+
+class device(str):
+    """A device name, ``"cpu"`` or ``"cuda:N"``; a str with torch's ``.type``/``.index``."""
+
+    @property
+    def type(self) -> str:
+        return self.partition(":")[0]
+
+    @property
+    def index(self):
+        return int(self.partition(":")[2]) if ":" in self else None
+
+
+_CPU = device("cpu")
+
+
+def _parse_device(d):
+    """'cpu' or 'cuda:N' from a string/device/None; raises if CUDA is unusable."""
+    if d is None:
+        return _CPU
+    if not isinstance(d, str):
+        raise TypeError(f"device must be a string like 'cpu' or 'cuda', got {type(d).__name__}")
+    kind, _, idx = d.partition(":")
+    if kind == "cpu":
+        return _CPU
+    if kind != "cuda" or (idx and not idx.isdigit()):
+        raise ValueError(f"unknown device {d!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+    from . import cuda
+    cuda._require()  # RuntimeError naming why CUDA is unavailable
+    return device(f"cuda:{idx or 0}")
+
+
+def _parse_dtype(dtype, arg="dtype"):
+    if dtype is None:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{arg}: not a dtype: {dtype!r} (use lg.float32, lg.int64, ...)") from None
+    if dt not in _SUPPORTED:
+        raise TypeError(f"{arg}: unsupported dtype {dt}; supported: float16/32/64, "
+                        f"int8/16/32/64, uint8, bool")
+    return dt
+
+
+def _to_array(data, dtype=None, copy=False, default_float=np.float32):
+    """An ndarray from ``data``: arrays keep their dtype (copied only if asked),
+    Python numbers/lists get torch's defaults (float32, int64, bool)."""
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+        arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)
+    else:
+        arr = np.asarray(data)
+        if arr.dtype == np.float64 and default_float is not None:
+            arr = arr.astype(default_float)
+        elif arr.dtype.kind in "iu":
+            arr = arr.astype(np.int64, copy=False)
+    if arr.dtype not in _SUPPORTED and dtype is None:
+        raise TypeError(f"can't make a Tensor from {type(data).__name__} with dtype {arr.dtype}; "
+                        f"supported: float16/32/64, int8/16/32/64, uint8, bool")
+    if dtype is not None:
+        return arr.astype(dtype, copy=copy)
+    return arr.copy() if copy else arr
+
+
+def _norm_dim(d, ndim, fn="dim"):
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+        raise TypeError(f"{fn}: dim must be an int, got {type(d).__name__}")
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not lo <= d <= hi:
+        raise DimError(f"{fn}: dimension out of range (expected to be in range of "
+                       f"[{lo}, {hi}], but got {d})")
+    return int(d) % max(ndim, 1)
+
+
+def _norm_dims(dim, ndim, fn="dim"):
+    """None (all) or a sorted tuple of distinct non-negative axes."""
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        if len(dim) == 0:
+            return None
+        axes = tuple(sorted(_norm_dim(d, ndim, fn) for d in dim))
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"{fn}: dim {tuple(dim)} names a dimension twice")
+        return axes if ndim else None
+    return (_norm_dim(dim, ndim, fn),) if ndim else None
+
+
+def _size_args(args, fn, kw=None):
+    """Sizes given as ``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))`` -> tuple of ints."""
+    if kw is not None:
+        if args:
+            raise TypeError(f"{fn}: give sizes either positionally or as size=, not both")
+        args = (kw,)
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    for s in args:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"{fn}: sizes must be ints, got {args!r}")
+        if s < 0:
+            raise ValueError(f"{fn}: negative size in {tuple(args)}")
+    return tuple(int(s) for s in args)
+
+
+def _weak_scalar_array(s, like):
+    """A 0-d array for Python scalar ``s`` in an op with array ``like``, typed as
+    torch types a "wrapped number": it never widens a float tensor."""
+    if not isinstance(s, (int, float, np.generic)) or isinstance(s, complex):
+        raise TypeError(f"unsupported operand type {type(s).__name__} for a Tensor op")
+    xp = array_module(like)
+    k = like.dtype.kind
+    if k == "f":
+        return xp.asarray(s, dtype=like.dtype)
+    if isinstance(s, (float, np.floating)):
+        return xp.asarray(s, dtype=np.float32)
+    if k == "b" and not isinstance(s, (bool, np.bool_)):
+        return xp.asarray(s, dtype=np.int64)
+    return xp.asarray(s, dtype=like.dtype)
+
+
+class Tensor:
+    """An n-dimensional array with autograd.
+
+    ``Tensor(data, requires_grad=False)`` wraps NumPy/CuPy arrays without a
+    copy (keeping their dtype); other data (lists, numbers) becomes float32
+    like ``torch.Tensor``. Prefer :func:`loomgrad.tensor` for torch's dtype
+    inference (ints -> int64).
+    """
+
+    __slots__ = ("data", "grad", "grad_fn", "_requires_grad", "__weakref__")
+    __array_ufunc__ = None  # numpy defers `ndarray op Tensor` to our reflected operators
+    __hash__ = object.__hash__  # __eq__ is elementwise; identity hashing like torch
+
+    def __init__(self, data, requires_grad=False):
+        if isinstance(data, Tensor):
+            data = data.data
+        elif not (isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__")):
+            data = _to_array(data, dtype=np.float32)
+        self.data = data
+        self.grad = None
+        self.grad_fn = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _wrap(cls, data, grad_fn=None):
+        """Fast path for op results: no checks, no conversion."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._requires_grad = grad_fn is not None
+        return t
+
+    # ---------------------------------------------------------------- autograd state
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        value = bool(value)
+        if self.grad_fn is not None:
+            if not value:
+                raise RuntimeError("you can only change requires_grad flags of leaf tensors; "
+                                   "use .detach() to get a tensor without a graph")
+            return
+        if value and self.data.dtype.kind != "f":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, "
+                               f"got dtype {self.data.dtype}")
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad=True) -> "Tensor":
+        """Set ``requires_grad`` in place; returns self."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def retains_grad(self) -> bool:
+        return self.grad_fn is not None and self.grad_fn.retained is not None
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf after backward (a no-op on leaves)."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            autograd.retain(self)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``.
+
+        ``gradient`` (shape of self) is required unless self has one element.
+        The graph's saved arrays are freed unless ``retain_graph=True``.
+        """
+        if create_graph:
+            raise NotImplementedError("backward(create_graph=True): higher-order gradients "
+                                      "are not supported")
+        if not self._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                               "grad_fn (did you create it under no_grad(), or forget "
+                               "requires_grad=True on an input?)")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs; "
+                                   f"this tensor has shape {self.shape}: pass gradient=")
+            g = array_module(self.data).ones_like(self.data)
+        else:
+            g = gradient.data if isinstance(gradient, Tensor) else \
+                array_module(self.data).asarray(gradient)
+            if g.shape != self.data.shape:
+                raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the output "
+                                 f"has shape {self.shape}")
+        autograd.backward(self, g, retain_graph=bool(retain_graph))
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this data, cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ---------------------------------------------------------------- metadata
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    def size(self, dim=None):
+        """The shape tuple, or the size of dimension ``dim``."""
+        if dim is None:
+            return self.shape
+        return self.data.shape[_norm_dim(dim, self.data.ndim, "size")]
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> device:
+        if isinstance(self.data, np.ndarray):
+            return _CPU
+        return device(f"cuda:{self.data.device.id}")
+
+    @property
+    def is_cuda(self) -> bool:
+        return not isinstance(self.data, np.ndarray)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    def is_contiguous(self) -> bool:
+        return bool(self.data.flags.c_contiguous)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    # ---------------------------------------------------------------- conversion
+
+    def numpy(self, force=False) -> np.ndarray:
+        """The NumPy array itself (no copy). Refused on tensors that require grad
+        (use ``.detach().numpy()``), and on CUDA tensors (use ``.cpu()``)."""
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        if not isinstance(self.data, np.ndarray):
+            if force:
+                return self.data.get()
+            raise TypeError(f"can't convert {self.device} tensor to numpy; use .cpu() first")
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __dlpack__(self, *args, **kwargs):
+        if self._requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+    def item(self):
+        """The single element as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): a Tensor with {self.data.size} elements (shape "
+                             f"{self.shape}) cannot be converted to a Python scalar")
+        return self.data.item()
+
+    def tolist(self):
+        d = self.data
+        return (d if isinstance(d, np.ndarray) else d.get()).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted "
+                            "to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.data.size} elements "
+                               f"(shape {self.shape}) is ambiguous")
+        return bool(self.data.item())
+
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other)``;
+        differentiable; returns self when nothing changes."""
+        dev = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to(): unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dev, dtype = a.device, a.dtype
+            elif isinstance(a, str):
+                dev = a
+            else:
+                dtype = a
+        out = self
+        if dev is not None:
+            dev = _parse_device(dev)
+            if dev.type != self.device.type:
+                out = _ToDevice.apply(out, target=dev.type)
+        if dtype is not None:
+            dt = _parse_dtype(dtype)
+            if dt != out.data.dtype:
+                out = S.Copy.apply(out, dtype=dt)
+        if copy and out is self:
+            out = self.clone()
+        return out
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> "Tensor":
+        return self.to("cuda" if device is None else
+                       device if isinstance(device, str) else f"cuda:{device}")
+
+    def float(self) -> "Tensor":
+        return self.to(np.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(np.float64)
+
+    def half(self) -> "Tensor":
+        return self.to(np.float16)
+
+    def long(self) -> "Tensor":
+        return self.to(np.int64)
+
+    def int(self) -> "Tensor":
+        return self.to(np.int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(np.bool_)
+
+    def type(self, dtype=None):
+        """The dtype's name with no argument, else ``to(dtype)``."""
+        return str(self.data.dtype) if dtype is None else self.to(dtype)
+
+    def clone(self) -> "Tensor":
+        """A copy of the data; gradients flow back to self."""
+        return S.Copy.apply(self)
+
+    def contiguous(self) -> "Tensor":
+        return self if self.data.flags.c_contiguous else S.Contiguous.apply(self)
+
+    # ---------------------------------------------------------------- repr
+
+    def __repr__(self) -> str:
+        d = self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        extra = []
+        if d.dtype not in (np.float32, np.int64, np.bool_):
+            extra.append(f"dtype={d.dtype}")
+        if self.is_cuda:
+            extra.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extra.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self._requires_grad:
+            extra.append("requires_grad=True")
+        if d.size == 0:
+            body = f"[], size={d.shape}" if d.ndim > 1 else "[]"
+        else:
+            opts = dict(precision=4, separator=", ", prefix="tensor(", threshold=1000,
+                        edgeitems=3, max_line_width=80)
+            if d.dtype.kind == "f":
+                finite = d[np.isfinite(d)]
+                integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+                opts["floatmode"] = "maxprec" if integral else "fixed"
+            body = np.array2string(d, **opts)
+        return "tensor(" + ", ".join([body] + extra) + ")"
+
+    __str__ = __repr__
+
+    # ---------------------------------------------------------------- pickling / copying
+
+    def __reduce_ex__(self, protocol):
+        if self.grad_fn is not None:
+            raise RuntimeError("only leaf tensors can be pickled; call .detach() first")
+        return (_rebuild, (self.data, self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("only leaf tensors (created by the user) support deepcopy; "
+                               "call .detach() first")
+        if id(self) in memo:
+            return memo[id(self)]
+        out = Tensor(self.data.copy(), requires_grad=self._requires_grad)
+        if self.grad is not None:
+            out.grad = Tensor(self.grad.data.copy())
+        memo[id(self)] = out
+        return out
+
+    # ---------------------------------------------------------------- in place (no autograd)
+
+    def _check_inplace(self, fn):
+        if self._requires_grad and autograd._mode.enabled:
+            raise RuntimeError(f"{fn}: a tensor that requires grad can't be modified in place "
+                               f"while recording a graph (wrap it in lg.no_grad(), or update "
+                               f".data)")
+
+    def __setitem__(self, index, value):
+        self._check_inplace("__setitem__")
+        self.data[_convert_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    def zero_(self) -> "Tensor":
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> "Tensor":
+        self._check_inplace("fill_")
+        self.data[...] = value
+        return self
+
+    def copy_(self, src) -> "Tensor":
+        self._check_inplace("copy_")
+        self.data[...] = src.data if isinstance(src, Tensor) else src
+        return self
+
+    def add_(self, other, alpha=1) -> "Tensor":
+        self._check_inplace("add_")
+        o = other.data if isinstance(other, Tensor) else other
+        self.data += o * alpha if alpha != 1 else o
+        return self
+
+    def sub_(self, other, alpha=1) -> "Tensor":
+        return self.add_(other, alpha=-alpha)
+
+    def mul_(self, other) -> "Tensor":
+        self._check_inplace("mul_")
+        self.data *= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def div_(self, other) -> "Tensor":
+        self._check_inplace("div_")
+        self.data /= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        self._check_inplace("clamp_")
+        xp = array_module(self.data)
+        xp.clip(self.data, min, max, out=self.data)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0) -> "Tensor":
+        self._check_inplace("uniform_")
+        from .random import get_generator
+        self.data[...] = _xp_like(get_generator().uniform(a, b, self.shape), self.data)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0) -> "Tensor":
+        self._check_inplace("normal_")
+        from .random import get_generator
+        self.data[...] = _xp_like(get_generator().normal(mean, std, self.shape), self.data)
+        return self
+
+    # ---------------------------------------------------------------- operators
+
+    def _operand(self, other):
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (int, float, np.generic)):
+            return Tensor._wrap(_weak_scalar_array(other, self.data))
+        if isinstance(other, np.ndarray) or hasattr(other, "__cuda_array_interface__"):
+            return Tensor._wrap(other)
+        if isinstance(other, (list, tuple)):
+            return Tensor._wrap(_to_array(other))
+        raise TypeError(f"unsupported operand type for a Tensor op: {type(other).__name__}")
+
+    def _binary(self, other, fn, reflected=False):
+        o = self._operand(other)
+        a = self
+        if a.data.dtype.kind != "f" and o.data.dtype.kind == "f" and o.data.ndim == 0 \
+                and not isinstance(other, Tensor):
+            a = Tensor._wrap(a.data.astype(o.data.dtype))  # int tensor op float scalar -> float32
+        return fn.apply(o, a) if reflected else fn.apply(a, o)
+
+    def __add__(self, other):
+        return self._binary(other, F.Add)
+
+    def __radd__(self, other):
+        return self._binary(other, F.Add, True)
+
+    def __sub__(self, other):
+        return self._binary(other, F.Sub)
+
+    def __rsub__(self, other):
+        return self._binary(other, F.Sub, True)
+
+    def __mul__(self, other):
+        return self._binary(other, F.Mul)
+
+    def __rmul__(self, other):
+        return self._binary(other, F.Mul, True)
+
+    def __truediv__(self, other):
+        return self._binary(other, F.Div)
+
+    def __rtruediv__(self, other):
+        return self._binary(other, F.Div, True)
+
+    def __neg__(self):
+        return F.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, other):
+        if isinstance(other, (int, float, np.generic)) and not isinstance(other, bool):
+            a = self
+            if a.data.dtype.kind != "f" and (isinstance(other, (float, np.floating)) or other < 0):
+                a = Tensor._wrap(a.data.astype(np.float32))
+            return F.PowScalar.apply(a, p=other)
+        return self._binary(other, F.Pow)
+
+    def __rpow__(self, other):
+        return self._binary(other, F.Pow, True)
+
+    def __matmul__(self, other):
+        return F.Matmul.apply(self, self._operand(other))
+
+    def __rmatmul__(self, other):
+        return F.Matmul.apply(self._operand(other), self)
+
+    def _nograd(self, other, op):
+        o = other.data if isinstance(other, Tensor) else \
+            self._operand(other).data
+        return Tensor._wrap(op(self.data, o))
+
+    # comparisons, logic and integer maths: results carry no gradient
+    def __lt__(self, o): return self._nograd(o, lambda a, b: a < b)  # noqa: E704
+    def __le__(self, o): return self._nograd(o, lambda a, b: a <= b)  # noqa: E704
+    def __gt__(self, o): return self._nograd(o, lambda a, b: a > b)  # noqa: E704
+    def __ge__(self, o): return self._nograd(o, lambda a, b: a >= b)  # noqa: E704
+    def __eq__(self, o): return self._nograd(o, lambda a, b: a == b)  # noqa: E704
+    def __ne__(self, o): return self._nograd(o, lambda a, b: a != b)  # noqa: E704
+    def __and__(self, o): return self._nograd(o, lambda a, b: a & b)  # noqa: E704
+    def __or__(self, o): return self._nograd(o, lambda a, b: a | b)  # noqa: E704
+    def __xor__(self, o): return self._nograd(o, lambda a, b: a ^ b)  # noqa: E704
+    def __floordiv__(self, o): return self._nograd(o, lambda a, b: a // b)  # noqa: E704
+    def __mod__(self, o): return self._nograd(o, lambda a, b: a % b)  # noqa: E704
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __invert__(self):
+        return Tensor._wrap(~self.data)
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def __getitem__(self, index):
+        return S.Getitem.apply(self, index=_convert_index(index))
+
+
+def _rebuild(data, requires_grad):
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def _xp_like(arr, like):
+    return arr if isinstance(like, np.ndarray) else array_module(like).asarray(arr)
+
+
+def _convert_index(index):
+    """Tensors and lists inside an index become arrays (int arrays or bool masks)."""
+    if isinstance(index, (int, slice)) or index is None or index is Ellipsis:
+        return index
+    if isinstance(index, tuple):
+        return tuple(_convert_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+class _ToDevice(autograd.Function):
+    def forward(self, a, target):
+        self.back = "cuda" if not isinstance(a, np.ndarray) else "cpu"
+        return _move(a, target)
+
+    def backward(self, g):
+        return (_move(g, self.back),)
+
+
+def _move(a, target):
+    if target == "cpu":
+        return a if isinstance(a, np.ndarray) else a.get()
+    from . import cuda
+    return cuda._require()[1].asarray(a)
+
+
+autograd._Tensor = Tensor  # the engine and Function.apply need the class without a cycle
+
+# The function API and dtypes (lg.exp, lg.sum, lg.float32, lg.bool, ...) live in ops.py and are
+# served from here by module __getattr__ (which `from .tensor import *` goes through): as
+# globals they would shadow the builtins sum/max/min/abs/bool/int/float this module uses.
+from . import ops as _ops  # noqa: E402  (also attaches x.exp(), x.sum(), ... to Tensor)
+
+__all__ = ["Tensor", "device", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled"] + list(_ops.__all__)
+
+
+def __getattr__(name):
+    if name in _ops.__all__:
+        return getattr(_ops, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

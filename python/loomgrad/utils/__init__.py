@@ -1,1 +1,4 @@
-"""loomgrad.utils (under construction)"""
+"""loomgrad.utils: testing helpers (``gradcheck``)."""
+from .gradcheck import gradcheck
+
+__all__ = ["gradcheck"]

@@ -1,0 +1,273 @@
+"""The autograd engine: graph nodes, grad mode, and the backward pass.
+
+The tape is the graph itself. Every differentiable op is a :class:`Function`
+subclass; calling ``Cls.apply(*tensors, **kw)`` runs ``forward`` on the raw
+arrays and, when some input requires grad (and grad mode is on), makes the
+Function instance the output's ``grad_fn``. A node keeps
+
+* ``edges``: one entry per input — the input's own ``grad_fn`` (non-leaf),
+  the input Tensor itself (a leaf that requires grad: its ``.grad`` is the
+  sink), or None (no gradient wanted);
+* ``saved``: the arrays its backward needs (a tuple), set by ``forward``.
+
+Nodes never hold intermediate Tensors, only their arrays in ``saved``, so
+after ``backward(retain_graph=False)`` replaces every ``saved`` with
+``_FREED`` the activations are released even while the output Tensor lives;
+a second backward through such a node raises, like PyTorch.
+
+``backward`` walks the graph twice without recursion: a DFS with an explicit
+stack counts each node's consumers, then Kahn's algorithm runs each node once
+all its consumers have delivered their gradient (so reused non-leaves and
+diamonds sum correctly, and a 10,000-op chain needs no deep Python stack).
+"""
+from __future__ import annotations
+
+import functools
+import weakref
+
+import numpy as np
+
+__all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "backward", "array_module"]
+
+_FREED = object()  # marks a node whose saved arrays were released by backward
+_Tensor = None  # loomgrad.tensor.Tensor, set by that module (it imports this one)
+
+
+class _GradMode:
+    __slots__ = ("enabled",)
+
+    def __init__(self):
+        self.enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops record a graph (see :class:`no_grad`)."""
+    return _mode.enabled
+
+
+class _GradModeContext:
+    """Base for no_grad / enable_grad / set_grad_enabled: a context manager
+    and a decorator; a stack of previous states makes nesting (and recursive
+    decorated functions) restore correctly."""
+
+    _target = True
+
+    def __init__(self):
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(_mode.enabled)
+        _mode.enabled = self._target
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev.pop()
+        return False
+
+    def __call__(self, func):
+        target = self._target
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            prev = _mode.enabled
+            _mode.enabled = target
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _mode.enabled = prev
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Disable graph recording: ``with lg.no_grad(): ...`` or ``@lg.no_grad()``.
+
+    Results of ops inside have ``requires_grad=False`` and no ``grad_fn``.
+    """
+
+    _target = False
+
+
+class enable_grad(_GradModeContext):
+    """Re-enable graph recording inside a :class:`no_grad` block (also a decorator)."""
+
+    _target = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """``set_grad_enabled(mode)``: sets grad mode at once (like torch), and as a
+    context manager restores the previous mode on exit."""
+
+    def __init__(self, mode: bool):
+        super().__init__()
+        self._target = bool(mode)
+        self._prev.append(_mode.enabled)
+        _mode.enabled = self._target
+
+    def __enter__(self):
+        return self  # the mode was already set in __init__
+
+    def __exit__(self, *exc):
+        if self._prev:
+            _mode.enabled = self._prev.pop()
+        return False
+
+    def __call__(self, func):
+        if self._prev:  # as a decorator, the mode applies inside func only
+            _mode.enabled = self._prev.pop()
+        return super().__call__(func)
+
+
+def array_module(a):
+    """numpy for NumPy arrays, cupy for CuPy arrays (imported only then)."""
+    if isinstance(a, np.ndarray) or isinstance(a, np.generic):
+        return np
+    from . import cuda
+    return cuda._require()[1]
+
+
+class Function:
+    """One differentiable op: ``forward`` on arrays, ``backward`` on arrays.
+
+    Subclasses implement ``forward(self, *arrays, **kw) -> array`` (saving
+    what backward needs in ``self.saved`` or in small attributes) and
+    ``backward(self, grad) -> tuple`` with one gradient (or None) per input,
+    already reduced to that input's shape. ``self.needs_input_grad`` is set
+    before ``forward`` so an op may skip saving what no gradient needs.
+    """
+
+    # subclasses keep a __dict__ for their small attributes (axes, shapes)
+    __slots__ = ("edges", "saved", "needs_input_grad", "out_dtype", "retained", "__weakref__")
+
+    def __init__(self):
+        self.saved = ()
+        self.retained = None
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        """Run the op on Tensors ``inputs`` and record it on the tape."""
+        fn = cls()
+        needs = tuple(t._requires_grad for t in inputs)
+        record = _mode.enabled and any(needs)
+        fn.needs_input_grad = needs if record else (False,) * len(inputs)
+        out = fn.forward(*[t.data for t in inputs], **kwargs)
+        if isinstance(out, np.generic):
+            out = np.asarray(out)
+        if not record:
+            return _Tensor._wrap(out)
+        fn.edges = tuple((t.grad_fn if t.grad_fn is not None else t) if n else None
+                         for t, n in zip(inputs, needs))
+        fn.out_dtype = out.dtype
+        return _Tensor._wrap(out, fn)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def next_functions(self):
+        """The nodes feeding this one (a leaf Tensor stands for its accumulator)."""
+        return tuple(self.edges)
+
+    def name(self) -> str:
+        return type(self).__name__ + "Backward0"
+
+    def __repr__(self):
+        return f"<{self.name()} object>"
+
+
+def _accumulate(grads, key, g):
+    prev = grads.get(key)
+    # out-of-place: g may alias another node's gradient (add passes one array on)
+    grads[key] = g if prev is None else prev + g
+
+
+def backward(root, grad, retain_graph: bool = False) -> None:
+    """Back-propagate ``grad`` (an array shaped like ``root``) from Tensor ``root``."""
+    Tensor = _Tensor
+    start = root.grad_fn
+    if start is None:  # a leaf: the gradient lands on itself
+        _add_to_grad(root, grad)
+        return
+    # pass 1: count, for each reachable node, how many edges point at it
+    deps = {id(start): 0}
+    nodes = {id(start): start}
+    stack = [start]
+    while stack:
+        fn = stack.pop()
+        for e in fn.edges:
+            if e is None or isinstance(e, Tensor):
+                continue
+            k = id(e)
+            if k in deps:
+                deps[k] += 1
+            else:
+                deps[k] = 1
+                nodes[k] = e
+                stack.append(e)
+    # pass 2: Kahn's order; a node runs once all its consumers have delivered
+    grads = {id(start): grad}
+    leaf_grads = {}
+    leaves = {}
+    ready = [start]
+    while ready:
+        fn = ready.pop()
+        g = grads.pop(id(fn), None)
+        if g is None:  # every consumer's gradient for it was None
+            g_in = (None,) * len(fn.edges)
+        else:
+            if fn.saved is _FREED:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time (through "
+                    f"{fn.name()}), or to use saved values after they were freed. Saved "
+                    "arrays are freed after backward(); call backward(retain_graph=True) "
+                    "the first time if you need to backward twice.")
+            if g.dtype != fn.out_dtype:
+                g = g.astype(fn.out_dtype)
+            if fn.retained is not None:
+                t = fn.retained()
+                if t is not None:
+                    _add_to_grad(t, g)
+            g_in = fn.backward(g)
+            if not retain_graph and fn.saved:
+                fn.saved = _FREED
+        for e, gi in zip(fn.edges, g_in):
+            if e is None:
+                continue
+            if isinstance(e, Tensor):
+                if gi is not None:
+                    _accumulate(leaf_grads, id(e), gi)
+                    leaves[id(e)] = e
+                continue
+            k = id(e)
+            if gi is not None:
+                _accumulate(grads, k, gi)
+            deps[k] -= 1
+            if deps[k] == 0:
+                ready.append(nodes[k])
+    for k, g in leaf_grads.items():
+        _add_to_grad(leaves[k], g)
+
+
+def _add_to_grad(t, g) -> None:
+    """Accumulate array ``g`` into ``t.grad`` (in place after the first time, like torch)."""
+    data = t.data
+    if g.dtype != data.dtype:
+        g = g.astype(data.dtype)
+    if g.shape != data.shape:
+        g = array_module(g).broadcast_to(g, data.shape)
+    if t.grad is None:
+        # own the memory: g may be a view of another gradient or of saved data
+        t.grad = _Tensor._wrap(array_module(g).array(g, copy=True))
+    else:
+        t.grad.data += g
+
+
+def retain(t) -> None:
+    """Make non-leaf ``t`` keep its ``.grad`` (weakly referenced from its node)."""
+    t.grad_fn.retained = weakref.ref(t)

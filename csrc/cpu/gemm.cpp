@@ -137,53 +137,68 @@ void scale_rows(T* C, int64_t ldc, int64_t m0, int64_t m1, int64_t N, T beta) {
 }
 
 // ------------------------------------------------------------ packing
-// op(A) rows [i0, i0+mc), cols [p0, p0+kc) -> MR-tall micro-panels.
-template <typename T>
-void pack_a(const Problem<T>& P, int mr, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
-  for (int64_t ip = 0; ip < mc; ip += mr, dst += mr * kc) {
-    const int64_t rows = std::min<int64_t>(mr, mc - ip);
-    if (P.ta) {  // each k gives `rows` contiguous values
-      for (int64_t k = 0; k < kc; ++k) {
-        const T* src = P.a_at(i0 + ip, p0 + k);
-        T* d = dst + k * mr;
-        for (int64_t r = 0; r < rows; ++r) d[r] = src[r];
-        for (int64_t r = rows; r < mr; ++r) d[r] = T(0);
-      }
-    } else {  // read rows contiguously, scatter with stride mr (stays in L1)
-      for (int64_t r = 0; r < rows; ++r) {
-        const T* src = P.a_at(i0 + ip + r, p0);
-        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = src[k];
-      }
-      for (int64_t r = rows; r < mr; ++r)
-        for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = T(0);
+// Both operands pack the same way: a kc x len region, element (k, c) at
+// src[k*ld + c] (`c_contiguous`) or src[c*ld + k], into w-wide micro-panels
+// (w = MR for A, NR for B) of kc x w, zero-padded.
+//
+// The c-contiguous case walks k in the outer loop so each source row is read
+// front to back across all panels: one sequential stream per row, which the
+// hardware prefetchers follow (a panel-at-a-time walk would touch kc rows,
+// often kc pages, per 64 bytes). The transposed case goes through the ISA's
+// register-transpose packer, a panel at a time.
+template <typename T, int W>
+void pack_rows_fixed(int64_t kc, int64_t len, const T* src, int64_t ld, T* dst) {
+  const int64_t full = len / W, rest = len - full * W;
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* s = src + k * ld;
+    T* d = dst + k * W;
+    for (int64_t p = 0; p < full; ++p, s += W, d += W * kc)
+      for (int c = 0; c < W; ++c) d[c] = s[c];
+    if (rest) {
+      for (int64_t c = 0; c < rest; ++c) d[c] = s[c];
+      for (int64_t c = rest; c < W; ++c) d[c] = T(0);
     }
   }
 }
 
+template <typename T>
+void pack_rows(int64_t kc, int64_t len, const T* src, int64_t ld, int w, T* dst) {
+  switch (w) {  // every MR and NR of the kernel sets
+    case 4: return pack_rows_fixed<T, 4>(kc, len, src, ld, dst);
+    case 6: return pack_rows_fixed<T, 6>(kc, len, src, ld, dst);
+    case 8: return pack_rows_fixed<T, 8>(kc, len, src, ld, dst);
+    case 12: return pack_rows_fixed<T, 12>(kc, len, src, ld, dst);
+    case 16: return pack_rows_fixed<T, 16>(kc, len, src, ld, dst);
+    case 32: return pack_rows_fixed<T, 32>(kc, len, src, ld, dst);
+    default:
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t c = 0; c < round_up(len, w); ++c)
+          dst[(c / w) * w * kc + k * w + c % w] = c < len ? src[k * ld + c] : T(0);
+  }
+}
+
+template <typename T>
+void pack_panels(const KernelSet<T>& ks, int64_t kc, int64_t len, const T* src, int64_t ld,
+                 bool c_contiguous, int w, T* dst) {
+  if (c_contiguous) return pack_rows(kc, len, src, ld, w, dst);
+  for (int64_t c = 0; c < len; c += w, dst += w * kc)
+    ks.pack_trans(kc, std::min<int64_t>(w, len - c), w, src + c * ld, ld, dst);
+}
+
+// op(A) rows [i0, i0+mc), cols [p0, p0+kc) -> MR-tall micro-panels.
+template <typename T>
+void pack_a(const Problem<T>& P, const KernelSet<T>& ks, int64_t i0, int64_t mc, int64_t p0,
+            int64_t kc, T* dst) {
+  pack_panels(ks, kc, mc, P.a_at(i0, p0), P.lda, P.ta, ks.mr, dst);
+}
+
 // NR-wide micro-panels [jp0, jp1) of op(B) rows [p0, p0+kc), cols from j0 (ncur wide).
 template <typename T>
-void pack_b(const Problem<T>& P, int nr, int64_t p0, int64_t kc, int64_t j0, int64_t ncur,
-            int64_t jp0, int64_t jp1, T* buf) {
-  for (int64_t jp = jp0; jp < jp1; ++jp) {
-    T* dst = buf + jp * nr * kc;
-    const int64_t jj = jp * nr;
-    const int64_t cols = std::min<int64_t>(nr, ncur - jj);
-    if (!P.tb) {
-      for (int64_t k = 0; k < kc; ++k) {
-        const T* src = P.b_at(p0 + k, j0 + jj);
-        T* d = dst + k * nr;
-        for (int64_t c = 0; c < cols; ++c) d[c] = src[c];
-        for (int64_t c = cols; c < nr; ++c) d[c] = T(0);
-      }
-    } else {
-      for (int64_t c = 0; c < cols; ++c) {
-        const T* src = P.b_at(p0, j0 + jj + c);
-        for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = src[k];
-      }
-      for (int64_t c = cols; c < nr; ++c)
-        for (int64_t k = 0; k < kc; ++k) dst[k * nr + c] = T(0);
-    }
-  }
+void pack_b(const Problem<T>& P, const KernelSet<T>& ks, int64_t p0, int64_t kc, int64_t j0,
+            int64_t ncur, int64_t jp0, int64_t jp1, T* buf) {
+  const int64_t c0 = jp0 * ks.nr, c1 = std::min(ncur, jp1 * ks.nr);
+  if (c0 >= c1) return;
+  pack_panels(ks, kc, c1 - c0, P.b_at(p0, j0 + c0), P.ldb, !P.tb, ks.nr, buf + jp0 * ks.nr * kc);
 }
 
 // ------------------------------------------------------------ planning
@@ -336,15 +351,15 @@ void run_packed(const Problem<T>& P, const Plan<T>& pl, T* bbuf, T* abuf, int ti
 #pragma omp barrier
         }
         // Share the B pack evenly over all threads, not just this column group.
-        pack_b(P, nr, pc, kcur, jc, ncur, np * tid / nt, np * (tid + 1) / nt, bbuf);
+        pack_b(P, pl.ks, pc, kcur, jc, ncur, np * tid / nt, np * (tid + 1) / nt, bbuf);
 #pragma omp barrier
       } else {
-        pack_b(P, nr, pc, kcur, jc, ncur, 0, np, bbuf);
+        pack_b(P, pl.ks, pc, kcur, jc, ncur, 0, np, bbuf);
       }
       first_pack = false;
       for (int64_t ic = m0; ic < m1; ic += pl.mc) {
         const int64_t mcur = std::min(pl.mc, m1 - ic);
-        pack_a(P, mr, ic, mcur, pc, kcur, abuf);
+        pack_a(P, pl.ks, ic, mcur, pc, kcur, abuf);
         for (int64_t jp = jp0; jp < jp1; ++jp) {
           const int64_t jr = jp * nr;
           const int64_t cols = std::min<int64_t>(nr, ncur - jr);

@@ -29,12 +29,18 @@ using AxpyRowsFn = void (*)(int64_t k, int64_t n, const T* x, const T* B, int64_
 template <typename T>
 using DotRowsFn = void (*)(int64_t k, int64_t n, const T* x, const T* B, int64_t ldb, T* y);
 
+// Transposing pack of `cols` (<= w) strided rows of length kc into one
+// w-wide micro-panel: dst[k*w + c] = src[c*ld + k], zero for cols <= c < w.
+template <typename T>
+using PackTransFn = void (*)(int64_t kc, int64_t cols, int w, const T* src, int64_t ld, T* dst);
+
 template <typename T>
 struct KernelSet {
   int mr = 0, nr = 0;
   MicroKernelFn<T> micro = nullptr;
   AxpyRowsFn<T> axpy_rows = nullptr;
   DotRowsFn<T> dot_rows = nullptr;
+  PackTransFn<T> pack_trans = nullptr;
 };
 
 // Each returns a set with micro == nullptr when that ISA was not compiled
@@ -45,6 +51,10 @@ KernelSet<float> kernels_avx2_f32();
 KernelSet<double> kernels_avx2_f64();
 KernelSet<float> kernels_avx512_f32();
 KernelSet<double> kernels_avx512_f64();
+// 8x8 (float) / 4x4 (double) register transposes; need AVX2, also used by the
+// AVX-512 set (every AVX-512 CPU has AVX2). Null when AVX2 was not compiled.
+PackTransFn<float> pack_trans_avx2_f32();
+PackTransFn<double> pack_trans_avx2_f64();
 
 namespace {  // NOLINT: one copy per ISA translation unit, on purpose (see header comment)
 
@@ -119,6 +129,16 @@ void dot_rows_portable(int64_t k, int64_t n, const T* x, const T* B, int64_t ldb
     for (; p < k; ++p) s += x[p] * r0[p];
     y[j] = s;
   }
+}
+
+template <typename T>
+void pack_trans_portable(int64_t kc, int64_t cols, int w, const T* src, int64_t ld, T* dst) {
+  for (int64_t c = 0; c < cols; ++c) {
+    const T* s = src + c * ld;
+    for (int64_t k = 0; k < kc; ++k) dst[k * w + c] = s[k];
+  }
+  for (int64_t c = cols; c < w; ++c)
+    for (int64_t k = 0; k < kc; ++k) dst[k * w + c] = T(0);
 }
 
 }  // namespace

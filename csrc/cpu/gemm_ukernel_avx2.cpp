@@ -124,7 +124,65 @@ void dot_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb
   dot_rows_portable<double>(k, n, x, B, ldb, y);
 }
 
+// Whole 8 x 8 (float) or 4 x 4 (double) blocks go through registers; the
+// ragged rest (cols or kc not a multiple of the block) is done element-wise.
+inline void transpose8x8_store(const float* src, int64_t ld, float* dst, int w) {
+  __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld);
+  __m256 r2 = _mm256_loadu_ps(src + 2 * ld), r3 = _mm256_loadu_ps(src + 3 * ld);
+  __m256 r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld);
+  __m256 r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps(dst + 0 * w, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(dst + 1 * w, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(dst + 2 * w, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(dst + 3 * w, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(dst + 4 * w, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(dst + 5 * w, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(dst + 6 * w, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(dst + 7 * w, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+inline void transpose4x4_store(const double* src, int64_t ld, double* dst, int w) {
+  __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + ld);
+  __m256d r2 = _mm256_loadu_pd(src + 2 * ld), r3 = _mm256_loadu_pd(src + 3 * ld);
+  __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+  __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+  _mm256_storeu_pd(dst + 0 * w, _mm256_permute2f128_pd(t0, t2, 0x20));
+  _mm256_storeu_pd(dst + 1 * w, _mm256_permute2f128_pd(t1, t3, 0x20));
+  _mm256_storeu_pd(dst + 2 * w, _mm256_permute2f128_pd(t0, t2, 0x31));
+  _mm256_storeu_pd(dst + 3 * w, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+
+template <typename T, int B, void (*Tile)(const T*, int64_t, T*, int)>
+void pack_trans_blocked(int64_t kc, int64_t cols, int w, const T* src, int64_t ld, T* dst) {
+  const int64_t cfull = cols / B * B, kfull = kc / B * B;
+  for (int64_t c = 0; c < cfull; c += B) {
+    const T* s = src + c * ld;
+    for (int64_t k = 0; k < kfull; k += B) Tile(s + k, ld, dst + k * w + c, w);
+    for (int64_t cc = c; cc < c + B; ++cc)
+      for (int64_t k = kfull; k < kc; ++k) dst[k * w + cc] = src[cc * ld + k];
+  }
+  for (int64_t c = cfull; c < cols; ++c)
+    for (int64_t k = 0; k < kc; ++k) dst[k * w + c] = src[c * ld + k];
+  for (int64_t c = cols; c < w; ++c)
+    for (int64_t k = 0; k < kc; ++k) dst[k * w + c] = T(0);
+}
+
 }  // namespace
+
+PackTransFn<float> pack_trans_avx2_f32() {
+  return &pack_trans_blocked<float, 8, transpose8x8_store>;
+}
+PackTransFn<double> pack_trans_avx2_f64() {
+  return &pack_trans_blocked<double, 4, transpose4x4_store>;
+}
 
 KernelSet<float> kernels_avx2_f32() {
   KernelSet<float> s;
@@ -133,6 +191,7 @@ KernelSet<float> kernels_avx2_f32() {
   s.micro = &micro_avx2<VecF32>;
   s.axpy_rows = &axpy_f32;
   s.dot_rows = &dot_f32;
+  s.pack_trans = pack_trans_avx2_f32();
   return s;
 }
 
@@ -143,6 +202,7 @@ KernelSet<double> kernels_avx2_f64() {
   s.micro = &micro_avx2<VecF64>;
   s.axpy_rows = &axpy_f64;
   s.dot_rows = &dot_f64;
+  s.pack_trans = pack_trans_avx2_f64();
   return s;
 }
 
@@ -157,6 +217,8 @@ namespace cpu {
 namespace detail {
 KernelSet<float> kernels_avx2_f32() { return {}; }
 KernelSet<double> kernels_avx2_f64() { return {}; }
+PackTransFn<float> pack_trans_avx2_f32() { return nullptr; }
+PackTransFn<double> pack_trans_avx2_f64() { return nullptr; }
 }  // namespace detail
 }  // namespace cpu
 }  // namespace lg

@@ -135,6 +135,7 @@ KernelSet<float> kernels_avx512_f32() {
   s.micro = &micro_avx512<VecF32>;
   s.axpy_rows = &axpy_f32;
   s.dot_rows = &dot_f32;
+  s.pack_trans = pack_trans_avx2_f32();
   return s;
 }
 
@@ -145,6 +146,7 @@ KernelSet<double> kernels_avx512_f64() {
   s.micro = &micro_avx512<VecF64>;
   s.axpy_rows = &axpy_f64;
   s.dot_rows = &dot_f64;
+  s.pack_trans = pack_trans_avx2_f64();
   return s;
 }
 

@@ -44,6 +44,13 @@ void dot_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb
   dot_rows_portable<double>(k, n, x, B, ldb, y);
 }
 
+void pack_trans_f32(int64_t kc, int64_t cols, int w, const float* src, int64_t ld, float* dst) {
+  pack_trans_portable<float>(kc, cols, w, src, ld, dst);
+}
+void pack_trans_f64(int64_t kc, int64_t cols, int w, const double* src, int64_t ld, double* dst) {
+  pack_trans_portable<double>(kc, cols, w, src, ld, dst);
+}
+
 }  // namespace
 
 KernelSet<float> kernels_generic_f32() {
@@ -53,6 +60,7 @@ KernelSet<float> kernels_generic_f32() {
   s.micro = &micro_generic<float, 4, 8>;
   s.axpy_rows = &axpy_f32;
   s.dot_rows = &dot_f32;
+  s.pack_trans = &pack_trans_f32;
   return s;
 }
 
@@ -63,6 +71,7 @@ KernelSet<double> kernels_generic_f64() {
   s.micro = &micro_generic<double, 4, 4>;
   s.axpy_rows = &axpy_f64;
   s.dot_rows = &dot_f64;
+  s.pack_trans = &pack_trans_f64;
   return s;
 }
 

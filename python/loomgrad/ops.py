@@ -24,12 +24,13 @@ from .tensor import (Tensor, _norm_dim, _norm_dims, _parse_device, _parse_dtype,
 float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
 bool = np.bool_  # noqa: A001  (lg.bool, like torch.bool)
-half, float, double, long = np.float16, np.float32, np.float64, np.int64  # noqa: A001
-int = np.int32  # noqa: A001
+# torch's short names, except `float`/`int`: as lg.* they would shadow the builtins in the
+# package's __init__ (which star-imports these)
+half, double, long = np.float16, np.float64, np.int64
 
 __all__ = [
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
-    "half", "float", "double", "long", "int",
+    "half", "double", "long",
     "tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "empty", "full",
     "rand", "randn", "randint", "arange", "linspace", "eye", "zeros_like", "ones_like",
     "empty_like", "full_like", "rand_like", "randn_like",
@@ -40,7 +41,7 @@ __all__ = [
     "unsqueeze", "expand", "cat", "concatenate", "stack", "split", "chunk", "is_tensor",
 ]
 
-_bool, _int, _float = builtins.bool, builtins.int, builtins.float
+_bool, _int = builtins.bool, builtins.int
 
 
 def is_tensor(obj) -> _bool:

@@ -559,11 +559,15 @@ class Tensor:
         raise TypeError(f"unsupported operand type for a Tensor op: {type(other).__name__}")
 
     def _binary(self, other, fn, reflected=False):
-        o = self._operand(other)
-        a = self
-        if a.data.dtype.kind != "f" and o.data.dtype.kind == "f" and o.data.ndim == 0 \
-                and not isinstance(other, Tensor):
-            a = Tensor._wrap(a.data.astype(o.data.dtype))  # int tensor op float scalar -> float32
+        a, o = self, self._operand(other)
+        ka, ko = a.data.dtype.kind, o.data.dtype.kind
+        # torch's category rule: int/bool op float takes the float's dtype (numpy would widen
+        # int64 op float32 to float64)
+        if ka != ko:
+            if ko == "f":
+                a = Tensor._wrap(a.data.astype(o.data.dtype))
+            elif ka == "f":
+                o = Tensor._wrap(o.data.astype(a.data.dtype))
         return fn.apply(o, a) if reflected else fn.apply(a, o)
 
     def __add__(self, other):

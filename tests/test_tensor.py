@@ -317,3 +317,11 @@ def test_bad_input_errors_name_arguments_and_shapes():
         x + "a"
     with pytest.raises(ValueError, match="empty"):
         lg.zeros(0).max()
+
+
+@requires_torch
+def test_argmax_argmin_all_any_match_torch():
+    for fn in (lambda x: x.argmax(), lambda x: x.argmax(1), lambda x: x.argmin(0, keepdim=True),
+               lambda x: (x > 0).all(), lambda x: (x > 0).any()):
+        helper_test_op(None, fn, vals=[np.array([[1.0, 5.0, 2.0], [7.0, 0.0, -1.0]])],
+                       forward_only=True)

@@ -474,7 +474,8 @@ class Matmul(Function):
             raise ValueError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
                              f"multiplied ({a2.shape[-1]} != {b2.shape[-2]})")
         try:
-            batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+            batch = () if a2.ndim == 2 == b2.ndim else \
+                np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of shapes {tuple(a.shape)} and "
                              f"{tuple(b.shape)} do not broadcast") from None

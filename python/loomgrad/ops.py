@@ -408,7 +408,7 @@ def argmax(input, dim=None, keepdim=False) -> Tensor:
     """Index of the max (flat index when dim is None), int64, no gradient."""
     _tensor_arg(input, "argmax")
     if dim is None:
-        return Tensor(np.asarray(input.data.argmax()).astype(np.int64))
+        return Tensor(input.data.argmax().astype(np.int64))
     axis = _norm_dim(dim, input.ndim, "argmax")
     return Tensor(input.data.argmax(axis=axis, keepdims=keepdim).astype(np.int64))
 
@@ -417,7 +417,7 @@ def argmin(input, dim=None, keepdim=False) -> Tensor:
     """Index of the min (flat index when dim is None), int64, no gradient."""
     _tensor_arg(input, "argmin")
     if dim is None:
-        return Tensor(np.asarray(input.data.argmin()).astype(np.int64))
+        return Tensor(input.data.argmin().astype(np.int64))
     axis = _norm_dim(dim, input.ndim, "argmin")
     return Tensor(input.data.argmin(axis=axis, keepdims=keepdim).astype(np.int64))
 
@@ -640,7 +640,7 @@ def _square(self):
 
 def _logical(op):
     def f(self):
-        return Tensor(np.asarray(op(self.data)))
+        return Tensor(array_module(self.data).asarray(op(self.data)))
     return f
 
 

@@ -163,6 +163,8 @@ class Tensor:
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
             data = data.data
+        elif isinstance(data, np.generic):
+            data = np.asarray(data)
         elif not (isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__")):
             data = _to_array(data, dtype=np.float32)
         self.data = data

@@ -254,3 +254,15 @@ def test_retain_grad_matches_torch():
         (h * h).sum().backward()
         grads.append(np.asarray(h.grad.numpy()))
     np.testing.assert_allclose(*grads)
+
+
+def test_grad_mode_is_per_thread():
+    import threading
+    x = leaf(2)
+    seen = []
+    with lg.no_grad():
+        t = threading.Thread(target=lambda: seen.append((x * 2).requires_grad))
+        t.start()
+        t.join()
+        assert not (x * 2).requires_grad
+    assert seen == [True]

@@ -23,6 +23,7 @@ diamonds sum correctly, and a 10,000-op chain needs no deep Python stack).
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 
 import numpy as np
@@ -34,8 +35,9 @@ _FREED = object()  # marks a node whose saved arrays were released by backward
 _Tensor = None  # loomgrad.tensor.Tensor, set by that module (it imports this one)
 
 
-class _GradMode:
-    __slots__ = ("enabled",)
+class _GradMode(threading.local):
+    """Per thread, like torch: a no_grad() in one thread (say, a data loader's)
+    must not switch recording off in another."""
 
     def __init__(self):
         self.enabled = True
@@ -220,6 +222,8 @@ def backward(root, grad, retain_graph: bool = False) -> None:
         g = grads.pop(id(fn), None)
         if g is None:  # every consumer's gradient for it was None
             g_in = (None,) * len(fn.edges)
+            if not retain_graph and fn.saved:
+                fn.saved = _FREED
         else:
             if fn.saved is _FREED:
                 raise RuntimeError(

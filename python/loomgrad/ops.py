@@ -45,6 +45,7 @@ _bool, _int = builtins.bool, builtins.int
 
 
 def is_tensor(obj) -> _bool:
+    """True if ``obj`` is a loomgrad Tensor."""
     return isinstance(obj, Tensor)
 
 
@@ -210,14 +211,17 @@ def sub(input, other, alpha=1) -> Tensor:
 
 
 def mul(input, other) -> Tensor:
+    """``input * other`` (broadcasting)."""
     return input * other
 
 
 def div(input, other) -> Tensor:
+    """``input / other`` (broadcasting; int / int gives float32)."""
     return input / other
 
 
 def neg(input) -> Tensor:
+    """``-input``."""
     return -input
 
 

@@ -5,6 +5,8 @@
     y = (x @ lg.randn(128, 10)).relu().sum()
     y.backward()
 """
+import builtins as _builtins
+
 from . import _cpu
 from .random import manual_seed, get_rng_state, set_rng_state
 from .tensor import *  # noqa: F401,F403  (Tensor, tensor, zeros, ..., see tensor.__all__)
@@ -16,7 +18,8 @@ __version__ = "0.1.0"
 
 def set_num_threads(n: int) -> None:
     """Threads used by the CPU kernels (like ``torch.set_num_threads``)."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    # lg.bool (a dtype) shadows the builtin here, hence _builtins.
+    if isinstance(n, _builtins.bool) or not isinstance(n, _builtins.int):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")

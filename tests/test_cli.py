@@ -46,5 +46,7 @@ def test_set_num_threads_roundtrip_and_errors():
             lg.set_num_threads(0)
         with pytest.raises(TypeError, match="n must be an int"):
             lg.set_num_threads(1.5)
+        with pytest.raises(TypeError, match="n must be an int"):
+            lg.set_num_threads(True)
     finally:
         lg.set_num_threads(before)

@@ -1,0 +1,346 @@
+"""loomgrad.nn.functional: the stateless layer and loss functions (torch.nn.functional).
+
+Everything takes and returns Tensors and is differentiable. ``cross_entropy``
+is one fused op (stable log-sum-exp forward, ``softmax - target`` backward,
+NumPy maths for now); the other losses are compositions of Tensor ops.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import random as _random
+from ..autograd import Function
+from ..tensor import Tensor
+
+__all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatten", "dropout",
+           "cross_entropy", "nll_loss", "mse_loss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# ------------------------------------------------------------------ argument checks
+def _check_tensor(fn: str, name: str, x) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}: {name} must be a Tensor, got {type(x).__name__}")
+    return x
+
+
+def _check_reduction(fn: str, reduction) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_probability(fn: str, p) -> None:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{fn}: p must be a probability in [0, 1], got {p!r}")
+
+
+def _raw(x):
+    """The array behind a Tensor, or ``x`` as an array (targets may be arrays or lists)."""
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _norm_dim(fn: str, dim: int, ndim: int) -> int:
+    n = max(ndim, 1)
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
+        raise ValueError(f"{fn}: dim {dim!r} is out of range for a {ndim}-D input")
+    return int(dim) % n
+
+
+# ------------------------------------------------------------------ layers
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``: (*, in) x (out, in) [+ (out,)] -> (*, out).
+
+    One GEMM on our kernels (the transpose is a flag, not a copy). Inputs
+    with more than two dims are flattened to 2-D around the GEMM.
+    """
+    _check_tensor("linear", "input", input)
+    _check_tensor("linear", "weight", weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{tuple(weight.shape)}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input's last dim must equal in_features = {weight.shape[1]}, "
+                         f"got input {tuple(input.shape)} and weight {tuple(weight.shape)}")
+    if input.dtype != weight.dtype:
+        raise TypeError(f"linear: input and weight must have the same dtype, got {input.dtype} "
+                        f"{tuple(input.shape)} and {weight.dtype} {tuple(weight.shape)} "
+                        f"(convert the input with .float() / .double() or the model with "
+                        f".to(dtype))")
+    if bias is not None:
+        _check_tensor("linear", "bias", bias)
+        if tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
+                             f"{tuple(bias.shape)}")
+    lead = tuple(input.shape[:-1])
+    x = input if input.ndim == 2 else input.reshape(-1, weight.shape[1])
+    out = x @ weight.T
+    if bias is not None:
+        out = out + bias
+    return out if input.ndim == 2 else out.reshape(*lead, weight.shape[0])
+
+
+def relu(input: Tensor) -> Tensor:
+    """max(x, 0), elementwise."""
+    return _check_tensor("relu", "input", input).relu()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), elementwise."""
+    return _check_tensor("sigmoid", "input", input).sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    """tanh(x), elementwise."""
+    return _check_tensor("tanh", "input", input).tanh()
+
+
+def _softmax_dim(ndim: int) -> int:
+    # torch's legacy choice when dim is not given
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (stable)."""
+    _check_tensor("softmax", "input", input)
+    dim = _softmax_dim(input.ndim) if dim is None else dim
+    return input.softmax(_norm_dim("softmax", dim, input.ndim))
+
+
+def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (stable)."""
+    _check_tensor("log_softmax", "input", input)
+    dim = _softmax_dim(input.ndim) if dim is None else dim
+    return input.log_softmax(_norm_dim("log_softmax", dim, input.ndim))
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim``: e.g. (N, C, H, W), 1, -1 -> (N, C*H*W)."""
+    _check_tensor("flatten", "input", input)
+    shape = tuple(input.shape)
+    if not shape:
+        return input.reshape(1)
+    s = _norm_dim("flatten", start_dim, len(shape))
+    e = _norm_dim("flatten", end_dim, len(shape))
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
+                         f"shape {shape}")
+    new = shape[:s] + (int(np.prod(shape[s:e + 1], dtype=np.int64)),) + shape[e + 1:]
+    return input if new == shape else input.reshape(*new)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero elements with probability ``p`` and scale the rest by 1/(1-p) when
+    ``training``; the identity otherwise. Masks come from the library generator."""
+    _check_tensor("dropout", "input", input)
+    _check_probability("dropout", p)
+    if not training or p == 0.0:
+        return input
+    data = input.data
+    if p == 1.0:
+        mask = np.zeros(data.shape, dtype=data.dtype)
+    else:
+        keep = _random.get_generator().random(data.shape) >= p
+        mask = (keep / (1.0 - p)).astype(data.dtype)
+    return input * Tensor(mask)
+
+
+# ------------------------------------------------------------------ losses
+def _reduce(fn: str, per_item: Tensor, reduction: str, denom=None) -> Tensor:
+    if reduction == "none":
+        return per_item
+    total = per_item.sum()
+    if reduction == "sum":
+        return total
+    return total / (per_item.numel() if denom is None else denom)
+
+
+def _class_layout(fn: str, input: Tensor):
+    """Input shape checks; returns (C, shape of one loss per item)."""
+    shape = tuple(input.shape)
+    if len(shape) == 0:
+        raise ValueError(f"{fn}: input must have a class dimension, got a 0-D tensor")
+    if len(shape) == 1:
+        return shape[0], ()
+    return shape[1], (shape[0],) + shape[2:]
+
+
+def _class_weights(fn: str, weight, C: int, dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = _raw(weight)
+    if w.shape != (C,):
+        raise ValueError(f"{fn}: weight must have shape ({C},) (one per class), got "
+                         f"{tuple(w.shape)}")
+    return w.astype(dtype, copy=False)
+
+
+def _index_target_weights(fn: str, target, C: int, item_shape, ignore_index: int, w, dtype):
+    """For class-index targets: (t, valid, wy) flattened to (M,), where t are
+    safe indices, valid marks non-ignored items and wy their class weights."""
+    t = _raw(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: class-index target must be an integer array, got dtype {t.dtype} "
+                        f"with shape {tuple(t.shape)}")
+    if tuple(t.shape) != tuple(item_shape):
+        raise ValueError(f"{fn}: target shape {tuple(t.shape)} does not match input: expected "
+                         f"{tuple(item_shape)} (input's shape without its class dim)")
+    t = t.reshape(-1).astype(np.int64, copy=False)
+    valid = t != ignore_index
+    bad = valid & ((t < 0) | (t >= C))
+    if bad.any():
+        raise ValueError(f"{fn}: target holds class index {int(t[bad][0])}, outside [0, {C}) "
+                         f"(and not ignore_index={ignore_index})")
+    t = np.where(valid, t, 0)
+    wy = valid.astype(dtype) if w is None else np.where(valid, w[t], 0).astype(dtype)
+    return t, valid, wy
+
+
+def _to_rows(a: np.ndarray, C: int) -> np.ndarray:
+    """(N, C, d1, ...) or (C,) -> (M, C) with the class dim last."""
+    if a.ndim == 1:
+        return a.reshape(1, C)
+    return np.moveaxis(a, 1, -1).reshape(-1, C)
+
+
+def _from_rows(rows: np.ndarray, shape) -> np.ndarray:
+    if len(shape) == 1:
+        return rows.reshape(shape)
+    moved = rows.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],))
+    return np.moveaxis(moved, -1, 1)
+
+
+def _xent_forward_rows(z: np.ndarray, q: np.ndarray):
+    """Rows of logits z (M, C) and target weights q (M, C) -> per-row loss
+    -sum(q * log_softmax(z)) (M,) and softmax(z) (M, C). Subtracting the row
+    max keeps logits of +-1e4 finite."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    logp = shifted - lse
+    loss = -(q * logp).sum(axis=1)
+    return loss, np.exp(logp)
+
+
+def cross_entropy(input: Tensor, target, weight=None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy between logits and targets (torch's semantics).
+
+    Shapes: input (N, C), (C,) or (N, C, d1, ...); target either class
+    indices, integer (N,), () or (N, d1, ...), or class probabilities with
+    input's shape (float). ``weight`` (C,) rescales classes; items whose
+    target is ``ignore_index`` contribute nothing; 'mean' divides by the
+    summed weights of the counted items (by the item count for probability
+    targets); ``label_smoothing`` mixes the target with the uniform
+    distribution. Output: () for 'mean'/'sum', the item shape for 'none'.
+
+    One fused op: the gradient is ``sum(q) * softmax(input) - q`` per item,
+    q being the (weighted, smoothed) target distribution.
+    """
+    fn = "cross_entropy"
+    _check_tensor(fn, "input", input)
+    if size_average is not None or reduce is not None:
+        raise TypeError(f"{fn}: size_average and reduce are deprecated; use reduction=")
+    _check_reduction(fn, reduction)
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
+            or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be floating point, got {input.dtype}")
+    C, item_shape = _class_layout(fn, input)
+    dtype = input.dtype
+    w = _class_weights(fn, weight, C, dtype)
+    eps = float(label_smoothing)
+    t_raw = _raw(target)
+    if t_raw.dtype.kind == "f" and tuple(t_raw.shape) == tuple(input.shape):
+        q = _to_rows(t_raw.astype(dtype, copy=False), C)
+        if eps:
+            q = q * (1 - eps) + eps / C
+        if w is not None:
+            q = q * w
+        denom = q.shape[0]
+    else:
+        if t_raw.dtype.kind == "f":
+            raise ValueError(f"{fn}: float target must have input's shape {tuple(input.shape)} "
+                             f"(class probabilities), got {tuple(t_raw.shape)}; class-index "
+                             f"targets must be integers of shape {tuple(item_shape)}")
+        t, valid, wy = _index_target_weights(fn, target, C, item_shape, ignore_index, w, dtype)
+        wc = np.ones(C, dtype) if w is None else w
+        q = (eps / C) * wc[None, :] * valid[:, None].astype(dtype)
+        q[np.arange(t.size), t] += (1 - eps) * wy
+        denom = wy.sum()
+    return _SoftmaxCrossEntropy.apply(input, q=q.astype(dtype, copy=False), reduction=reduction,
+                               denom=denom, item_shape=item_shape)
+
+
+class _SoftmaxCrossEntropy(Function):
+    """Fused softmax cross-entropy: forward and backward in one node, so the
+    graph keeps one (M, C) softmax instead of a chain of intermediates."""
+
+    def forward(self, z, *, q, reduction, denom, item_shape):
+        self.shape, self.reduction, self.denom = z.shape, reduction, denom
+        loss, p = _xent_forward_rows(_to_rows(z, z.shape[-1] if z.ndim == 1 else z.shape[1]), q)
+        if self.needs_input_grad[0]:
+            self.saved = (p, q)
+        if reduction == "none":
+            return loss.reshape(item_shape)
+        total = loss.sum()
+        return np.asarray(total if reduction == "sum" else total / denom, dtype=z.dtype)
+
+    def backward(self, grad):
+        p, q = self.saved
+        if self.reduction == "none":
+            g = grad.reshape(-1, 1)
+        else:
+            g = grad if self.reduction == "sum" else grad / self.denom
+        rows = g * (q.sum(axis=1, keepdims=True) * p - q)
+        return (_from_rows(rows.astype(p.dtype, copy=False), self.shape),)
+
+
+def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (torch's nll_loss).
+
+    Shapes as :func:`cross_entropy` with class-index targets: loss_i =
+    -weight[t_i] * input[i, t_i]; 'mean' divides by the summed weights.
+    """
+    fn = "nll_loss"
+    _check_tensor(fn, "input", input)
+    if size_average is not None or reduce is not None:
+        raise TypeError(f"{fn}: size_average and reduce are deprecated; use reduction=")
+    _check_reduction(fn, reduction)
+    C, item_shape = _class_layout(fn, input)
+    dtype = input.dtype
+    w = _class_weights(fn, weight, C, dtype)
+    t, valid, wy = _index_target_weights(fn, target, C, item_shape, ignore_index, w, dtype)
+    q = np.zeros((t.size, C), dtype)
+    q[np.arange(t.size), t] = wy
+    q_full = Tensor(_from_rows(q, tuple(input.shape)).astype(dtype, copy=False))
+    picked = input * q_full
+    per_item = -(picked.sum(1) if input.ndim > 1 else picked.sum())
+    if reduction == "mean":
+        return per_item.sum() / Tensor(np.asarray(wy.sum(), dtype))
+    return _reduce(fn, per_item, reduction)
+
+
+def mse_loss(input: Tensor, target, size_average=None, reduce=None,
+             reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or elementwise with 'none') of (input - target)**2.
+
+    ``target`` must have input's shape (torch would broadcast with a warning;
+    here a mismatch is a ValueError, since it is almost always a bug).
+    """
+    fn = "mse_loss"
+    _check_tensor(fn, "input", input)
+    if size_average is not None or reduce is not None:
+        raise TypeError(f"{fn}: size_average and reduce are deprecated; use reduction=")
+    _check_reduction(fn, reduction)
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target, dtype=input.dtype))
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"{fn}: target shape {tuple(target.shape)} differs from input shape "
+                         f"{tuple(input.shape)}")
+    diff = input - target
+    return _reduce(fn, diff * diff, reduction)

@@ -1,0 +1,183 @@
+"""Parameter initialisation, in place, with torch.nn.init's names and formulas.
+
+Every function writes into ``tensor.data`` (no autograd) and returns the
+tensor. Random ones draw from ``generator`` when given, else from the
+library's one generator (:func:`loomgrad.random.get_generator`), so
+``lg.manual_seed(s)`` makes an initialisation repeatable. Values are drawn
+in float64 and cast to the tensor's dtype.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import random as _random
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+           "trunc_normal_"]
+
+_LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+               "conv_transpose3d", "sigmoid", "identity")
+
+
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    """The recommended gain for a nonlinearity (torch.nn.init.calculate_gain).
+
+    linear/conv*/sigmoid/identity: 1; tanh: 5/3; relu: sqrt(2);
+    leaky_relu: sqrt(2 / (1 + slope**2)) with slope ``param`` (default 0.01);
+    selu: 3/4.
+    """
+    if nonlinearity in _LINEAR_FNS:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, bool) or not isinstance(param, (int, float)):
+            raise ValueError(f"calculate_gain: param must be a number for leaky_relu, got {param!r}")
+        else:
+            slope = float(param)
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def _array(tensor, fn: str) -> np.ndarray:
+    data = getattr(tensor, "data", None)
+    if data is None or not hasattr(data, "shape"):
+        raise TypeError(f"{fn}: tensor must be a Tensor, got {type(tensor).__name__}")
+    return data
+
+
+def _fill(tensor, values) -> None:
+    data = tensor.data
+    data[...] = np.asarray(values).astype(data.dtype, copy=False)
+
+
+def _gen(generator):
+    return _random.get_generator() if generator is None else generator
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) of a weight: dim 1 and dim 0 times the receptive field
+    (the product of dims 2...), as torch computes them."""
+    shape = _array(tensor, "fan in/out").shape
+    if len(shape) < 2:
+        raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, "
+                         f"got shape {tuple(shape)}")
+    receptive = math.prod(shape[2:]) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _calculate_correct_fan(tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
+    """Fill with U(a, b)."""
+    data = _array(tensor, "uniform_")
+    if not a <= b:
+        raise ValueError(f"uniform_: need a <= b, got a={a}, b={b}")
+    _fill(tensor, _gen(generator).uniform(a, b, size=data.shape))
+    return tensor
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
+    """Fill with N(mean, std**2)."""
+    data = _array(tensor, "normal_")
+    if std < 0:
+        raise ValueError(f"normal_: std must be >= 0, got {std}")
+    _fill(tensor, _gen(generator).normal(mean, std, size=data.shape))
+    return tensor
+
+
+def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  generator=None):
+    """Fill with N(mean, std**2) redrawn outside [a, b] (absolute bounds, as torch)."""
+    data = _array(tensor, "trunc_normal_")
+    if not a < b:
+        raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
+    g = _gen(generator)
+    out = g.normal(mean, std, size=data.shape)
+    bad = (out < a) | (out > b)
+    # Rejection sampling: fine unless [a, b] holds almost no mass, which init never asks for.
+    for _ in range(1000):
+        if not bad.any():
+            break
+        out[bad] = g.normal(mean, std, size=int(bad.sum()))
+        bad = (out < a) | (out > b)
+    _fill(tensor, np.clip(out, a, b))
+    return tensor
+
+
+def constant_(tensor, val: float):
+    """Fill with ``val``."""
+    _array(tensor, "constant_")[...] = val
+    return tensor
+
+
+def zeros_(tensor):
+    """Fill with 0."""
+    return constant_(tensor, 0)
+
+
+def ones_(tensor):
+    """Fill with 1."""
+    return constant_(tensor, 1)
+
+
+def eye_(tensor):
+    """Fill a 2-D tensor with the identity (ones on the diagonal)."""
+    data = _array(tensor, "eye_")
+    if data.ndim != 2:
+        raise ValueError(f"eye_: tensor must be 2-D, got shape {tuple(data.shape)}")
+    _fill(tensor, np.eye(*data.shape))
+    return tensor
+
+
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
+    """Glorot uniform: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    a = gain * math.sqrt(6.0 / float(fan_in + fan_out)) if fan_in + fan_out else 0.0
+    return uniform_(tensor, -a, a, generator)
+
+
+def xavier_normal_(tensor, gain: float = 1.0, generator=None):
+    """Glorot normal: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out)) if fan_in + fan_out else 0.0
+    return normal_(tensor, 0.0, std, generator)
+
+
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", generator=None):
+    """He uniform: U(-bound, bound), bound = gain * sqrt(3 / fan),
+    gain = calculate_gain(nonlinearity, a), fan = fan_in or fan_out (``mode``).
+
+    nn.Linear's default weight init is ``kaiming_uniform_(w, a=sqrt(5))``,
+    i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    """
+    if 0 in _array(tensor, "kaiming_uniform_").shape:
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", generator=None):
+    """He normal: N(0, std**2), std = gain / sqrt(fan)."""
+    if 0 in _array(tensor, "kaiming_normal_").shape:
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return normal_(tensor, 0.0, std, generator)

@@ -1,0 +1,115 @@
+"""DataLoader: batches, shuffling and collation."""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .. import random as _random
+from ..tensor import Tensor
+from .dataset import TensorDataset
+
+__all__ = ["DataLoader", "default_collate"]
+
+
+def default_collate(batch: list):
+    """Stack a list of samples into a batch: Tensors/arrays -> a Tensor with
+    a new first dim; ints -> int64, floats -> float64 Tensors (as torch);
+    tuples/lists and dicts are collated field by field."""
+    if not batch:
+        raise ValueError("default_collate: empty batch")
+    first = batch[0]
+    if isinstance(first, Tensor):
+        return Tensor(np.stack([s.data for s in batch]))
+    if isinstance(first, (np.ndarray, np.number)):
+        return Tensor(np.stack([np.asarray(s) for s in batch]))
+    if isinstance(first, bool):
+        return Tensor(np.asarray(batch, dtype=np.bool_))
+    if isinstance(first, numbers.Integral):
+        return Tensor(np.asarray(batch, dtype=np.int64))
+    if isinstance(first, numbers.Real):
+        return Tensor(np.asarray(batch, dtype=np.float64))
+    if isinstance(first, dict):
+        return {k: default_collate([s[k] for s in batch]) for k in first}
+    if isinstance(first, (tuple, list)):
+        if any(len(s) != len(first) for s in batch):
+            raise ValueError("default_collate: samples in a batch have different lengths")
+        fields = [default_collate(list(f)) for f in zip(*batch)]
+        return fields if isinstance(first, list) else tuple(fields)
+    if isinstance(first, str):
+        return list(batch)
+    raise TypeError(f"default_collate: don't know how to batch samples of type "
+                    f"{type(first).__name__}")
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"DataLoader: {name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"DataLoader: {name} must be >= {low}, got {value}")
+    return int(value)
+
+
+class DataLoader:
+    """Iterate over a dataset in batches (like ``torch.utils.data.DataLoader``).
+
+    Yields ``collate_fn([dataset[i] for i in batch_indices])``; for a
+    TensorDataset with the default collate the tensors' arrays are indexed
+    once per batch instead (same result, much faster). ``len(loader)`` is the
+    number of batches: ceil(n / batch_size), or floor with ``drop_last``.
+
+    Shuffling: with ``generator`` (a ``numpy.random.Generator``) or ``seed``
+    each epoch draws a new permutation from that generator, so the sequence
+    of epochs repeats run to run; without either, each epoch draws from the
+    library generator (``lg.manual_seed`` controls it).
+    """
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
+                 drop_last: bool = False, collate_fn: Callable | None = None,
+                 generator: np.random.Generator | None = None, seed: int | None = None):
+        if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+            raise TypeError(f"DataLoader: dataset must define __getitem__ and __len__, got "
+                            f"{type(dataset).__name__}")
+        self.dataset = dataset
+        self.batch_size = _check_int("batch_size", batch_size, 1)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.collate_fn = default_collate if collate_fn is None else collate_fn
+        if generator is not None and seed is not None:
+            raise ValueError("DataLoader: pass generator or seed, not both")
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            raise TypeError(f"DataLoader: generator must be a numpy.random.Generator, got "
+                            f"{type(generator).__name__}")
+        if seed is not None:
+            generator = np.random.default_rng(_check_int("seed", seed, 0))
+        self.generator = generator
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def _order(self) -> np.ndarray:
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        gen = self.generator if self.generator is not None else _random.get_generator()
+        return gen.permutation(n)
+
+    def __iter__(self) -> Iterator:
+        order = self._order()
+        n_batches = len(self)
+        fast = isinstance(self.dataset, TensorDataset) and self.collate_fn is default_collate
+        for b in range(n_batches):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            if fast:
+                # fancy indexing copies, so a batch never aliases the dataset
+                yield tuple(Tensor(t.data[idx]) for t in self.dataset.tensors)
+            else:
+                yield self.collate_fn([self.dataset[int(i)] for i in idx])
+
+    def __repr__(self) -> str:
+        return (f"DataLoader(dataset={type(self.dataset).__name__} of {len(self.dataset)}, "
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"drop_last={self.drop_last})")

@@ -1,0 +1,225 @@
+"""The training job behind ``python -m loomgrad train``: an MLP on the 8x8 digits.
+
+``add_arguments(parser)`` adds the options; ``run(args)`` trains and returns
+the metrics. Both are used by ``loomgrad.cli``; ``run`` also works from
+Python: ``run()`` with the defaults, or ``run(argparse.Namespace(epochs=5))``
+(options not given take their defaults).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["add_arguments", "run", "default_args"]
+
+MODELS = ("mlp",)
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") \
+                from None
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return v
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+def _device(text: str) -> str:
+    """cpu or cuda; cuda is refused at parse time when no GPU is usable, so the
+    CLI prints a one-line usage error with the reason instead of a traceback."""
+    if text not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from 'cpu', 'cuda')")
+    if text == "cuda":
+        from . import cuda
+        if not cuda.is_available():
+            raise argparse.ArgumentTypeError(f"CUDA is not available: "
+                                             f"{cuda.unavailable_reason()}")
+    return text
+
+
+def _hidden_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints like 128 or 256,128, "
+                                         f"got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"hidden sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the training options to ``parser`` (the ``train`` sub-command's)."""
+    parser.add_argument("--model", choices=MODELS, default="mlp", help="model to train "
+                        "(default: %(default)s)")
+    parser.add_argument("--hidden", type=_hidden_sizes, default=(256,), metavar="N[,N...]",
+                        help="hidden layer widths of the MLP (default: 256)")
+    parser.add_argument("--epochs", type=_positive(int), default=20,
+                        help="passes over the training set (default: %(default)s)")
+    parser.add_argument("--lr", type=_positive(float), default=3e-3,
+                        help="learning rate (default: %(default)s)")
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                        help="adam, or sgd with momentum 0.9 (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="L2 weight decay (default: %(default)s)")
+    parser.add_argument("--batch-size", type=_positive(int), default=64,
+                        help="samples per step (default: %(default)s)")
+    parser.add_argument("--seed", type=_non_negative_int, default=0,
+                        help="seeds init, shuffling and the train/test split "
+                             "(default: %(default)s)")
+    parser.add_argument("--device", type=_device, default="cpu", metavar="{cpu,cuda}",
+                        help="where to train (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (per-epoch lines are still printed)")
+    parser.add_argument("--quiet", action="store_true", help="print nothing; just return")
+    return parser
+
+
+def default_args(**overrides) -> argparse.Namespace:
+    """The defaults of :func:`add_arguments` as a Namespace, with overrides
+    (Python names: ``batch_size=32``)."""
+    ns = add_arguments(argparse.ArgumentParser()).parse_args([])
+    for k, v in overrides.items():
+        if not hasattr(ns, k):
+            raise TypeError(f"train: unknown option {k!r}")
+        setattr(ns, k, v)
+    return ns
+
+
+def _complete(args) -> argparse.Namespace:
+    full = default_args()
+    if args is not None:
+        for k, v in vars(args).items():
+            setattr(full, k, v)
+    for name in ("epochs", "batch_size"):
+        v = getattr(full, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"train: {name} must be an int >= 1, got {v!r}")
+    if isinstance(full.lr, bool) or not isinstance(full.lr, (int, float)) or not full.lr > 0:
+        raise ValueError(f"train: lr must be a number > 0, got {full.lr!r}")
+    if full.model not in MODELS:
+        raise ValueError(f"train: model must be one of {MODELS}, got {full.model!r}")
+    if full.device not in ("cpu", "cuda"):
+        raise ValueError(f"train: device must be 'cpu' or 'cuda', got {full.device!r}")
+    return full
+
+
+def _evaluate(model, X, y, batch_size: int = 512) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of ``model`` on arrays X, y, in eval mode."""
+    import loomgrad as lg
+    from .nn import functional as F
+
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with lg.no_grad():
+        for i in range(0, len(y), batch_size):
+            xb, yb = lg.Tensor(X[i:i + batch_size]), y[i:i + batch_size]
+            logits = model(xb)
+            total_loss += float(F.cross_entropy(logits, yb, reduction="sum").item())
+            correct += int((logits.data.argmax(axis=1) == yb).sum())
+    model.train(was_training)
+    return total_loss / len(y), correct / len(y)
+
+
+def run(args: argparse.Namespace | None = None) -> dict:
+    """Train the model on the digits training split, then test it.
+
+    Returns ``{"test_accuracy", "test_loss", "train_accuracy", "final_loss"
+    (mean training loss of the last epoch), "epochs", "seconds",
+    "num_parameters", "history" (one dict per epoch)}``. Seeded: the same
+    args give the same numbers.
+    """
+    import loomgrad as lg
+    from tqdm.auto import tqdm
+
+    from . import data, models, optim
+    from .nn import functional as F
+
+    args = _complete(args)
+    if args.device == "cuda":
+        if not lg.cuda.is_available():
+            raise RuntimeError(f"--device cuda: CUDA is not available: "
+                               f"{lg.cuda.unavailable_reason()}")
+        raise NotImplementedError("--device cuda: training on the GPU is not wired up yet; "
+                                  "use --device cpu")
+    out = (lambda *a, **k: None) if args.quiet else print
+
+    lg.manual_seed(int(args.seed))
+    X_train, y_train = data.load_digits_arrays("train", seed=int(args.seed))
+    X_test, y_test = data.load_digits_arrays("test", seed=int(args.seed))
+    model = models.mlp(in_features=X_train.shape[1], hidden=args.hidden, num_classes=10)
+    if args.optimizer == "adam":
+        opt = optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    else:
+        opt = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9,
+                        weight_decay=args.weight_decay)
+    # The loader's own generator, seeded from the global one: shuffles repeat with --seed.
+    shuffle_rng = np.random.default_rng(lg.random.get_generator().integers(2**63))
+    loader = data.DataLoader(data.TensorDataset(X_train, y_train), batch_size=args.batch_size,
+                             shuffle=True, generator=shuffle_rng)
+    n_params = sum(p.numel() for p in model.parameters())
+    out(f"training {args.model} {model.in_features}-{'-'.join(map(str, model.hidden))}-10 "
+        f"({n_params:,} parameters) on digits: {len(y_train)} train / {len(y_test)} test, "
+        f"{args.epochs} epochs, {args.optimizer} lr={args.lr}, batch {args.batch_size}")
+
+    history = []
+    # One bar for the whole run (an epoch here is a few hundredths of a second);
+    # epoch lines go through tqdm.write so they print above the bar.
+    bar = tqdm(total=args.epochs * len(loader), unit="batch", leave=False, file=sys.stderr,
+               disable=args.no_progress or args.quiet)
+    say = out if bar.disable else (lambda *a: tqdm.write(" ".join(map(str, a))))
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        seen = correct = 0
+        loss_sum = 0.0
+        bar.set_description(f"epoch {epoch}/{args.epochs}", refresh=False)
+        for xb, yb in loader:
+            opt.zero_grad()
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            loss.backward()
+            opt.step()
+            n = len(yb.data)
+            loss_sum += float(loss.item()) * n
+            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
+            seen += n
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", accuracy=f"{correct / seen:.3f}",
+                            refresh=False)
+            bar.update(1)
+        train_loss, train_acc = loss_sum / seen, correct / seen
+        test_loss, test_acc = _evaluate(model, X_test, y_test)
+        history.append(dict(epoch=epoch, train_loss=train_loss, train_accuracy=train_acc,
+                            test_loss=test_loss, test_accuracy=test_acc))
+        say(f"epoch {epoch:3d}/{args.epochs}  loss {train_loss:.4f}  train acc "
+            f"{100 * train_acc:5.1f}%  test loss {test_loss:.4f}  test acc "
+            f"{100 * test_acc:5.1f}%  ({time.perf_counter() - t0:.2f} s)")
+    bar.close()
+    seconds = time.perf_counter() - start
+    test_loss, test_acc = _evaluate(model, X_test, y_test)
+    out(f"test accuracy: {100 * test_acc:.2f}% ({round(test_acc * len(y_test))}/{len(y_test)}), "
+        f"trained in {seconds:.1f} s")
+    return {"test_accuracy": test_acc, "test_loss": test_loss,
+            "train_accuracy": history[-1]["train_accuracy"],
+            "final_loss": history[-1]["train_loss"], "epochs": int(args.epochs),
+            "seconds": seconds, "num_parameters": int(n_params), "history": history}

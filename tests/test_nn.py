@@ -317,6 +317,21 @@ def test_sequential_container_api():
         nn.Sequential(nn.ReLU(), "relu")
 
 
+def test_mlp_model_and_zero_sized_linear():
+    from loomgrad import models
+    lg.manual_seed(0)
+    m = models.mlp(hidden=(32, 16))
+    assert [n for n, _ in m.named_parameters()] == ["1.weight", "1.bias", "3.weight", "3.bias",
+                                                    "5.weight", "5.bias"]
+    assert tuple(m(lg.Tensor(np.zeros((2, 1, 8, 8), np.float32))).shape) == (2, 10)
+    assert isinstance(m[1:3], nn.Sequential) and len(m[1:3]) == 2
+    with pytest.raises(ValueError, match="hidden\\[1\\] must be >= 1"):
+        models.mlp(hidden=(8, 0))
+    lin = nn.Linear(0, 3)
+    out = lin(lg.Tensor(np.zeros((2, 0), np.float32)))
+    assert tuple(out.shape) == (2, 3) and not out.data.any()
+
+
 def test_flatten_and_identity():
     x = lg.Tensor(np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5))
     assert tuple(nn.Flatten()(x).shape) == (2, 60)

@@ -54,7 +54,8 @@ class Sequential(Module):
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
+            # plain Sequential: a subclass's __init__ may take other arguments
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
         return list(self._modules.values())[_index(idx, len(self), "Sequential")]
 
     def __setitem__(self, idx, module: Module) -> None:

@@ -75,6 +75,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
                              f"{tuple(bias.shape)}")
     lead = tuple(input.shape[:-1])
+    if weight.shape[1] == 0:
+        # Nothing to sum over; Tensor matmul cannot reshape K=0 operands yet.
+        out = Tensor(np.zeros(lead + (weight.shape[0],), dtype=weight.dtype))
+        return out if bias is None else out + bias
     x = input if input.ndim == 2 else input.reshape(-1, weight.shape[1])
     out = x @ weight.T
     if bias is not None:
@@ -287,14 +291,20 @@ class _SoftmaxCrossEntropy(Function):
         if reduction == "none":
             return loss.reshape(item_shape)
         total = loss.sum()
-        return np.asarray(total if reduction == "sum" else total / denom, dtype=z.dtype)
+        if reduction == "sum":
+            return np.asarray(total, dtype=z.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 -> nan, as torch
+            return np.asarray(total / denom, dtype=z.dtype)
 
     def backward(self, grad):
         p, q = self.saved
         if self.reduction == "none":
             g = grad.reshape(-1, 1)
+        elif self.reduction == "sum":
+            g = grad
         else:
-            g = grad if self.reduction == "sum" else grad / self.denom
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g = grad / self.denom
         rows = g * (q.sum(axis=1, keepdims=True) * p - q)
         return (_from_rows(rows.astype(p.dtype, copy=False), self.shape),)
 

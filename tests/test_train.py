@@ -37,14 +37,17 @@ def test_parser_options_and_errors(capsys):
         (3, 0.01, 32, 4, (64, 32), True)
     assert a.model == "mlp" and a.device == "cpu"
     for bad in (["--epochs", "0"], ["--lr", "-1"], ["--batch-size", "x"], ["--model", "cnn"],
-                ["--hidden", "64,,-2"], ["--device", "tpu"]):
+                ["--hidden", "64,,-2"], ["--device", "tpu"], ["--weight-decay", "-1"]):
         with pytest.raises(SystemExit) as e:
             parser.parse_args(bad)
         assert e.value.code == 2
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # no GPU, or GPU training not wired up yet
+        parser.parse_args(["--device", "cuda"])
+    err = capsys.readouterr().err
+    assert "argument --device" in err
     if not lg.cuda.is_available():
-        with pytest.raises(SystemExit):
-            parser.parse_args(["--device", "cuda"])
-        assert lg.cuda.unavailable_reason() in capsys.readouterr().err
+        assert lg.cuda.unavailable_reason() in err
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             train.run(argparse.Namespace(device="cuda"))
     with pytest.raises(ValueError, match="batch_size must be an int >= 1"):

@@ -16,6 +16,7 @@ import numpy as np
 __all__ = ["add_arguments", "run", "default_args"]
 
 MODELS = ("mlp",)
+_CUDA_NOT_WIRED = "training on the GPU is not wired up yet (the loss and data path are CPU-only)"
 
 
 def _positive(kind):
@@ -52,7 +53,18 @@ def _device(text: str) -> str:
         if not cuda.is_available():
             raise argparse.ArgumentTypeError(f"CUDA is not available: "
                                              f"{cuda.unavailable_reason()}")
+        raise argparse.ArgumentTypeError(_CUDA_NOT_WIRED)
     return text
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a float, got {text!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return v
 
 
 def _hidden_sizes(text: str) -> tuple[int, ...]:
@@ -78,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="learning rate (default: %(default)s)")
     parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                         help="adam, or sgd with momentum 0.9 (default: %(default)s)")
-    parser.add_argument("--weight-decay", type=float, default=0.0,
+    parser.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
                         help="L2 weight decay (default: %(default)s)")
     parser.add_argument("--batch-size", type=_positive(int), default=64,
                         help="samples per step (default: %(default)s)")
@@ -159,8 +171,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
         if not lg.cuda.is_available():
             raise RuntimeError(f"--device cuda: CUDA is not available: "
                                f"{lg.cuda.unavailable_reason()}")
-        raise NotImplementedError("--device cuda: training on the GPU is not wired up yet; "
-                                  "use --device cpu")
+        raise NotImplementedError(f"--device cuda: {_CUDA_NOT_WIRED}; use --device cpu")
     out = (lambda *a, **k: None) if args.quiet else print
 
     lg.manual_seed(int(args.seed))

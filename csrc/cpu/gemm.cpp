@@ -1,16 +1,17 @@
 // Packed, cache-blocked GEMM driver (GotoBLAS/BLIS scheme), row-major.
 //
 // Loops: jc over NC columns of C -> pc over KC of K (pack op(B) block KC x NC
-// into NR-wide micro-panels, shared by all threads) -> ic over MC rows (each
-// thread packs its own op(A) block MC x KC into MR-tall micro-panels) -> jr
-// over NR -> ir over MR -> microkernel (gemm_ukernel_*.cpp). A B micro-panel
+// into NR-wide micro-panels) -> ic over MC rows (pack op(A) block MC x KC
+// into MR-tall micro-panels) -> jr over NR -> ir over MR -> microkernel
+// (gemm_ukernel_*.cpp). A B micro-panel
 // (KC x NR) stays in L1 across the ir loop, the A block in L2, the B panel in
 // L3. KC, MC, NC come from the cache sizes (clamped: some VMs report absurd
 // L3 sizes) and are then evened out so the last block is not a sliver.
 //
-// Threads: one parallel region per GEMM; the MR x NR micro-tiles of each
-// packed panel are split over a tm x tn thread grid picked from the shape
-// (tall C: split M, wide C: split N), with a barrier around each shared B pack.
+// Threads: one parallel region per GEMM; C is split over a tm x tn thread
+// grid picked from the shape (tall C: split M, wide C: split N), and each
+// thread runs the loop nest above on its block with private packs and no
+// barriers (see run_packed).
 // M == 1 or N == 1 skips packing entirely (GEMV; bandwidth-bound) and splits
 // the long dimension. Batched calls run whole small GEMMs per thread and
 // large ones one after another, each threaded inside.
@@ -23,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -208,10 +210,10 @@ struct Plan {
   bool gemv = false;
   int nt = 1, tm = 1, tn = 1;
   int64_t mc = 0, kc = 0, nc = 0;
-  int64_t b_elems = 0, a_elems = 0;  // packed B (shared), packed A (per thread)
+  int64_t b_elems = 0, a_elems = 0;  // packed B and packed A, per thread
   int64_t gemv_elems = 0;            // GEMV: contiguous x, then y
   int64_t workspace_elems() const {
-    return gemv ? gemv_elems : b_elems + int64_t(nt) * a_elems;
+    return gemv ? gemv_elems : int64_t(nt) * (b_elems + a_elems);
   }
 };
 
@@ -258,10 +260,15 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   pl.kc = balanced_block(K, kc_max, 1);
   const int64_t mc_max = std::max<int64_t>(mr, (cs.l2 / 2) / (pl.kc * es) / mr * mr);
   const int64_t nc_max = std::clamp<int64_t>((cs.l3 / 4) / (pl.kc * es) / nr * nr, nr, 4096);
-  pl.nc = balanced_block(N, nc_max, nr);
+#ifdef LG_GEMM_TUNING
+  static const char* tune = std::getenv("LG_TUNE");
+  long t_mc = 0, t_kc = 0, t_nc = 0;
+  if (tune && std::sscanf(tune, "%ld,%ld,%ld", &t_mc, &t_kc, &t_nc) == 3)
+    pl.kc = balanced_block(K, t_kc, 1);
+#endif
 
   // Threads: enough work each (64^3-ish multiply-adds), no more than micro-tiles.
-  const int64_t mp = ceil_div(M, mr), np = ceil_div(std::min(N, pl.nc), nr);
+  const int64_t mp = ceil_div(M, mr), np = ceil_div(N, nr);
   int nt = std::min<int>(max_threads, threads_for(M * N * K, int64_t(1) << 18));
   nt = static_cast<int>(std::min<int64_t>(nt, mp * np));
   // Grid: the factorisation whose per-thread block of C is closest to square.
@@ -270,7 +277,7 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
     int best_tm = 0;
     for (int tm = 1; tm <= nt; ++tm) {
       if (nt % tm || tm > mp || nt / tm > np) continue;
-      const double rows = double(M) / tm, cols = double(std::min(N, pl.nc)) / (nt / tm);
+      const double rows = double(M) / tm, cols = double(N) / (nt / tm);
       const double score = std::fabs(std::log(rows / cols));
       if (score < best - 1e-9) best = score, best_tm = tm;
     }
@@ -283,6 +290,11 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   pl.nt = std::max(nt, 1);
   if (pl.nt == 1) pl.tm = pl.tn = 1;
   pl.mc = balanced_block(ceil_div(M, pl.tm), mc_max, mr);
+  pl.nc = balanced_block(ceil_div(N, pl.tn), nc_max, nr);
+#ifdef LG_GEMM_TUNING
+  if (tune && t_mc) pl.mc = balanced_block(ceil_div(M, pl.tm), t_mc / mr * mr, mr);
+  if (tune && t_nc) pl.nc = balanced_block(ceil_div(N, pl.tn), t_nc, nr);
+#endif
   pl.b_elems = round_up(pl.nc * pl.kc, kLine<T>);
   pl.a_elems = round_up(pl.mc * pl.kc, kLine<T>);
   return pl;
@@ -326,41 +338,34 @@ void run_gemv(const Problem<T>& P, const Plan<T>& pl, const T* x, T* y, int tid,
 }
 
 // ------------------------------------------------------------ packed GEMM
-// Thread `tid` of the plan's tm x tn grid. `bbuf` is shared, `abuf` private.
-// With nt > 1 every thread must call this (it contains barriers); with nt == 1
-// it contains none, so it is safe inside an outer parallel loop.
+// Thread `tid` of the plan's tm x tn grid computes its own block of C from
+// start to end with private packed A and B: no barriers, so a thread that
+// the OS preempts (other processes on the cores) delays only the final join.
+// Duplicated packing is cheap where it happens: several row blocks (tm > 1)
+// only when M is large, so each packed B element serves many rows.
 template <typename T>
-void run_packed(const Problem<T>& P, const Plan<T>& pl, T* bbuf, T* abuf, int tid) {
-  const int mr = pl.ks.mr, nr = pl.ks.nr, nt = pl.nt;
+void run_packed(const Problem<T>& P, const Plan<T>& pl, T* ws, int tid) {
+  const int mr = pl.ks.mr, nr = pl.ks.nr;
   const int im = tid / pl.tn, in = tid % pl.tn;
   const int64_t M = P.M, N = P.N, K = P.K;
-  // Rows of C this thread owns, whole micro-panels.
-  const int64_t mp = ceil_div(M, mr);
+  // The block of C this thread owns, in whole micro-panels.
+  const int64_t mp = ceil_div(M, mr), np = ceil_div(N, nr);
   const int64_t m0 = std::min(M, mp * im / pl.tm * mr), m1 = std::min(M, mp * (im + 1) / pl.tm * mr);
+  const int64_t n0 = std::min(N, np * in / pl.tn * nr), n1 = std::min(N, np * (in + 1) / pl.tn * nr);
+  T* bbuf = ws;
+  T* abuf = ws + pl.b_elems;
   alignas(64) T tile[16 * 32];  // edge tiles: MR x NR <= 12 x 32 for every kernel
-  bool first_pack = true;
-  for (int64_t jc = 0; jc < N; jc += pl.nc) {
-    const int64_t ncur = std::min(pl.nc, N - jc);
-    const int64_t np = ceil_div(ncur, nr);
-    const int64_t jp0 = np * in / pl.tn, jp1 = np * (in + 1) / pl.tn;  // my micro-panels
+  for (int64_t jc = n0; jc < n1; jc += pl.nc) {
+    const int64_t ncur = std::min(pl.nc, n1 - jc);
+    const int64_t jps = ceil_div(ncur, nr);
     for (int64_t pc = 0; pc < K; pc += pl.kc) {
       const int64_t kcur = std::min(pl.kc, K - pc);
       const T beta = pc == 0 ? P.beta : T(1);
-      if (nt > 1) {
-        if (!first_pack) {
-#pragma omp barrier
-        }
-        // Share the B pack evenly over all threads, not just this column group.
-        pack_b(P, pl.ks, pc, kcur, jc, ncur, np * tid / nt, np * (tid + 1) / nt, bbuf);
-#pragma omp barrier
-      } else {
-        pack_b(P, pl.ks, pc, kcur, jc, ncur, 0, np, bbuf);
-      }
-      first_pack = false;
+      pack_b(P, pl.ks, pc, kcur, jc, ncur, 0, jps, bbuf);
       for (int64_t ic = m0; ic < m1; ic += pl.mc) {
         const int64_t mcur = std::min(pl.mc, m1 - ic);
         pack_a(P, pl.ks, ic, mcur, pc, kcur, abuf);
-        for (int64_t jp = jp0; jp < jp1; ++jp) {
+        for (int64_t jp = 0; jp < jps; ++jp) {
           const int64_t jr = jp * nr;
           const int64_t cols = std::min<int64_t>(nr, ncur - jr);
           const T* bp = bbuf + jp * nr * kcur;
@@ -403,27 +408,14 @@ void run_plan(const Problem<T>& P, const Plan<T>& pl, T* ws) {
     }
     return;
   }
-  T* bbuf = ws;
-  if (pl.nt > 1) {
-    bool short_team = false;
+  if (pl.nt == 1) return run_packed(P, pl, ws, 0);
+  const int64_t per_thread = pl.b_elems + pl.a_elems;
 #pragma omp parallel num_threads(pl.nt)
-    {
-      // The tm x tn grid and its barriers need exactly the team planned for;
-      // a runtime that grants fewer threads (OMP_THREAD_LIMIT) gets a rerun.
-      if (team_size() == pl.nt) {
-        const int tid = thread_id();
-        run_packed(P, pl, bbuf, ws + pl.b_elems + tid * pl.a_elems, tid);
-      } else {
-        if (thread_id() == 0) short_team = true;
-      }
-    }
-    if (short_team) {
-      const Plan<T> serial = make_plan(P, 1);
-      auto ws1 = alloc_aligned<T>(serial.workspace_elems());
-      run_packed(P, serial, ws1.get(), ws1.get() + serial.b_elems, 0);
-    }
-  } else {
-    run_packed(P, pl, bbuf, ws + pl.b_elems, 0);
+  {
+    // A runtime that grants fewer threads than asked (OMP_THREAD_LIMIT)
+    // leaves some blocks to be done by the threads it did start.
+    for (int t = thread_id(); t < pl.nt; t += team_size())
+      run_packed(P, pl, ws + thread_id() * per_thread, t);
   }
 }
 

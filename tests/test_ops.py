@@ -275,3 +275,10 @@ def test_function_forms_match_torch():
                    lambda x: lg.abs(x) + lg.sqrt(lg.exp(x)) + lg.log(lg.exp(x)) + lg.neg(x))
     helper_test_op([(2, 3)], lambda x: T.clamp(x, -1, 1) * T.softmax(x, 1) + T.max(x, 1)[0][:, None],
                    lambda x: lg.clamp(x, -1, 1) * lg.softmax(x, 1) + lg.max(x, 1)[0][:, None])
+
+
+@pytest.mark.parametrize("sa,sb", [((2, 0), (0, 3)), ((4, 2, 0), (0, 3)), ((4, 2, 0), (4, 0, 3)),
+                                   ((0, 3), (3, 2)), ((2, 3), (3, 0)), ((3, 0, 2), (2, 5)),
+                                   ((0,), (0,))])
+def test_matmul_zero_size_matches_torch(sa, sb):
+    helper_test_op([sa, sb], lambda a, b: a @ b, lambda a, b: a @ b)

@@ -458,6 +458,16 @@ def _gemm(a, b, trans_a=False, trans_b=False):
     return out.astype(a.dtype)
 
 
+def _fold(x, keep):
+    """Reshape ``x`` so its leading dims become one, keeping the last ``keep``
+    dims. Explicit sizes, because reshape(-1, ...) is ambiguous when a kept
+    dim is 0 (e.g. K == 0)."""
+    lead = 1
+    for d in x.shape[:x.ndim - keep]:
+        lead *= d
+    return x.reshape((lead,) + tuple(x.shape[x.ndim - keep:]))
+
+
 class Matmul(Function):
     """``a @ b`` with numpy/torch rules: 1-D operands get a unit dim added then
     removed, batch dims broadcast. When ``b`` is a matrix, the batch of ``a``
@@ -490,7 +500,7 @@ class Matmul(Function):
         self.saved = (a2 if self.needs_input_grad[1] else None,
                       b2 if self.needs_input_grad[0] else None)
         if b2.ndim == 2:
-            out = _gemm(a2.reshape(-1, K), b2)
+            out = _gemm(_fold(a2, 1), b2)
         else:
             out = _gemm(self._as3(a2, batch), self._as3(b2, batch))
         return out.reshape(out_shape)
@@ -504,7 +514,7 @@ class Matmul(Function):
         xp = array_module(x)
         if x.shape[:-2] != batch:
             x = xp.broadcast_to(x, batch + x.shape[-2:])
-        return x.reshape((-1,) + x.shape[-2:])
+        return _fold(x, 2)
 
     def backward(self, g):
         a2, b2 = self.saved
@@ -514,13 +524,13 @@ class Matmul(Function):
         na, nb = self.needs_input_grad
         if len(b2_shape) == 2:
             # folded case: the batch of a lives in the rows
-            g2 = g.reshape(-1, full[-1])
+            g2 = _fold(g, 1)
             if na:
                 ga = _gemm(g2, b2, trans_b=True)
             if nb:
-                gb = _gemm(a2.reshape(-1, a2_shape[-1]), g2, trans_a=True)
+                gb = _gemm(_fold(a2, 1), g2, trans_a=True)
         else:
-            g3 = g.reshape((-1,) + full[-2:])
+            g3 = _fold(g, 2)
             if na:
                 ga = _gemm(g3, self._as3(b2, batch), trans_b=True)
                 ga = unbroadcast(ga.reshape(batch + ga.shape[-2:]), a2_shape)

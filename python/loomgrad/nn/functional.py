@@ -74,16 +74,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if tuple(bias.shape) != (weight.shape[0],):
             raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
                              f"{tuple(bias.shape)}")
-    lead = tuple(input.shape[:-1])
-    if weight.shape[1] == 0:
-        # Nothing to sum over; Tensor matmul cannot reshape K=0 operands yet.
-        out = Tensor(np.zeros(lead + (weight.shape[0],), dtype=weight.dtype))
-        return out if bias is None else out + bias
-    x = input if input.ndim == 2 else input.reshape(-1, weight.shape[1])
-    out = x @ weight.T
+    # Matmul folds the leading dims of input into GEMM rows (one 2-D GEMM).
+    out = input @ weight.T
     if bias is not None:
         out = out + bias
-    return out if input.ndim == 2 else out.reshape(*lead, weight.shape[0])
+    return out
 
 
 def relu(input: Tensor) -> Tensor:

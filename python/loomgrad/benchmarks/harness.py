@@ -25,15 +25,22 @@ __all__ = ["time_min", "Row", "print_table", "geomean", "cpu_peak_gflops", "cpu_
 
 
 def time_min(contenders: Mapping[str, Callable[[], object]], reps: int = 7,
-             min_time: float = 0.02, warmup: int = 1) -> dict[str, float]:
+             min_time: float = 0.02, warmup: int = 1, pause: float = 0.12) -> dict[str, float]:
     """Best seconds per call of each contender.
 
     Each contender is warmed up, then its call count per sample is doubled
     until one sample lasts ``min_time`` seconds; then ``reps`` rounds run the
     contenders one after another, and each keeps its minimum time per call.
+
+    ``pause`` seconds of sleep separate one contender's sample from the next:
+    thread pools keep spinning after a call (OpenBLAS's workers for about
+    2**28 cycles, ~0.1 s), and on a small machine those spinning threads
+    would otherwise steal cores from whichever contender runs next.
     """
     calls = {}
     for name, fn in contenders.items():
+        if pause > 0:
+            time.sleep(pause)
         for _ in range(warmup):
             fn()
         n = 1
@@ -49,6 +56,8 @@ def time_min(contenders: Mapping[str, Callable[[], object]], reps: int = 7,
     for _ in range(reps):
         for name, fn in contenders.items():
             n = calls[name]
+            if pause > 0:
+                time.sleep(pause)
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()

@@ -1,0 +1,247 @@
+"""Batch normalisation: ``batch_norm`` (functional) and BatchNorm1d / BatchNorm2d modules.
+
+Training mode normalises with the batch's statistics in one fused autograd
+node (the classic three-term backward) and, when running buffers are given,
+updates them in place the way torch does: ``running = (1 - momentum) *
+running + momentum * batch_stat``, with the *unbiased* batch variance for
+``running_var``. Eval mode normalises with the running statistics (plain
+Tensor maths, so gradients reach input, weight and bias).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..autograd import Function, array_module
+from ..tensor import Tensor
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["batch_norm", "BatchNorm1d", "BatchNorm2d", "BatchNormFunction"]
+
+
+class BatchNormFunction(Function):
+    """Training-mode batch norm over every axis but 1: inputs (x, weight, bias).
+
+    Forward saves x_hat = (x - mean) * invstd and invstd; backward is
+    dx = invstd * (dy*w - mean(dy*w) - x_hat * mean(dy*w * x_hat)) over the
+    reduced axes, dw = sum(dy * x_hat), db = sum(dy).
+    """
+
+    def forward(self, x, weight, bias, *, eps):
+        xp = array_module(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)  # biased, for normalising (torch)
+        invstd = 1.0 / xp.sqrt(var + eps)
+        xhat = (x - mean.reshape(shape)) * invstd.reshape(shape)
+        self.batch_stats = (mean, var)
+        self.meta = (axes, shape)
+        self.saved = (xhat, invstd, weight)
+        return (xhat * weight.reshape(shape) + bias.reshape(shape)).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        xhat, invstd, weight = self.saved
+        axes, shape = self.meta
+        nx, nw, nb = self.needs_input_grad
+        db = g.sum(axis=axes) if nb else None
+        dw = (g * xhat).sum(axis=axes) if nw else None
+        dx = None
+        if nx:
+            gw = g * weight.reshape(shape)
+            dx = invstd.reshape(shape) * (gw - gw.mean(axis=axes, keepdims=True)
+                                          - xhat * (gw * xhat).mean(axis=axes, keepdims=True))
+            dx = dx.astype(g.dtype, copy=False)
+        return dx, dw, db
+
+
+def _check_stat(name: str, t, C: int):
+    if t is None:
+        return None
+    if not isinstance(t, Tensor):
+        raise TypeError(f"batch_norm: {name} must be a Tensor or None, got {type(t).__name__}")
+    if tuple(t.shape) != (C,):
+        raise ValueError(f"batch_norm: {name} must have shape ({C},) (one per channel), got "
+                         f"{tuple(t.shape)}")
+    return t
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation, as torch.nn.functional.batch_norm.
+
+    Shapes: input (N, C) or (N, C, *) (e.g. (N, C, L), (N, C, H, W));
+    running_mean, running_var, weight, bias (C,). ``training``: normalise
+    with the batch's mean and biased variance over every axis but 1, and
+    update the running buffers in place (momentum-weighted, unbiased
+    variance) when they are given; otherwise normalise with the running
+    buffers. ``y = (x - mean) / sqrt(var + eps) * weight + bias``.
+    """
+    fn = "batch_norm"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim < 2:
+        raise ValueError(f"{fn}: input must be (N, C) or (N, C, *), got shape "
+                         f"{tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be floating point, got {input.dtype}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps < 0:
+        raise ValueError(f"{fn}: eps must be a number >= 0, got {eps!r}")
+    C = input.shape[1]
+    running_mean = _check_stat("running_mean", running_mean, C)
+    running_var = _check_stat("running_var", running_var, C)
+    weight = _check_stat("weight", weight, C)
+    bias = _check_stat("bias", bias, C)
+    dtype = input.dtype
+    xp = array_module(input.data)
+    shape = (1, C) + (1,) * (input.ndim - 2)
+    w = weight if weight is not None else Tensor(xp.ones(C, dtype))
+    b = bias if bias is not None else Tensor(xp.zeros(C, dtype))
+    if training:
+        count = input.numel() // C if C else 0
+        if count == 1:
+            raise ValueError(f"{fn}: expected more than 1 value per channel when training, got "
+                             f"input shape {tuple(input.shape)}")
+        if input.numel() == 0:
+            # nothing to normalise and no statistics to learn from
+            return input * w.reshape(*shape) + b.reshape(*shape) * 0
+        out = BatchNormFunction.apply(input, w, b, eps=float(eps))
+        node = out.grad_fn
+        if node is not None:
+            mean, var = node.batch_stats
+        else:  # no graph recorded: recompute the statistics (cheap next to the op)
+            axes = (0,) + tuple(range(2, input.ndim))
+            mean, var = input.data.mean(axis=axes), input.data.var(axis=axes)
+        if momentum is None:
+            momentum = 0.0
+        if running_mean is not None:
+            running_mean.data *= 1 - momentum
+            running_mean.data += (momentum * mean).astype(running_mean.dtype, copy=False)
+        if running_var is not None:
+            unbiased = var * (count / (count - 1))
+            running_var.data *= 1 - momentum
+            running_var.data += (momentum * unbiased).astype(running_var.dtype, copy=False)
+        return out
+    if running_mean is None or running_var is None:
+        raise ValueError(f"{fn}: running_mean and running_var are needed when training=False")
+    invstd = 1.0 / xp.sqrt(running_var.data.astype(dtype) + eps)
+    scale = Tensor(invstd.reshape(shape))
+    return (input - Tensor(running_mean.data.astype(dtype).reshape(shape))) * scale \
+        * w.reshape(*shape) + b.reshape(*shape)
+
+
+def _check_num_features(cls: str, n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{cls}: num_features must be an int >= 1, got {n!r}")
+    return int(n)
+
+
+class _BatchNorm(Module):
+    """Shared body of BatchNorm1d/2d (torch's _BatchNorm): parameters ``weight``
+    (ones) and ``bias`` (zeros) when ``affine``; buffers ``running_mean``
+    (zeros), ``running_var`` (ones) and ``num_batches_tracked`` (int64 0) when
+    ``track_running_stats``. ``momentum=None`` means a cumulative average
+    (factor 1 / num_batches_tracked)."""
+
+    _ndims: tuple = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None,
+                 *, bias: bool = True):
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = _check_num_features(name, num_features)
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps < 0:
+            raise ValueError(f"{name}: eps must be a number >= 0, got {eps!r}")
+        if momentum is not None and (isinstance(momentum, bool) or
+                                     not isinstance(momentum, numbers.Real)):
+            raise TypeError(f"{name}: momentum must be a number or None, got {momentum!r}")
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        self._has_bias = bool(bias)
+        dt = np.dtype(np.float32 if dtype is None else dtype)
+        if dt.kind != "f":
+            raise TypeError(f"{name}: dtype must be floating point, got {dt}")
+        C = self.num_features
+        if affine:
+            self.weight = Parameter(np.empty(C, dt))
+            if bias:
+                self.bias = Parameter(np.empty(C, dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(C, dt)))
+            self.register_buffer("running_var", Tensor(np.ones(C, dt)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, input) -> None:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{type(self).__name__}: input must be a Tensor, got "
+                            f"{type(input).__name__}")
+        if input.ndim not in self._ndims:
+            want = " or ".join(f"{d}D" for d in self._ndims)
+            raise ValueError(f"{type(self).__name__}: expected {want} input (got {input.ndim}D "
+                             f"input of shape {tuple(input.shape)})")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: input has {input.shape[1]} channels "
+                             f"(dim 1 of {tuple(input.shape)}), expected num_features="
+                             f"{self.num_features}")
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch = self.training or (self.running_mean is None and self.running_var is None)
+        keep = not self.training or self.track_running_stats
+        return batch_norm(input, self.running_mean if keep else None,
+                          self.running_var if keep else None, self.weight, self.bias,
+                          use_batch, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self._has_bias and self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L) inputs, per channel C."""
+
+    _ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W) inputs, per channel C."""
+
+    _ndims = (4,)

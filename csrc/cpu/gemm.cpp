@@ -470,10 +470,12 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, 
   };
   const int nt_all = call_threads();
   const Plan<T> one = make_plan(problem(0), nt_all);
-  // A GEMM that would use every thread on its own runs threaded inside;
-  // smaller ones run whole, one per thread, across the batch.
-  const int nt_batch = std::min<int64_t>(nt_all, batch);
-  if (batch == 1 || one.nt >= nt_all || nt_batch <= 1) {
+  // Small GEMMs (up to ~160^3 multiply-adds, where a fork-join per matrix
+  // starts to cost) run whole, one per thread, across the batch; larger ones,
+  // or batches too short to feed every thread, run threaded inside.
+  const int nt_batch = static_cast<int>(std::min<int64_t>(nt_all, batch));
+  const bool small = M * N * K <= (int64_t(1) << 22) || one.nt < nt_all;
+  if (batch < nt_all || !small || nt_batch <= 1) {
     auto ws = alloc_aligned<T>(one.workspace_elems());
     for (int64_t b = 0; b < batch; ++b) {
       const Problem<T> P = problem(b);

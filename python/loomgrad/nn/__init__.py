@@ -7,10 +7,16 @@ from . import functional, init
 from .activation import Dropout, Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleList, Sequential
 from .linear import Identity, Linear
-from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
+                   NLLLoss)
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .conv import Conv2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .module import Module, StateDictError
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "StateDictError", "Linear", "Identity", "ReLU", "Sigmoid",
            "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Sequential", "ModuleList",
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "functional", "init"]
+__all__ += ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
+            "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss"]

@@ -185,7 +185,7 @@ class _NumpyBackend:
         return np.ascontiguousarray(y), (ih * W + iw).astype(np.int64)
 
     @staticmethod
-    def max_pool2d_backward(gy, indices, x_shape):
+    def max_pool2d_backward(gy, indices, x_shape, *window):
         N, C, H, W = x_shape
         planes = np.arange(N * C).reshape(N, C, 1, 1) * (H * W)
         flat = (indices + planes).ravel()
@@ -256,8 +256,21 @@ class _NumpyBackend:
         return np.ascontiguousarray(np.matmul(np.matmul(ph.T, gy), pw), dtype=gy.dtype)
 
 
-# The backend the Functions call; switching to the C++ kernels is this one line.
-_backend = _NumpyBackend
+def _cpp_backend():
+    """The C++/OpenMP kernels (``loomgrad._nn_kernels``, same raw API), or None
+    while the compiled module does not have them (e.g. mid-rebuild)."""
+    from .. import _cpu
+    if not hasattr(_cpu, "conv2d_forward"):
+        return None
+    try:
+        from .. import _nn_kernels
+    except ImportError:
+        return None
+    return _nn_kernels
+
+
+# The backend the Functions call: the C++ kernels when built, else the NumPy twin.
+_backend = _cpp_backend() or _NumpyBackend
 
 
 def _require_cpu(fn: str, a) -> None:
@@ -321,11 +334,12 @@ class MaxPool2dFunction(Function):
                                      dilation, ceil_mode)
         self.indices = idx
         self.x_shape = x.shape
+        self.window = (kernel_size, stride, padding, dilation, ceil_mode)
         return y
 
     def backward(self, g):
         return (_backend.max_pool2d_backward(np.ascontiguousarray(g), self.indices,
-                                             self.x_shape),)
+                                             self.x_shape, *self.window),)
 
 
 class AvgPool2dFunction(Function):

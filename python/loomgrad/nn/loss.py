@@ -1,10 +1,12 @@
-"""Loss modules: CrossEntropyLoss, NLLLoss, MSELoss (wrappers of nn.functional)."""
+"""Loss modules: CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, HuberLoss, BCELoss,
+BCEWithLogitsLoss (wrappers of nn.functional)."""
 from __future__ import annotations
 
 from . import functional as F
 from .module import Module
 
-__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss"]
+__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "HuberLoss", "BCELoss",
+           "BCEWithLogitsLoss"]
 
 
 class CrossEntropyLoss(Module):
@@ -64,3 +66,75 @@ class MSELoss(Module):
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(Module):
+    """Module form of :func:`loomgrad.nn.functional.l1_loss`: mean |input - target|."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            raise TypeError("L1Loss: size_average and reduce are deprecated; use reduction=")
+        F._check_reduction("L1Loss", reduction)
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class HuberLoss(Module):
+    """Module form of :func:`loomgrad.nn.functional.huber_loss` (quadratic below
+    ``delta``, linear above)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__()
+        F._check_reduction("HuberLoss", reduction)
+        self.reduction = reduction
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class BCELoss(Module):
+    """Module form of :func:`loomgrad.nn.functional.binary_cross_entropy`
+    (input: probabilities in [0, 1]); ``weight`` is a buffer, as in torch."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            raise TypeError("BCELoss: size_average and reduce are deprecated; use reduction=")
+        F._check_reduction("BCELoss", reduction)
+        if weight is not None:
+            self.register_buffer("weight", weight)
+        else:
+            self.weight = None
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, weight=self.weight,
+                                      reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    """Module form of :func:`loomgrad.nn.functional.binary_cross_entropy_with_logits`;
+    ``weight`` and ``pos_weight`` are buffers, as in torch."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
+                 pos_weight=None):
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            raise TypeError("BCEWithLogitsLoss: size_average and reduce are deprecated; use "
+                            "reduction=")
+        F._check_reduction("BCEWithLogitsLoss", reduction)
+        for name, value in (("weight", weight), ("pos_weight", pos_weight)):
+            if value is not None:
+                self.register_buffer(name, value)
+            else:
+                setattr(self, name, None)
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

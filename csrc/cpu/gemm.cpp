@@ -3,10 +3,11 @@
 // Loops: jc over NC columns of C -> pc over KC of K (pack op(B) block KC x NC
 // into NR-wide micro-panels) -> ic over MC rows (pack op(A) block MC x KC
 // into MR-tall micro-panels) -> jr over NR -> ir over MR -> microkernel
-// (gemm_ukernel_*.cpp). A B micro-panel
-// (KC x NR) stays in L1 across the ir loop, the A block in L2, the B panel in
-// L3. KC, MC, NC come from the cache sizes (clamped: some VMs report absurd
-// L3 sizes) and are then evened out so the last block is not a sliver.
+// (gemm_ukernel_*.cpp). A B micro-panel (KC x NR) stays in L1 across the ir
+// loop, the A block in L2, the B block in L3. KC: KC x NR fills half of L1;
+// MC: MC x KC half of L2; NC: KC x NC a quarter of L3, at most 4096 (on Zen 3,
+// float AVX2: KC 256, MC 126, NC 4096). The caches are clamped first (a VM
+// here reports a 256 MiB L3), and blocks are evened out so none is a sliver.
 //
 // Threads: one parallel region per GEMM; C is split over a tm x tn thread
 // grid picked from the shape (tall C: split M, wide C: split N), and each
@@ -16,6 +17,10 @@
 // the long dimension. Batched calls run whole small GEMMs per thread and
 // large ones one after another, each threaded inside.
 //
+// LOOMGRAD_GEMM_ISA=generic|avx2|avx512 (read once) forces a lower kernel
+// family; a request the CPU cannot run, or an unknown value, is ignored, and
+// gemm_isa() always names the family in use.
+//
 // All scratch (packed panels, edge tiles) is allocated per call, 64-byte
 // aligned, before any parallel region: no global mutable state, and an
 // allocation failure throws instead of terminating inside OpenMP.
@@ -24,7 +29,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -260,12 +264,6 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   pl.kc = balanced_block(K, kc_max, 1);
   const int64_t mc_max = std::max<int64_t>(mr, (cs.l2 / 2) / (pl.kc * es) / mr * mr);
   const int64_t nc_max = std::clamp<int64_t>((cs.l3 / 4) / (pl.kc * es) / nr * nr, nr, 4096);
-#ifdef LG_GEMM_TUNING
-  static const char* tune = std::getenv("LG_TUNE");
-  long t_mc = 0, t_kc = 0, t_nc = 0;
-  if (tune && std::sscanf(tune, "%ld,%ld,%ld", &t_mc, &t_kc, &t_nc) == 3)
-    pl.kc = balanced_block(K, t_kc, 1);
-#endif
 
   // Threads: enough work each (64^3-ish multiply-adds), no more than micro-tiles.
   const int64_t mp = ceil_div(M, mr), np = ceil_div(N, nr);
@@ -291,10 +289,6 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   if (pl.nt == 1) pl.tm = pl.tn = 1;
   pl.mc = balanced_block(ceil_div(M, pl.tm), mc_max, mr);
   pl.nc = balanced_block(ceil_div(N, pl.tn), nc_max, nr);
-#ifdef LG_GEMM_TUNING
-  if (tune && t_mc) pl.mc = balanced_block(ceil_div(M, pl.tm), t_mc / mr * mr, mr);
-  if (tune && t_nc) pl.nc = balanced_block(ceil_div(N, pl.tn), t_nc, nr);
-#endif
   pl.b_elems = round_up(pl.nc * pl.kc, kLine<T>);
   pl.a_elems = round_up(pl.mc * pl.kc, kLine<T>);
   return pl;

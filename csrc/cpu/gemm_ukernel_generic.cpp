@@ -11,25 +11,53 @@ namespace cpu {
 namespace detail {
 namespace {
 
+// GCC/Clang vector extensions give 16-byte vectors on every target (SSE2,
+// NEON, ...) without intrinsics; plain loops let GCC's SLP vectoriser
+// shuffle and spill (measured 16 GFLOP/s vs 30 on one Zen 3 core).
+#if defined(__GNUC__) || defined(__clang__)
+template <typename T, int MR, int NR>
+void micro_generic(int64_t kc, const T* __restrict a, const T* __restrict b, T* __restrict c,
+                   int64_t ldc, T alpha, T beta) {
+  constexpr int L = 16 / sizeof(T);  // lanes per 16-byte vector
+  constexpr int NV = NR / L;
+  typedef T V __attribute__((vector_size(16)));
+  V acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = V{};
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[NV];
+    for (int v = 0; v < NV; ++v) __builtin_memcpy(&bv[v], b + p * NR + v * L, 16);
+    for (int r = 0; r < MR; ++r) {
+      const T ar = a[p * MR + r];
+      for (int v = 0; v < NV; ++v) acc[r][v] += ar * bv[v];
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    T* cr = c + r * ldc;
+    for (int v = 0; v < NV; ++v) {
+      V out = alpha * acc[r][v];
+      if (beta != T(0)) {
+        V old;
+        __builtin_memcpy(&old, cr + v * L, 16);
+        out += beta * old;
+      }
+      __builtin_memcpy(cr + v * L, &out, 16);
+    }
+  }
+}
+#else
 template <typename T, int MR, int NR>
 void micro_generic(int64_t kc, const T* __restrict a, const T* __restrict b, T* __restrict c,
                    int64_t ldc, T alpha, T beta) {
   T acc[MR][NR] = {};
-  for (int64_t p = 0; p < kc; ++p) {
-    const T* ap = a + p * MR;
-    const T* bp = b + p * NR;
+  for (int64_t p = 0; p < kc; ++p)
     for (int r = 0; r < MR; ++r)
-      for (int j = 0; j < NR; ++j) acc[r][j] += ap[r] * bp[j];
-  }
-  for (int r = 0; r < MR; ++r) {
-    T* cr = c + r * ldc;
-    if (beta == T(0)) {
-      for (int j = 0; j < NR; ++j) cr[j] = alpha * acc[r][j];
-    } else {
-      for (int j = 0; j < NR; ++j) cr[j] = alpha * acc[r][j] + beta * cr[j];
-    }
-  }
+      for (int j = 0; j < NR; ++j) acc[r][j] += a[p * MR + r] * b[p * NR + j];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j)
+      c[r * ldc + j] = alpha * acc[r][j] + (beta == T(0) ? T(0) : beta * c[r * ldc + j]);
 }
+#endif
 
 void axpy_f32(int64_t k, int64_t n, const float* x, const float* B, int64_t ldb, float* y) {
   axpy_rows_portable<float>(k, n, x, B, ldb, y);

@@ -1,6 +1,7 @@
-// Portable GEMM microkernels: plain C++ the compiler vectorises with the
-// baseline ISA (SSE2 on x86-64). Tiles: float 4 x 8, double 4 x 4, i.e. eight
-// 128-bit accumulators, which fits the 16 SSE registers with room for loads.
+// Portable GEMM microkernels: 16-byte GCC/Clang vectors (plain loops for other
+// compilers) on the baseline ISA (SSE2 on x86-64, NEON on arm64). Tiles: float
+// 4 x 8, double 4 x 4, i.e. eight 128-bit accumulators, which leaves room in
+// the 16 SSE registers for the B row, the A broadcast and a product (no FMA).
 // Packed layout and the C update contract are in gemm_internal.h. This is the
 // fallback for CPUs without AVX2+FMA and the reference the fast paths are
 // tested against (LOOMGRAD_GEMM_ISA=generic).

@@ -16,6 +16,7 @@
 #include "cpu/pool.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -69,7 +70,7 @@ void interior_cols(const Pool2dShape& s, int64_t& lo, int64_t& hi) {
 
 template <typename T>
 void max_pool_plane(const Pool2dShape& s, const T* x, T* y, int64_t* idx, int64_t lo,
-                    int64_t hi) {
+                    int64_t hi, int32_t* kpos) {
   const T neg_inf = -std::numeric_limits<T>::infinity();
   for (int64_t oh = 0; oh < s.OH; ++oh) {
     int64_t ih0 = oh * s.sh - s.ph;
@@ -98,23 +99,32 @@ void max_pool_plane(const Pool2dShape& s, const T* x, T* y, int64_t* idx, int64_
     for (int64_t ow = 0; ow < lo; ++ow) edge(ow);
     for (int64_t ow = hi; ow < s.OW; ++ow) edge(ow);
     if (lo >= hi) continue;
-    // Interior: window loops outside, output columns inside.
+    // Interior: window loops outside, output columns inside. The running
+    // argmax is the window position k (int32, as wide as a float lane, so
+    // the select vectorises), turned into a plane offset at the end.
     for (int64_t ow = lo; ow < hi; ++ow) {
       yr[ow] = neg_inf;
-      ir[ow] = ih0 * s.W + ow * s.sw - s.pw;
+      kpos[ow] = 0;
     }
+    int32_t k = 0;
     for (int64_t ih = ih0; ih < ih1; ih += s.dh) {
-      for (int64_t j = 0; j < s.kw; ++j) {
-        const int64_t off = ih * s.W + j * s.dw - s.pw;  // input index = off + ow*sw
-        const T* xr = x + off + lo * s.sw;
+      for (int64_t j = 0; j < s.kw; ++j, ++k) {
+        const T* xr = x + ih * s.W + j * s.dw - s.pw + lo * s.sw;
         const int64_t sw = s.sw;
-        for (int64_t ow = lo; ow < hi; ++ow) {
-          const T v = xr[(ow - lo) * sw];
-          const bool take = v > yr[ow] || v != v;
-          yr[ow] = take ? v : yr[ow];
-          ir[ow] = take ? off + ow * sw : ir[ow];
+        T* m = yr + lo;
+        int32_t* kp = kpos + lo;
+        const int64_t n = hi - lo;
+        for (int64_t o = 0; o < n; ++o) {
+          const T v = xr[o * sw];
+          const bool take = v > m[o] || v != v;
+          m[o] = take ? v : m[o];
+          kp[o] = take ? k : kp[o];
         }
       }
+    }
+    for (int64_t ow = lo; ow < hi; ++ow) {
+      const int64_t r = kpos[ow] / s.kw, c = kpos[ow] - r * s.kw;
+      ir[ow] = (ih0 + r * s.dh) * s.W + ow * s.sw - s.pw + c * s.dw;
     }
   }
 }
@@ -127,9 +137,15 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
   int64_t lo, hi;
   interior_cols(s, lo, hi);
   const int nt = plane_threads(s, out_plane * s.kh * s.kw);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t p = 0; p < s.planes; ++p)
-    max_pool_plane(s, x + p * in_plane, y + p * out_plane, idx + p * out_plane, lo, hi);
+  LG_CHECK(s.kh * s.kw <= INT32_MAX, "max_pool2d: kernel too large");
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<int32_t> kpos(static_cast<size_t>(s.OW));  // per thread
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < s.planes; ++p)
+      max_pool_plane(s, x + p * in_plane, y + p * out_plane, idx + p * out_plane, lo, hi,
+                     kpos.data());
+  }
 }
 
 template <typename T>

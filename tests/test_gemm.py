@@ -274,6 +274,15 @@ def test_every_isa_path(isa):
         assert used in ("generic", "avx2+fma")
 
 
+def test_unknown_isa_request_is_ignored():
+    code = "import loomgrad as lg; print(lg._cpu.build_info()['gemm_isa'])"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "LOOMGRAD_GEMM_ISA": "sse9000"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    best = next(i for i in ("avx512", "avx2", "generic") if _cpu_has(i))
+    assert r.stdout.strip().splitlines()[-1] == _ISA_NAMES[best]
+
+
 def test_default_isa_is_the_best_the_cpu_has():
     if os.environ.get("LOOMGRAD_GEMM_ISA"):
         pytest.skip("LOOMGRAD_GEMM_ISA is set in this process")

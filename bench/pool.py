@@ -1,0 +1,11 @@
+"""Pooling benchmark: loomgrad vs PyTorch (CPU), forward and forward+backward.
+See loomgrad/benchmarks/pool.py.
+
+    python bench/pool.py [--threads 2] [--dtype float32|float64] [--quick]
+"""
+import sys
+
+from loomgrad.benchmarks.pool import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

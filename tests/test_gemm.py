@@ -230,6 +230,44 @@ def test_threads_1_and_2_agree(shape, ta, tb):
     check(two, a, b, ta, tb)
 
 
+def test_concurrent_calls_from_python_threads():
+    # The GIL is released around the kernel and scratch is per call: threads
+    # calling at once must each get their own right answer.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(8)
+    flags = [(i % 2 == 1, i % 3 == 0) for i in range(8)] + [(False, i % 2 == 1) for i in range(4)]
+    shapes = [(70 + i, 90 - i, 300 + 7 * i) for i in range(8)] + [(1, 2000, 300)] * 4
+    jobs = [operands(rng, M, N, K, ta, tb, np.float32) + (ta, tb)
+            for (M, N, K), (ta, tb) in zip(shapes, flags)]
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(gemm, *job) for job in jobs]
+        for fut, job in zip(futures, jobs):
+            check(fut.result(), *job)
+
+
+def test_torch_imported_first_still_correct():
+    # torch ships its own libgomp; whichever OpenMP runtime loads first, a
+    # threaded GEMM must still be right.
+    pytest.importorskip("torch")
+    code = textwrap.dedent("""
+        import torch, numpy as np, loomgrad as lg
+        torch.set_num_threads(2)
+        lg._cpu.set_num_threads(2)
+        rng = np.random.default_rng(9)
+        a = rng.standard_normal((300, 400)).astype(np.float32)
+        b = rng.standard_normal((400, 500)).astype(np.float32)
+        ref = a.astype(np.float64) @ b.astype(np.float64)
+        got = lg.kernels.gemm(a, b)
+        t = torch.matmul(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+        assert np.abs(got - ref).max() < 1e-3, np.abs(got - ref).max()
+        assert np.abs(t - ref).max() < 1e-3
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
+
+
 _ISA_SCRIPT = textwrap.dedent("""
     import json, sys
     import numpy as np

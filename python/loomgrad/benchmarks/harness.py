@@ -67,13 +67,15 @@ def time_min(contenders: Mapping[str, Callable[[], object]], reps: int = 7,
 
 @dataclass
 class Row:
-    """One benchmark case: a label, its useful work in FLOPs, and the best
+    """One benchmark case: a label, its useful work (FLOPs; or bytes moved,
+    for a bandwidth-bound kernel printed with ``unit="GB/s"``), and the best
     seconds per call for each contender that ran it."""
     label: str
     flops: float
     seconds: dict[str, float] = field(default_factory=dict)
 
     def gflops(self, name: str) -> float | None:
+        """Work per second in units of 1e9 (GFLOP/s, or GB/s)."""
         t = self.seconds.get(name)
         return None if t is None or t <= 0 else self.flops / t / 1e9
 
@@ -90,14 +92,15 @@ def geomean(values: Sequence[float]) -> float:
 
 def print_table(rows: Sequence[Row], ours: str, yardsticks: Sequence[str],
                 peak_gflops: float | None = None, title: str | None = None,
-                file=None) -> dict[str, float]:
+                file=None, unit: str = "GF/s") -> dict[str, float]:
     """Print shape | ours GFLOP/s | each yardstick's GFLOP/s and ours/it ratio
-    | % of peak, then the geometric-mean ratio per yardstick (returned)."""
+    | % of peak, then the geometric-mean ratio per yardstick (returned).
+    ``unit`` only labels the columns (e.g. "GB/s" for Rows that count bytes)."""
     file = file or sys.stdout
     width = max([len("shape")] + [len(r.label) for r in rows])
-    head = [f"{'shape':<{width}}", f"{ours + ' GF/s':>14}"]
+    head = [f"{'shape':<{width}}", f"{ours + ' ' + unit:>14}"]
     for y in yardsticks:
-        head += [f"{y + ' GF/s':>12}", f"{'x ' + y:>9}"]
+        head += [f"{y + ' ' + unit:>12}", f"{'x ' + y:>9}"]
     if peak_gflops:
         head.append(f"{'% peak':>7}")
     if title:

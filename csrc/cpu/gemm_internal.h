@@ -7,9 +7,10 @@
 // writes C = alpha * acc + beta * C (beta == 0: C is not read). The driver
 // passes a scratch tile for partial edge tiles, so kernels never mask.
 //
-// The skinny (GEMV-like) helpers are templates in an anonymous namespace so
-// that each ISA file compiles its own copy under its own -m flags without an
-// ODR clash; the driver only reaches them through the function pointers.
+// The portable helpers (GEMV loops, transposing pack) are templates in an
+// anonymous namespace so that each ISA file compiles its own copy under its
+// own -m flags without an ODR clash; the driver only reaches them through the
+// function pointers.
 #pragma once
 #include <cstdint>
 

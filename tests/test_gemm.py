@@ -28,6 +28,7 @@ EDGE_SHAPES = [
     (300, 33, 300),                        # M > MC, uneven K blocks
     (3, 4100, 17),                         # N > NC
     (1, 333, 517), (517, 1, 333),          # GEMV shapes
+    (2, 333, 517), (3, 1000, 70), (4, 4, 300), (517, 2, 333), (700, 4, 65),  # skinny path
 ]
 ZERO_SHAPES = [(0, 5, 7), (5, 0, 7), (5, 7, 0), (0, 0, 0), (1, 7, 0)]
 
@@ -212,6 +213,7 @@ def test_binding_rejects_bad_arguments():
     ((257, 300, 270), False, False), ((64, 700, 300), False, True),
     ((300, 64, 100), True, False), ((1, 3000, 200), False, False),
     ((1, 3000, 200), True, True), ((3000, 1, 200), True, False),
+    ((3, 3000, 200), False, False), ((3000, 4, 200), False, True),
 ])
 def test_threads_1_and_2_agree(shape, ta, tb):
     rng = np.random.default_rng(5)

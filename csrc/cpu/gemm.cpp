@@ -13,8 +13,8 @@
 // grid picked from the shape (tall C: split M, wide C: split N), and each
 // thread runs the loop nest above on its block with private packs and no
 // barriers (see run_packed).
-// M == 1 or N == 1 skips packing entirely (GEMV; bandwidth-bound) and splits
-// the long dimension. Batched calls run whole small GEMMs per thread and
+// min(M, N) <= 4 (GEMV and small-batch shapes; bandwidth-bound) skips
+// packing entirely and splits the long dimension (see run_skinny). Batched calls run whole small GEMMs per thread and
 // large ones one after another, each threaded inside.
 //
 // LOOMGRAD_GEMM_ISA=generic|avx2|avx512 (read once) forces a lower kernel
@@ -211,13 +211,13 @@ void pack_b(const Problem<T>& P, const KernelSet<T>& ks, int64_t p0, int64_t kc,
 template <typename T>
 struct Plan {
   KernelSet<T> ks;
-  bool gemv = false;
+  bool skinny = false;  // min(M, N) <= kSkinnyMax: no packing (see run_skinny)
   int nt = 1, tm = 1, tn = 1;
   int64_t mc = 0, kc = 0, nc = 0;
   int64_t b_elems = 0, a_elems = 0;  // packed B and packed A, per thread
-  int64_t gemv_elems = 0;            // GEMV: contiguous x, then y
+  int64_t skinny_elems = 0;          // skinny: X (S x K, contiguous), then Y (S x len)
   int64_t workspace_elems() const {
-    return gemv ? gemv_elems : int64_t(nt) * (b_elems + a_elems);
+    return skinny ? skinny_elems : int64_t(nt) * (b_elems + a_elems);
   }
 };
 
@@ -246,12 +246,12 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   Plan<T> pl;
   pl.ks = kernels_for<T>(active_isa());
   const int64_t M = P.M, N = P.N, K = P.K;
-  if (M == 1 || N == 1) {
-    pl.gemv = true;
-    const int64_t len = M == 1 ? N : M;
-    pl.nt = std::min<int>(max_threads, threads_for(len * K, int64_t(1) << 15));
+  if (std::min(M, N) <= detail::kSkinnyMax) {
+    pl.skinny = true;
+    const int64_t s = std::min(M, N), len = M <= N ? N : M;
+    pl.nt = std::min<int>(max_threads, threads_for(s * len * K, int64_t(1) << 15));
     pl.nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pl.nt, len / kLine<T>)));
-    pl.gemv_elems = round_up(K, kLine<T>) + round_up(len, kLine<T>);
+    pl.skinny_elems = round_up(s * K, kLine<T>) + round_up(s * len, kLine<T>);
     return pl;
   }
   const int mr = pl.ks.mr, nr = pl.ks.nr;
@@ -294,41 +294,69 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   return pl;
 }
 
-// ------------------------------------------------------------ GEMV (M or N == 1)
-// The vector operand as a contiguous pointer: row 0 of op(A) when M == 1,
-// column 0 of op(B) when N == 1; copied into `scratch` only when strided.
+// ------------------------------------------------------------ skinny (min(M, N) <= 4)
+// C has S <= 4 rows (M small: activations of a small batch) or S columns.
+// The S-long side's operand becomes X (S x K, contiguous), the other operand
+// streams once from memory through the ISA's axpy/dot kernels, and the long
+// dimension of C is split over the threads. Packing would read and write the
+// big operand once more, and an MR-tall tile would waste (MR - S) / MR.
 template <typename T>
-const T* gemv_vector(const Problem<T>& P, T* scratch) {
-  const bool row = P.M == 1;
-  const bool contiguous = row ? !P.ta : P.tb;
-  const T* xs = row ? P.a_at(0, 0) : P.b_at(0, 0);
-  if (contiguous) return xs;
-  const int64_t stride = row ? P.lda : P.ldb;
-  for (int64_t k = 0; k < P.K; ++k) scratch[k] = xs[k * stride];
-  return scratch;
+struct Skinny {
+  bool rows;       // C is S x len (M small); else len x S (N small)
+  int64_t s, len;
+  const T* X;      // S x K
+  int64_t ldx;
+  const T* big;    // the streamed operand
+  int64_t ldbig;
+  bool dot;        // big's rows run along K (dot products); else along len (axpy)
+};
+
+template <typename T>
+Skinny<T> skinny_setup(const Problem<T>& P, T* scratch) {
+  Skinny<T> sk;
+  sk.rows = P.M <= P.N;
+  sk.s = sk.rows ? P.M : P.N;
+  sk.len = sk.rows ? P.N : P.M;
+  // X rows are op(A) rows (M small) or op(B) columns (N small); copied only
+  // when they are strided in memory.
+  const bool contiguous = sk.rows ? !P.ta : P.tb;
+  if (contiguous) {
+    sk.X = sk.rows ? P.A : P.B;
+    sk.ldx = sk.rows ? P.lda : P.ldb;
+  } else {
+    for (int64_t r = 0; r < sk.s; ++r)
+      for (int64_t k = 0; k < P.K; ++k)
+        scratch[r * P.K + k] = sk.rows ? *P.a_at(r, k) : *P.b_at(k, r);
+    sk.X = scratch;
+    sk.ldx = P.K;
+  }
+  if (sk.rows) {
+    sk.big = P.B, sk.ldbig = P.ldb, sk.dot = P.tb;
+  } else {
+    sk.big = P.A, sk.ldbig = P.lda, sk.dot = !P.ta;
+  }
+  return sk;
 }
 
 // Thread `tid` of `nt` computes its slice [j0, j1) of the long dimension.
 template <typename T>
-void run_gemv(const Problem<T>& P, const Plan<T>& pl, const T* x, T* y, int tid, int nt) {
-  const bool row = P.M == 1;  // C is 1 x N; else C is M x 1
-  const int64_t len = row ? P.N : P.M, K = P.K;
-  const int64_t chunk = round_up(ceil_div(len, nt), kLine<T>);
-  const int64_t j0 = std::min(len, tid * chunk), j1 = std::min(len, j0 + chunk);
+void run_skinny(const Problem<T>& P, const Plan<T>& pl, const Skinny<T>& sk, T* Y, int tid,
+                int nt) {
+  const int64_t chunk = round_up(ceil_div(sk.len, nt), kLine<T>);
+  const int64_t j0 = std::min(sk.len, tid * chunk), j1 = std::min(sk.len, j0 + chunk);
   if (j0 >= j1) return;
-  // Rows of the matrix operand along the long dimension are either contiguous
-  // in memory (dot products) or its K rows are (axpy over K).
-  if (row) {
-    if (P.tb) pl.ks.dot_rows(K, j1 - j0, x, P.b_at(0, j0), P.ldb, y + j0);
-    else pl.ks.axpy_rows(K, j1 - j0, x, P.b_at(0, j0), P.ldb, y + j0);
-  } else {
-    if (P.ta) pl.ks.axpy_rows(K, j1 - j0, x, P.a_at(j0, 0), P.lda, y + j0);
-    else pl.ks.dot_rows(K, j1 - j0, x, P.a_at(j0, 0), P.lda, y + j0);
+  const int si = static_cast<int>(sk.s) - 1;
+  if (sk.dot)
+    pl.ks.dot[si](P.K, j1 - j0, sk.X, sk.ldx, sk.big + j0 * sk.ldbig, sk.ldbig, Y + j0, sk.len);
+  else
+    pl.ks.axpy[si](P.K, j1 - j0, sk.X, sk.ldx, sk.big + j0, sk.ldbig, Y + j0, sk.len);
+  for (int64_t r = 0; r < sk.s; ++r) {
+    const T* y = Y + r * sk.len;
+    T* c = sk.rows ? P.C + r * P.ldc : P.C + r;
+    const int64_t step = sk.rows ? 1 : P.ldc;
+    for (int64_t j = j0; j < j1; ++j)
+      c[j * step] = P.beta == T(0) ? P.alpha * y[j] : P.alpha * y[j] + P.beta * c[j * step];
   }
-  const int64_t step = row ? 1 : P.ldc;
-  T* c = P.C + j0 * step;
-  for (int64_t j = j0; j < j1; ++j, c += step)
-    *c = P.beta == T(0) ? P.alpha * y[j] : P.alpha * y[j] + P.beta * *c;
 }
 
 // ------------------------------------------------------------ packed GEMM
@@ -391,14 +419,14 @@ void run_packed(const Problem<T>& P, const Plan<T>& pl, T* ws, int tid) {
 // parallel region only when the plan has more than one thread.
 template <typename T>
 void run_plan(const Problem<T>& P, const Plan<T>& pl, T* ws) {
-  if (pl.gemv) {
-    const T* x = gemv_vector(P, ws);
-    T* y = ws + round_up(P.K, kLine<T>);
+  if (pl.skinny) {
+    const Skinny<T> sk = skinny_setup(P, ws);
+    T* Y = ws + round_up(std::min(P.M, P.N) * P.K, kLine<T>);
     if (pl.nt > 1) {
 #pragma omp parallel num_threads(pl.nt)
-      run_gemv(P, pl, x, y, thread_id(), team_size());
+      run_skinny(P, pl, sk, Y, thread_id(), team_size());
     } else {
-      run_gemv(P, pl, x, y, 0, 1);
+      run_skinny(P, pl, sk, Y, 0, 1);
     }
     return;
   }

@@ -22,13 +22,15 @@ template <typename T>
 using MicroKernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T alpha,
                                T beta);
 
-// y[0:n] = sum_k x[k] * B[k*ldb + 0:n]   (rows of B streamed, y written, not read).
+// Skinny products (one side of C has S <= kSkinnyMax rows or columns), with
+// no packing: the big operand streams from memory once.
+//   axpy: Y[r*ldy + j] = sum_k X[r*ldx + k] * B[k*ldb + j]   (B's rows stream)
+//   dot:  Y[r*ldy + j] = sum_k X[r*ldx + k] * B[j*ldb + k]   (B's rows are dotted)
+// for r < S, j < n. Y is written, not read.
+constexpr int kSkinnyMax = 4;
 template <typename T>
-using AxpyRowsFn = void (*)(int64_t k, int64_t n, const T* x, const T* B, int64_t ldb, T* y);
-
-// y[j] = dot(x[0:k], B[j*ldb + 0:k]) for j < n.
-template <typename T>
-using DotRowsFn = void (*)(int64_t k, int64_t n, const T* x, const T* B, int64_t ldb, T* y);
+using SkinnyFn = void (*)(int64_t k, int64_t n, const T* X, int64_t ldx, const T* B, int64_t ldb,
+                          T* Y, int64_t ldy);
 
 // Transposing pack of `cols` (<= w) strided rows of length kc into one
 // w-wide micro-panel: dst[k*w + c] = src[c*ld + k], zero for cols <= c < w.
@@ -39,8 +41,8 @@ template <typename T>
 struct KernelSet {
   int mr = 0, nr = 0;
   MicroKernelFn<T> micro = nullptr;
-  AxpyRowsFn<T> axpy_rows = nullptr;
-  DotRowsFn<T> dot_rows = nullptr;
+  SkinnyFn<T> axpy[kSkinnyMax] = {};  // [S - 1]
+  SkinnyFn<T> dot[kSkinnyMax] = {};
   PackTransFn<T> pack_trans = nullptr;
 };
 
@@ -139,6 +141,104 @@ void dot_rows_portable(int64_t k, int64_t n, const T* x, const T* B, int64_t ldb
     for (; p < k; ++p) s += x[p] * r0[p];
     y[j] = s;
   }
+}
+
+// S = 2..4 rows of X at once: each streamed element of B feeds S products.
+// The S rows of the y chunk (S x 4 KiB) stay in L1.
+template <typename T, int S>
+void axpy_multi_portable(int64_t k, int64_t n, const T* X, int64_t ldx, const T* B, int64_t ldb,
+                         T* Y, int64_t ldy) {
+  constexpr int64_t kChunk = 4096 / sizeof(T);
+  alignas(64) T acc[S][kChunk];
+  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+    const int64_t w = n - j0 < kChunk ? n - j0 : kChunk;
+    for (int r = 0; r < S; ++r)
+      for (int64_t j = 0; j < w; ++j) acc[r][j] = T(0);
+    int64_t p = 0;
+    for (; p + 4 <= k; p += 4) {
+      T xs[S][4];
+      for (int r = 0; r < S; ++r)
+        for (int q = 0; q < 4; ++q) xs[r][q] = X[r * ldx + p + q];
+      const T* __restrict b0 = B + p * ldb + j0;
+      const T* __restrict b1 = b0 + ldb;
+      const T* __restrict b2 = b1 + ldb;
+      const T* __restrict b3 = b2 + ldb;
+      for (int64_t j = 0; j < w; ++j) {
+        const T v0 = b0[j], v1 = b1[j], v2 = b2[j], v3 = b3[j];
+        for (int r = 0; r < S; ++r)
+          acc[r][j] += (xs[r][0] * v0 + xs[r][1] * v1) + (xs[r][2] * v2 + xs[r][3] * v3);
+      }
+    }
+    for (; p < k; ++p) {
+      const T* __restrict b0 = B + p * ldb + j0;
+      for (int r = 0; r < S; ++r) {
+        const T x0 = X[r * ldx + p];
+        for (int64_t j = 0; j < w; ++j) acc[r][j] += x0 * b0[j];
+      }
+    }
+    for (int r = 0; r < S; ++r)
+      for (int64_t j = 0; j < w; ++j) Y[r * ldy + j0 + j] = acc[r][j];
+  }
+}
+
+// S = 2..4 vectors dotted with each row of B, which is loaded once for all.
+template <typename T, int S>
+void dot_multi_portable(int64_t k, int64_t n, const T* X, int64_t ldx, const T* B, int64_t ldb,
+                        T* Y, int64_t ldy) {
+  constexpr int kLanes = 64 / sizeof(T);
+  for (int64_t j = 0; j < n; ++j) {
+    const T* __restrict row = B + j * ldb;
+    T acc[S][kLanes] = {};
+    int64_t p = 0;
+    for (; p + kLanes <= k; p += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
+        const T bv = row[p + l];
+        for (int r = 0; r < S; ++r) acc[r][l] += X[r * ldx + p + l] * bv;
+      }
+    for (int r = 0; r < S; ++r) {
+      T sum = T(0);
+      for (int l = 0; l < kLanes; ++l) sum += acc[r][l];
+      for (int64_t q = p; q < k; ++q) sum += X[r * ldx + q] * row[q];
+      Y[r * ldy + j] = sum;
+    }
+  }
+}
+
+template <typename T, int S>
+void axpy_skinny(int64_t k, int64_t n, const T* X, int64_t ldx, const T* B, int64_t ldb, T* Y,
+                 int64_t ldy) {
+  if constexpr (S == 1) {
+    (void)ldx;
+    (void)ldy;
+    axpy_rows_portable<T>(k, n, X, B, ldb, Y);
+  } else {
+    axpy_multi_portable<T, S>(k, n, X, ldx, B, ldb, Y, ldy);
+  }
+}
+
+template <typename T, int S>
+void dot_skinny(int64_t k, int64_t n, const T* X, int64_t ldx, const T* B, int64_t ldb, T* Y,
+                int64_t ldy) {
+  if constexpr (S == 1) {
+    (void)ldx;
+    (void)ldy;
+    dot_rows_portable<T>(k, n, X, B, ldb, Y);
+  } else {
+    dot_multi_portable<T, S>(k, n, X, ldx, B, ldb, Y, ldy);
+  }
+}
+
+// Points a kernel set at this translation unit's copies of the skinny kernels.
+template <typename T>
+void set_skinny_kernels(KernelSet<T>& s) {
+  s.axpy[0] = &axpy_skinny<T, 1>;
+  s.axpy[1] = &axpy_skinny<T, 2>;
+  s.axpy[2] = &axpy_skinny<T, 3>;
+  s.axpy[3] = &axpy_skinny<T, 4>;
+  s.dot[0] = &dot_skinny<T, 1>;
+  s.dot[1] = &dot_skinny<T, 2>;
+  s.dot[2] = &dot_skinny<T, 3>;
+  s.dot[3] = &dot_skinny<T, 4>;
 }
 
 template <typename T>

@@ -101,19 +101,6 @@ void micro_avx2(int64_t kc, const typename S::T* __restrict a, const typename S:
   }
 }
 
-void axpy_f32(int64_t k, int64_t n, const float* x, const float* B, int64_t ldb, float* y) {
-  axpy_rows_portable<float>(k, n, x, B, ldb, y);
-}
-void axpy_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb, double* y) {
-  axpy_rows_portable<double>(k, n, x, B, ldb, y);
-}
-void dot_f32(int64_t k, int64_t n, const float* x, const float* B, int64_t ldb, float* y) {
-  dot_rows_portable<float>(k, n, x, B, ldb, y);
-}
-void dot_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb, double* y) {
-  dot_rows_portable<double>(k, n, x, B, ldb, y);
-}
-
 // B x B blocks (8 floats / 4 doubles) go through a register transpose; a
 // short last block of rows (cols % B) loads zeros for the missing rows and
 // stores only the lanes that exist, so it never reads or writes out of
@@ -214,8 +201,7 @@ KernelSet<float> kernels_avx2_f32() {
   s.mr = kMR;
   s.nr = 16;
   s.micro = &micro_avx2<VecF32>;
-  s.axpy_rows = &axpy_f32;
-  s.dot_rows = &dot_f32;
+  set_skinny_kernels(s);
   s.pack_trans = pack_trans_avx2_f32();
   return s;
 }
@@ -225,8 +211,7 @@ KernelSet<double> kernels_avx2_f64() {
   s.mr = kMR;
   s.nr = 8;
   s.micro = &micro_avx2<VecF64>;
-  s.axpy_rows = &axpy_f64;
-  s.dot_rows = &dot_f64;
+  set_skinny_kernels(s);
   s.pack_trans = pack_trans_avx2_f64();
   return s;
 }

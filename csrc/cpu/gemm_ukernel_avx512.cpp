@@ -103,19 +103,6 @@ void micro_avx512(int64_t kc, const typename S::T* __restrict a, const typename 
   }
 }
 
-void axpy_f32(int64_t k, int64_t n, const float* x, const float* B, int64_t ldb, float* y) {
-  axpy_rows_portable<float>(k, n, x, B, ldb, y);
-}
-void axpy_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb, double* y) {
-  axpy_rows_portable<double>(k, n, x, B, ldb, y);
-}
-void dot_f32(int64_t k, int64_t n, const float* x, const float* B, int64_t ldb, float* y) {
-  dot_rows_portable<float>(k, n, x, B, ldb, y);
-}
-void dot_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb, double* y) {
-  dot_rows_portable<double>(k, n, x, B, ldb, y);
-}
-
 }  // namespace
 
 KernelSet<float> kernels_avx512_f32() {
@@ -123,8 +110,7 @@ KernelSet<float> kernels_avx512_f32() {
   s.mr = kMR;
   s.nr = 32;
   s.micro = &micro_avx512<VecF32>;
-  s.axpy_rows = &axpy_f32;
-  s.dot_rows = &dot_f32;
+  set_skinny_kernels(s);
   s.pack_trans = pack_trans_avx2_f32();
   return s;
 }
@@ -134,8 +120,7 @@ KernelSet<double> kernels_avx512_f64() {
   s.mr = kMR;
   s.nr = 16;
   s.micro = &micro_avx512<VecF64>;
-  s.axpy_rows = &axpy_f64;
-  s.dot_rows = &dot_f64;
+  set_skinny_kernels(s);
   s.pack_trans = pack_trans_avx2_f64();
   return s;
 }

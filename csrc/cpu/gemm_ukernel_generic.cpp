@@ -60,19 +60,6 @@ void micro_generic(int64_t kc, const T* __restrict a, const T* __restrict b, T* 
 }
 #endif
 
-void axpy_f32(int64_t k, int64_t n, const float* x, const float* B, int64_t ldb, float* y) {
-  axpy_rows_portable<float>(k, n, x, B, ldb, y);
-}
-void axpy_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb, double* y) {
-  axpy_rows_portable<double>(k, n, x, B, ldb, y);
-}
-void dot_f32(int64_t k, int64_t n, const float* x, const float* B, int64_t ldb, float* y) {
-  dot_rows_portable<float>(k, n, x, B, ldb, y);
-}
-void dot_f64(int64_t k, int64_t n, const double* x, const double* B, int64_t ldb, double* y) {
-  dot_rows_portable<double>(k, n, x, B, ldb, y);
-}
-
 void pack_trans_f32(int64_t kc, int64_t cols, int w, const float* src, int64_t ld, float* dst) {
   pack_trans_portable<float>(kc, cols, w, src, ld, dst);
 }
@@ -87,8 +74,7 @@ KernelSet<float> kernels_generic_f32() {
   s.mr = 4;
   s.nr = 8;
   s.micro = &micro_generic<float, 4, 8>;
-  s.axpy_rows = &axpy_f32;
-  s.dot_rows = &dot_f32;
+  set_skinny_kernels(s);
   s.pack_trans = &pack_trans_f32;
   return s;
 }
@@ -98,8 +84,7 @@ KernelSet<double> kernels_generic_f64() {
   s.mr = 4;
   s.nr = 4;
   s.micro = &micro_generic<double, 4, 4>;
-  s.axpy_rows = &axpy_f64;
-  s.dot_rows = &dot_f64;
+  set_skinny_kernels(s);
   s.pack_trans = &pack_trans_f64;
   return s;
 }

@@ -14,9 +14,13 @@ from .conv import Conv2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .module import Module, StateDictError
 from .parameter import Parameter
+from . import utils
+from .rnn import LSTM, LSTMCell
+from .sparse import Embedding
 
 __all__ = ["Module", "Parameter", "StateDictError", "Linear", "Identity", "ReLU", "Sigmoid",
            "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Sequential", "ModuleList",
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "functional", "init"]
 __all__ += ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
             "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss"]
+__all__ += ["LSTM", "LSTMCell", "Embedding", "utils"]

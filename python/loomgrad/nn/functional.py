@@ -19,6 +19,8 @@ __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatt
 # CNN layers and losses (convolution, pooling, batch norm, l1/huber/bce)
 __all__ += ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
             "l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+# sequence layers (fused LSTM kernels, embedding lookup)
+__all__ += ["lstm_cell", "embedding"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -496,3 +498,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_av
     loss = _BCEWithLogits.apply(*args)
     w = _elementwise_weight(fn, weight, input)
     return _reduce(fn, loss if w is None else loss * w, reduction)
+
+
+# At the end: these modules import this one (for dropout).
+from .rnn import lstm_cell  # noqa: E402
+from .sparse import embedding  # noqa: E402

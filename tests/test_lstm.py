@@ -1,0 +1,353 @@
+"""LSTM kernels (raw, vs a NumPy reference), nn.LSTM / LSTMCell (gradcheck, vs
+torch.nn.LSTM with copied weights), Embedding, gradient clipping, charlstm."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import loomgrad as lg
+from loomgrad import _lstm_kernels as K
+from loomgrad.nn import rnn
+from helpers import HAVE_TORCH, helper_gradcheck, helper_test_op, requires_torch, torch
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(K._module, "lstm_sequence_forward"),
+    reason="loomgrad._cpu was built without the LSTM kernels (CMakeLists.txt / cpu_module.cpp "
+           "not wired yet); rebuild with pip install -e .")
+
+
+# ----------------------------------------------------------------------------- NumPy reference
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def ref_forward(x, h0, c0, wi, wh, b, reverse=False):
+    """Plain NumPy LSTM over time-major x; returns y, h_T, c_T and per-step caches."""
+    T, H = x.shape[0], wh.shape[1]
+    h, c = h0, c0
+    ys, cache = [None] * T, {}
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        g = x[t] @ wi.T + h @ wh.T + b
+        i, f, gg, o = _sig(g[:, :H]), _sig(g[:, H:2 * H]), np.tanh(g[:, 2 * H:3 * H]), \
+            _sig(g[:, 3 * H:])
+        cache[t] = (h, c, i, f, gg, o)
+        c = f * c + i * gg
+        h = o * np.tanh(c)
+        ys[t] = h
+        cache[t] += (c,)
+    return np.stack(ys), h, c, cache
+
+
+def ref_backward(x, wi, wh, dy, dh, dc, cache, reverse=False):
+    """Plain BPTT, one step at a time; returns dx, dh0, dc0, dwi, dwh, db."""
+    T, H = x.shape[0], wh.shape[1]
+    dx, dwi, dwh = np.zeros_like(x), np.zeros_like(wi), np.zeros_like(wh)
+    db = np.zeros(4 * H, x.dtype)
+    for t in (range(T) if reverse else range(T - 1, -1, -1)):
+        h_prev, c_prev, i, f, gg, o, c = cache[t]
+        dh = dh + dy[t]
+        tc = np.tanh(c)
+        dc = dc + dh * o * (1 - tc ** 2)
+        dg = np.concatenate([dc * gg * i * (1 - i), dc * c_prev * f * (1 - f),
+                             dc * i * (1 - gg ** 2), dh * tc * o * (1 - o)], axis=1)
+        dx[t] = dg @ wi
+        dwi += dg.T @ x[t]
+        dwh += dg.T @ h_prev
+        db += dg.sum(0)
+        dh, dc = dg @ wh, dc * f
+    return dx, dh, dc, dwi, dwh, db
+
+
+def _rand(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("T,N,I,H", [(5, 3, 4, 6), (1, 1, 1, 1), (7, 2, 13, 17)])
+def test_sequence_kernel_matches_numpy(dtype, reverse, T, N, I, H):
+    rng = np.random.default_rng(T * 100 + H)
+    x, h0, c0 = _rand(rng, (T, N, I), dtype), _rand(rng, (N, H), dtype), _rand(rng, (N, H), dtype)
+    wi, wh = _rand(rng, (4 * H, I), dtype, 0.5), _rand(rng, (4 * H, H), dtype, 0.5)
+    bi, bh = _rand(rng, 4 * H, dtype), _rand(rng, 4 * H, dtype)
+    y, hn, cn, saved = K.lstm_sequence(x, h0, c0, wi, wh, bi, bh, reverse=reverse)
+    ry, rh, rc, cache = ref_forward(x, h0, c0, wi, wh, bi + bh, reverse)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for a, b in ((y, ry), (hn, rh), (cn, rc)):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, **tol)
+    dy, dh, dc = _rand(rng, y.shape, dtype), _rand(rng, (N, H), dtype), _rand(rng, (N, H), dtype)
+    got = K.lstm_sequence_backward(dy, dh, dc, saved)
+    want = ref_backward(x, wi, wh, dy, dh, dc, cache, reverse)
+    for name, a, b in zip(["dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih"], got, want):
+        np.testing.assert_allclose(a, b, **tol, err_msg=name)
+    np.testing.assert_array_equal(got[5], got[6])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cell_kernel_matches_numpy(dtype):
+    rng = np.random.default_rng(1)
+    N, I, H = 4, 5, 3
+    x, h, c = _rand(rng, (N, I), dtype), _rand(rng, (N, H), dtype), _rand(rng, (N, H), dtype)
+    wi, wh = _rand(rng, (4 * H, I), dtype), _rand(rng, (4 * H, H), dtype)
+    h1, c1, saved = K.lstm_cell(x, h, c, wi, wh)  # no bias
+    _, rh, rc, cache = ref_forward(x[None], h, c, wi, wh, np.zeros(4 * H, dtype))
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h1, rh, **tol)
+    np.testing.assert_allclose(c1, rc, **tol)
+    dh, dc = _rand(rng, (N, H), dtype), _rand(rng, (N, H), dtype)
+    got = K.lstm_cell_backward(dh, dc, saved)
+    want = ref_backward(x[None], wi, wh, np.zeros((1, N, H), dtype), dh, dc, cache)
+    for name, a, b in zip(["dx", "dh", "dc", "dw_ih", "dw_hh"], got, want):
+        np.testing.assert_allclose(a, b[0] if name == "dx" else b, **tol, err_msg=name)
+    assert got[5] is None and got[6] is None
+    # dh' alone (dc' None) equals passing a zero dc'
+    a = K.lstm_cell_backward(dh, None, saved)
+    b = K.lstm_cell_backward(dh, np.zeros_like(dc), saved)
+    for u, v in zip(a[:5], b[:5]):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_kernel_zero_sizes_and_errors():
+    f = np.float32
+    # N = 0, I = 0: legal, empty or zero results
+    y, hn, cn, s = K.lstm_sequence(np.zeros((3, 0, 4), f), None, None, np.ones((8, 4), f),
+                                   np.ones((8, 2), f))
+    assert y.shape == (3, 0, 2) and hn.shape == (0, 2)
+    g = K.lstm_sequence_backward(None, None, None, s)
+    assert g[0].shape == (3, 0, 4) and not g[3].any() and not g[4].any()
+    y, hn, cn, s = K.lstm_sequence(np.zeros((2, 3, 0), f), None, None, np.ones((8, 0), f),
+                                   np.ones((8, 2), f), np.ones(8, f), np.ones(8, f))
+    assert np.isfinite(y).all() and y.shape == (2, 3, 2)
+    # T = 0 at the kernel level: the state passes through
+    h0 = np.full((3, 2), 0.5, f)
+    y, hn, cn, s = K.lstm_sequence(np.zeros((0, 3, 4), f), h0, h0, np.ones((8, 4), f),
+                                   np.ones((8, 2), f))
+    assert y.shape == (0, 3, 2)
+    np.testing.assert_array_equal(hn, h0)
+    dx, dh0, dc0, *_ = K.lstm_sequence_backward(None, h0, None, s)
+    np.testing.assert_array_equal(dh0, h0)
+    assert not dc0.any()
+    # errors name the argument and the shapes
+    with pytest.raises(ValueError, match=r"w_ih.*\(8, 4\)"):
+        K.lstm_sequence(np.zeros((2, 3, 4), f), None, None, np.ones((8, 5), f), np.ones((8, 2), f))
+    with pytest.raises(ValueError, match="w_hh"):
+        K.lstm_sequence(np.zeros((2, 3, 4), f), None, None, np.ones((8, 4), f), np.ones((7, 2), f))
+    with pytest.raises(TypeError, match="dtype"):
+        K.lstm_sequence(np.zeros((2, 3, 4), f), None, None, np.ones((8, 4)), np.ones((8, 2), f))
+    with pytest.raises(ValueError, match="3-D"):
+        K.lstm_sequence(np.zeros((3, 4), f), None, None, np.ones((8, 4), f), np.ones((8, 2), f))
+    # the binding refuses a wrongly typed output instead of writing into a copy
+    x = np.zeros((2, 3, 4), f)
+    with pytest.raises(TypeError):
+        K._module.lstm_sequence_forward(x, np.zeros((3, 2), f), np.zeros((3, 2), f),
+                                        np.ones((8, 4), f), np.ones((8, 2), f), None, None,
+                                        np.empty((2, 3, 2)), np.empty((3, 2), f),
+                                        np.empty((3, 2), f), np.empty((2, 3, 8), f),
+                                        np.empty((2, 3, 2), f))
+
+
+# ----------------------------------------------------------------------------- gradcheck
+def test_gradcheck_cell():
+    def fn(x, h, c, wi, wh, bi, bh):
+        return lg.nn.functional.lstm_cell(x, (h, c), wi, wh, bi, bh)
+    helper_gradcheck(fn, [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5), (20,), (20,)])
+
+
+def test_gradcheck_two_layer_bidirectional_sequence():
+    T, N, I, H = 4, 2, 3, 2
+    shapes = [(T, N, I), (4, N, H), (4, N, H)]
+    for layer in range(2):
+        for _ in range(2):
+            shapes += [(4 * H, I if layer == 0 else 2 * H), (4 * H, H), (4 * H,), (4 * H,)]
+
+    def fn(x, h0, c0, *w):
+        weights = [list(w[4 * k:4 * k + 4]) for k in range(4)]
+        y, h, c = rnn.lstm_layers(x, h0, c0, weights, 2, 2)
+        return y, h, c
+    helper_gradcheck(fn, shapes, low=-1.0, high=1.0)
+
+
+# ----------------------------------------------------------------------------- vs torch.nn.LSTM
+def _compare_with_torch(kw, T=5, N=3, I=4, H=6, unbatched=False, with_state=True, seed=0):
+    rng = np.random.default_rng(seed)
+    L = kw.get("num_layers", 1)
+    D = 2 if kw.get("bidirectional") else 1
+    m = lg.nn.LSTM(I, H, dtype=np.float64, **kw)
+    tm = torch.nn.LSTM(I, H, **kw).double()
+    assert list(m.state_dict()) == list(tm.state_dict())
+    m.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})  # NumPy values
+    if unbatched:
+        xs, ss = (T, I), (L * D, H)
+    else:
+        xs, ss = ((N, T, I) if kw.get("batch_first") else (T, N, I)), (L * D, N, H)
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ss), rng.standard_normal(ss)]
+
+    def run(lib, make):
+        ins = [make(a) for a in arrays]
+        out, (h, c) = m(ins[0], (ins[1], ins[2])) if with_state and lib == "lg" else \
+            m(ins[0]) if lib == "lg" else \
+            tm(ins[0], (ins[1], ins[2])) if with_state else tm(ins[0])
+        w = np.random.default_rng(seed + 1)
+        loss = (out * make(w.standard_normal(out.shape), False)).sum() \
+            + (h * make(w.standard_normal(h.shape), False)).sum() \
+            + (c * make(w.standard_normal(c.shape), False)).sum()
+        loss.backward()
+        return ins, (out, h, c)
+
+    l_in, l_out = run("lg", lambda a, rg=True: lg.tensor(a, requires_grad=rg))
+    t_in, t_out = run("torch", lambda a, rg=True: torch.tensor(a, requires_grad=rg))
+    for name, a, b in zip(("output", "h_n", "c_n"), l_out, t_out):
+        assert tuple(a.shape) == tuple(b.shape), name
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-9,
+                                   atol=1e-11, err_msg=name)
+    for k, (a, b) in enumerate(zip(l_in, t_in)):
+        if b.grad is not None and (k == 0 or with_state):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-8, atol=1e-10,
+                                       err_msg=f"grad of input {k}")
+    for (name, p), tp in zip(m.named_parameters(), tm.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-8, atol=1e-10,
+                                   err_msg=f"grad of {name}")
+
+
+@requires_torch
+@pytest.mark.parametrize("kw", [
+    {}, {"batch_first": True}, {"bias": False}, {"num_layers": 3},
+    {"bidirectional": True}, {"num_layers": 2, "bidirectional": True, "batch_first": True},
+])
+def test_lstm_matches_torch(kw):
+    _compare_with_torch(kw)
+
+
+@requires_torch
+@pytest.mark.parametrize("kw", [{}, {"num_layers": 2, "bidirectional": True}])
+def test_lstm_unbatched_and_default_state_match_torch(kw):
+    _compare_with_torch(kw, unbatched=True)
+    _compare_with_torch(kw, with_state=False)
+
+
+@requires_torch
+def test_lstm_cell_matches_torch():
+    cell = torch.nn.LSTMCell(4, 5).double()
+    m = lg.nn.LSTMCell(4, 5, dtype=np.float64)
+    m.load_state_dict(cell.state_dict())
+    assert [n for n, _ in m.named_parameters()] == [n for n, _ in cell.named_parameters()]
+
+    def t_fn(x, h, c, wi, wh, bi, bh):
+        return torch.lstm_cell(x, (h, c), wi, wh, bi, bh)
+
+    def l_fn(x, h, c, wi, wh, bi, bh):
+        return lg.nn.functional.lstm_cell(x, (h, c), wi, wh, bi, bh)
+    helper_test_op([(3, 4), (3, 5), (3, 5), (20, 4), (20, 5), (20,), (20,)], t_fn, l_fn)
+    x = np.random.default_rng(0).standard_normal(4)
+    h, c = m(lg.tensor(x))
+    th, tc = cell(torch.tensor(x))
+    np.testing.assert_allclose(h.detach().numpy(), th.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(c.detach().numpy(), tc.detach().numpy(), rtol=1e-10)
+
+
+def test_lstm_float32_init_and_shapes():
+    lg.manual_seed(0)
+    m = lg.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    names = [n for n, _ in m.named_parameters()]
+    assert names[:4] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert "weight_ih_l1_reverse" in names and m.weight_ih_l1.shape == (16, 8)
+    for p in m.parameters():
+        assert p.dtype == np.float32 and np.abs(p.data).max() <= 0.5
+    out, (h, c) = m(lg.randn(6, 2, 3))
+    assert out.shape == (6, 2, 8) and h.shape == (4, 2, 4) and c.shape == (4, 2, 4)
+    with pytest.raises(TypeError, match="dtype"):
+        m(lg.tensor(np.zeros((6, 2, 3))))
+    with pytest.raises(ValueError, match="input_size"):
+        m(lg.randn(6, 2, 5))
+
+
+def test_lstm_long_sequence_and_only_final_state_used():
+    # T = 1000: no NaN, no deep recursion in backward (one node per layer)
+    lg.manual_seed(1)
+    m = lg.nn.LSTM(3, 8, num_layers=2)
+    x = lg.randn(1000, 2, 3, requires_grad=True)
+    out, (h, c) = m(x)
+    h[-1].sum().backward()  # only h_n feeds the loss
+    assert np.isfinite(out.data).all()
+    assert np.isfinite(x.grad.numpy()).all() and np.abs(x.grad.numpy()[-1]).sum() > 0
+    assert all(np.isfinite(p.grad.numpy()).all() for p in m.parameters())
+
+
+def test_lstm_empty_batch_and_empty_sequence():
+    m = lg.nn.LSTM(3, 4, num_layers=2)
+    x = lg.randn(5, 0, 3, requires_grad=True)
+    out, (h, c) = m(x)
+    assert out.shape == (5, 0, 4) and h.shape == (2, 0, 4)
+    out.sum().backward()
+    assert x.grad.shape == (5, 0, 3)
+    assert all(p.grad is not None and not p.grad.numpy().any() for p in m.parameters())
+    with pytest.raises(ValueError, match="T = 0"):  # torch refuses too
+        m(lg.randn(0, 2, 3))
+    if HAVE_TORCH:
+        with pytest.raises(RuntimeError):
+            torch.nn.LSTM(3, 4)(torch.zeros(0, 2, 3))
+
+
+def test_lstm_retain_graph_and_no_grad():
+    m = lg.nn.LSTM(2, 3)
+    x = lg.randn(4, 1, 2)
+    out, (h, c) = m(x)
+    (out.sum() + c.sum()).backward(retain_graph=True)
+    g1 = m.weight_hh_l0.grad.numpy().copy()
+    (out.sum() + c.sum()).backward()
+    np.testing.assert_allclose(m.weight_hh_l0.grad.numpy(), 2 * g1, rtol=1e-6)
+    with pytest.raises(RuntimeError, match="second time"):
+        out.sum().backward()
+    with lg.no_grad():
+        out, (h, c) = m(x)
+    assert not out.requires_grad and not h.requires_grad
+
+
+# ----------------------------------------------------------------------------- Embedding, clipping
+@requires_torch
+@pytest.mark.parametrize("padding_idx", [None, 2, -1])
+def test_embedding_matches_torch(padding_idx):
+    idx = np.array([[0, 2, 2, 5], [5, 1, 2, 0]])
+    tw = torch.nn.Embedding(6, 3, padding_idx=padding_idx).double()
+    m = lg.nn.Embedding(6, 3, padding_idx=padding_idx, dtype=np.float64)
+    m.load_state_dict(tw.state_dict())
+    out, tout = m(lg.tensor(idx)), tw(torch.tensor(idx))
+    np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    (out * lg.tensor(g)).sum().backward()
+    (tout * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(m.weight.grad.numpy(), tw.weight.grad.numpy(), rtol=1e-12)
+    lg.manual_seed(0)
+    fresh = lg.nn.Embedding(6, 3, padding_idx=padding_idx)
+    if padding_idx is not None:
+        assert not fresh.weight.data[padding_idx].any()
+    with pytest.raises(IndexError, match="out of range"):
+        m(lg.tensor(np.array([6])))
+    # the functional form
+    w = lg.tensor(tw.weight.detach().numpy(), requires_grad=True)
+    np.testing.assert_array_equal(lg.nn.functional.embedding(lg.tensor(idx), w).detach().numpy(),
+                                  torch.nn.functional.embedding(torch.tensor(idx),
+                                                                tw.weight).detach().numpy())
+
+
+@requires_torch
+@pytest.mark.parametrize("max_norm,norm_type", [(0.5, 2.0), (100.0, 2.0), (0.3, 1.0),
+                                                (0.2, float("inf"))])
+def test_clip_grad_norm_matches_torch(max_norm, norm_type):
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(s) for s in [(3, 4), (5,), (2, 2, 2)]]
+    ps = [lg.tensor(np.zeros_like(g), requires_grad=True) for g in grads]
+    tps = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, tp, g in zip(ps, tps, grads):
+        p.grad, tp.grad = lg.tensor(g.copy()), torch.tensor(g.copy())
+    total = lg.nn.utils.clip_grad_norm_(ps, max_norm, norm_type)
+    ttotal = torch.nn.utils.clip_grad_norm_(tps, max_norm, norm_type)
+    assert abs(float(total) - float(ttotal)) < 1e-10
+    for p, tp in zip(ps, tps):
+        np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-7)
+    lg.nn.utils.clip_grad_value_(ps, 0.01)
+    assert max(np.abs(p.grad.numpy()).max() for p in ps) <= 0.01
+    ps[0].grad.data[0, 0] = np.nan
+    with pytest.raises(RuntimeError, match="non-finite"):
+        lg.nn.utils.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)

@@ -10,7 +10,7 @@ from loomgrad import _lstm_kernels as K
 from loomgrad.nn import rnn
 from helpers import HAVE_TORCH, helper_gradcheck, helper_test_op, requires_torch, torch
 
-pytestmark = pytest.mark.skipif(
+needs_kernels = pytest.mark.skipif(
     not hasattr(K._module, "lstm_sequence_forward"),
     reason="loomgrad._cpu was built without the LSTM kernels (CMakeLists.txt / cpu_module.cpp "
            "not wired yet); rebuild with pip install -e .")
@@ -62,6 +62,7 @@ def _rand(rng, shape, dtype, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
 
 
+@needs_kernels
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("T,N,I,H", [(5, 3, 4, 6), (1, 1, 1, 1), (7, 2, 13, 17)])
@@ -84,6 +85,7 @@ def test_sequence_kernel_matches_numpy(dtype, reverse, T, N, I, H):
     np.testing.assert_array_equal(got[5], got[6])
 
 
+@needs_kernels
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cell_kernel_matches_numpy(dtype):
     rng = np.random.default_rng(1)
@@ -108,6 +110,7 @@ def test_cell_kernel_matches_numpy(dtype):
         np.testing.assert_array_equal(u, v)
 
 
+@needs_kernels
 def test_kernel_zero_sizes_and_errors():
     f = np.float32
     # N = 0, I = 0: legal, empty or zero results
@@ -148,12 +151,14 @@ def test_kernel_zero_sizes_and_errors():
 
 
 # ----------------------------------------------------------------------------- gradcheck
+@needs_kernels
 def test_gradcheck_cell():
     def fn(x, h, c, wi, wh, bi, bh):
         return lg.nn.functional.lstm_cell(x, (h, c), wi, wh, bi, bh)
     helper_gradcheck(fn, [(3, 4), (3, 5), (3, 5), (20, 4), (20, 5), (20,), (20,)])
 
 
+@needs_kernels
 def test_gradcheck_two_layer_bidirectional_sequence():
     T, N, I, H = 4, 2, 3, 2
     shapes = [(T, N, I), (4, N, H), (4, N, H)]
@@ -215,10 +220,12 @@ def _compare_with_torch(kw, T=5, N=3, I=4, H=6, unbatched=False, with_state=True
     {}, {"batch_first": True}, {"bias": False}, {"num_layers": 3},
     {"bidirectional": True}, {"num_layers": 2, "bidirectional": True, "batch_first": True},
 ])
+@needs_kernels
 def test_lstm_matches_torch(kw):
     _compare_with_torch(kw)
 
 
+@needs_kernels
 @requires_torch
 @pytest.mark.parametrize("kw", [{}, {"num_layers": 2, "bidirectional": True}])
 def test_lstm_unbatched_and_default_state_match_torch(kw):
@@ -226,6 +233,7 @@ def test_lstm_unbatched_and_default_state_match_torch(kw):
     _compare_with_torch(kw, with_state=False)
 
 
+@needs_kernels
 @requires_torch
 def test_lstm_cell_matches_torch():
     cell = torch.nn.LSTMCell(4, 5).double()
@@ -246,6 +254,7 @@ def test_lstm_cell_matches_torch():
     np.testing.assert_allclose(c.detach().numpy(), tc.detach().numpy(), rtol=1e-10)
 
 
+@needs_kernels
 def test_lstm_float32_init_and_shapes():
     lg.manual_seed(0)
     m = lg.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
@@ -262,6 +271,7 @@ def test_lstm_float32_init_and_shapes():
         m(lg.randn(6, 2, 5))
 
 
+@needs_kernels
 def test_lstm_long_sequence_and_only_final_state_used():
     # T = 1000: no NaN, no deep recursion in backward (one node per layer)
     lg.manual_seed(1)
@@ -274,6 +284,7 @@ def test_lstm_long_sequence_and_only_final_state_used():
     assert all(np.isfinite(p.grad.numpy()).all() for p in m.parameters())
 
 
+@needs_kernels
 def test_lstm_empty_batch_and_empty_sequence():
     m = lg.nn.LSTM(3, 4, num_layers=2)
     x = lg.randn(5, 0, 3, requires_grad=True)
@@ -289,6 +300,7 @@ def test_lstm_empty_batch_and_empty_sequence():
             torch.nn.LSTM(3, 4)(torch.zeros(0, 2, 3))
 
 
+@needs_kernels
 def test_lstm_retain_graph_and_no_grad():
     m = lg.nn.LSTM(2, 3)
     x = lg.randn(4, 1, 2)

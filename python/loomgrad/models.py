@@ -1,4 +1,4 @@
-"""Ready-made models: ``lg.models.mlp(...)`` for the 8x8 digits and the like."""
+"""Ready-made models: ``lg.models.mlp(...)`` and ``lg.models.lenet(...)`` for the 8x8 digits."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -7,7 +7,7 @@ import numpy as np
 
 from . import nn
 
-__all__ = ["MLP", "mlp"]
+__all__ = ["MLP", "mlp", "LeNet", "lenet"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -57,3 +57,45 @@ def mlp(in_features: int = 64, hidden: int | Sequence[int] = (128,), num_classes
         activation: str = "relu", dropout: float = 0.0, dtype=None) -> MLP:
     """Build an :class:`MLP`; the defaults fit the 8x8 digits (64 -> 128 -> 10)."""
     return MLP(in_features, hidden, num_classes, activation, dropout, dtype)
+
+
+class LeNet(nn.Sequential):
+    """A LeNet-style CNN sized for small images (default: the 1x8x8 digits)::
+
+        Conv2d(in, c1, 3, padding=1), ReLU, MaxPool2d(2),     # c1 x H/2 x W/2
+        Conv2d(c1, c2, 3, padding=1), ReLU, MaxPool2d(2),     # c2 x H/4 x W/4
+        Flatten, Linear(c2*H/4*W/4, hidden), ReLU, Dropout(dropout), Linear(hidden, classes)
+
+    Shapes: input (N, in_channels, H, W) with H, W divisible by 4 -> logits
+    (N, num_classes). 'same'-style 3x3 convolutions keep the tiny 8x8 images
+    from shrinking before the pools. Parameter names follow the Sequential
+    numbering ("0.weight", "3.weight", "7.weight", "10.weight"), so the same
+    torch ``nn.Sequential`` loads 1:1.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size=(8, 8),
+                 channels: Sequence[int] = (16, 32), hidden: int = 64, dropout: float = 0.5,
+                 dtype=None):
+        in_channels = _positive_int("in_channels", in_channels)
+        num_classes = _positive_int("num_classes", num_classes)
+        hidden = _positive_int("hidden", hidden)
+        c1, c2 = (_positive_int(f"channels[{i}]", c) for i, c in enumerate(channels))
+        h, w = (image_size, image_size) if isinstance(image_size, (int, np.integer)) \
+            else tuple(image_size)
+        if h % 4 or w % 4 or h < 4 or w < 4:
+            raise ValueError(f"LeNet: image_size must be divisible by 4 (two 2x2 pools), got "
+                             f"{image_size!r}")
+        super().__init__(
+            nn.Conv2d(in_channels, c1, 3, padding=1, dtype=dtype), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1, dtype=dtype), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), hidden, dtype=dtype), nn.ReLU(),
+            nn.Dropout(dropout), nn.Linear(hidden, num_classes, dtype=dtype))
+        self.in_channels, self.num_classes, self.image_size = in_channels, num_classes, (h, w)
+        self.channels, self.hidden = (c1, c2), hidden
+
+
+def lenet(in_channels: int = 1, num_classes: int = 10, image_size=(8, 8),
+          channels: Sequence[int] = (16, 32), hidden: int = 64, dropout: float = 0.5,
+          dtype=None) -> LeNet:
+    """Build a :class:`LeNet`; the defaults fit the 1x8x8 digits (16 and 32 channels)."""
+    return LeNet(in_channels, num_classes, image_size, channels, hidden, dropout, dtype)

@@ -1,4 +1,4 @@
-"""The training job behind ``python -m loomgrad train``: an MLP on the 8x8 digits.
+"""The training job behind ``python -m loomgrad train``: an MLP or a LeNet CNN on digits.
 
 ``add_arguments(parser)`` adds the options; ``run(args)`` trains and returns
 the metrics. Both are used by ``loomgrad.cli``; ``run`` also works from
@@ -15,7 +15,11 @@ import numpy as np
 
 __all__ = ["add_arguments", "run", "default_args"]
 
-MODELS = ("mlp",)
+MODELS = ("mlp", "lenet")
+SCHEDULES = ("none", "step", "cosine", "inverse-time")
+# Options whose default depends on --model (None on the command line means "the model's").
+_MODEL_DEFAULTS = {"mlp": dict(lr=3e-3, schedule="none"),
+                   "lenet": dict(lr=1e-2, schedule="cosine")}
 _CUDA_NOT_WIRED = "training on the GPU is not wired up yet (the loss and data path are CPU-only)"
 
 
@@ -86,8 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="hidden layer widths of the MLP (default: 256)")
     parser.add_argument("--epochs", type=_positive(int), default=20,
                         help="passes over the training set (default: %(default)s)")
-    parser.add_argument("--lr", type=_positive(float), default=3e-3,
-                        help="learning rate (default: %(default)s)")
+    parser.add_argument("--lr", type=_positive(float), default=None,
+                        help="learning rate (default: 3e-3 for mlp, 1e-2 for lenet)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=None,
+                        help="learning-rate schedule per epoch: step (x0.5 every 5), cosine "
+                             "(to 0 at the last epoch), inverse-time (lr / (1 + 0.1 epoch)) "
+                             "(default: none for mlp, cosine for lenet)")
     parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                         help="adam, or sgd with momentum 0.9 (default: %(default)s)")
     parser.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
@@ -113,14 +121,25 @@ def default_args(**overrides) -> argparse.Namespace:
         if not hasattr(ns, k):
             raise TypeError(f"train: unknown option {k!r}")
         setattr(ns, k, v)
+    return _model_defaults(ns)
+
+
+def _model_defaults(ns: argparse.Namespace) -> argparse.Namespace:
+    """Fill the options left None with the chosen model's defaults."""
+    for k, v in _MODEL_DEFAULTS.get(ns.model, _MODEL_DEFAULTS["mlp"]).items():
+        if getattr(ns, k, None) is None:
+            setattr(ns, k, v)
     return ns
 
 
 def _complete(args) -> argparse.Namespace:
-    full = default_args()
+    full = add_arguments(argparse.ArgumentParser()).parse_args([])
     if args is not None:
         for k, v in vars(args).items():
             setattr(full, k, v)
+    _model_defaults(full)
+    if full.schedule not in SCHEDULES:
+        raise ValueError(f"train: schedule must be one of {SCHEDULES}, got {full.schedule!r}")
     for name in ("epochs", "batch_size"):
         v = getattr(full, name)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -175,22 +194,36 @@ def run(args: argparse.Namespace | None = None) -> dict:
     out = (lambda *a, **k: None) if args.quiet else print
 
     lg.manual_seed(int(args.seed))
-    X_train, y_train = data.load_digits_arrays("train", seed=int(args.seed))
-    X_test, y_test = data.load_digits_arrays("test", seed=int(args.seed))
-    model = models.mlp(in_features=X_train.shape[1], hidden=args.hidden, num_classes=10)
+    # the MLP takes flat (N, 64) rows, the CNN (N, 1, 8, 8) images
+    flat = args.model == "mlp"
+    X_train, y_train = data.load_digits_arrays("train", seed=int(args.seed), flatten=flat)
+    X_test, y_test = data.load_digits_arrays("test", seed=int(args.seed), flatten=flat)
+    if args.model == "lenet":
+        model = models.lenet(in_channels=1, num_classes=10, image_size=X_train.shape[2:])
+        shape = "CNN " + "-".join(map(str, model.channels)) + f"-{model.hidden}-10"
+    else:
+        model = models.mlp(in_features=X_train.shape[1], hidden=args.hidden, num_classes=10)
+        shape = f"{model.in_features}-{'-'.join(map(str, model.hidden))}-10"
     if args.optimizer == "adam":
         opt = optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     else:
         opt = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9,
                         weight_decay=args.weight_decay)
+    sched = {"none": lambda: None,
+             "step": lambda: optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.5),
+             "cosine": lambda: optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs),
+             "inverse-time": lambda: optim.lr_scheduler.InverseTimeDecay(opt, 0.1),
+             }[args.schedule]()
     # The loader's own generator, seeded from the global one: shuffles repeat with --seed.
     shuffle_rng = np.random.default_rng(lg.random.get_generator().integers(2**63))
     loader = data.DataLoader(data.TensorDataset(X_train, y_train), batch_size=args.batch_size,
                              shuffle=True, generator=shuffle_rng)
     n_params = sum(p.numel() for p in model.parameters())
-    out(f"training {args.model} {model.in_features}-{'-'.join(map(str, model.hidden))}-10 "
+    out(f"training {args.model} {shape} "
         f"({n_params:,} parameters) on digits: {len(y_train)} train / {len(y_test)} test, "
-        f"{args.epochs} epochs, {args.optimizer} lr={args.lr}, batch {args.batch_size}")
+        f"{args.epochs} epochs, {args.optimizer} lr={args.lr}"
+        f"{'' if sched is None else ' (' + args.schedule + ' schedule)'}, "
+        f"batch {args.batch_size}")
 
     history = []
     # One bar for the whole run (an epoch here is a few hundredths of a second);
@@ -218,6 +251,8 @@ def run(args: argparse.Namespace | None = None) -> dict:
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", accuracy=f"{correct / seen:.3f}",
                             refresh=False)
             bar.update(1)
+        if sched is not None:
+            sched.step()
         train_loss, train_acc = loss_sum / seen, correct / seen
         test_loss, test_acc = _evaluate(model, X_test, y_test)
         history.append(dict(epoch=epoch, train_loss=train_loss, train_accuracy=train_acc,

@@ -110,6 +110,8 @@ def _col2im(cols, shape, ph, pw, sh, sw, dh, dw):
 def _bgemm(a, b, trans_a=False, trans_b=False):
     """Batched GEMM on our kernel (float32/64), NumPy's matmul otherwise."""
     if a.dtype in _GEMM_DTYPES and 0 not in a.shape and 0 not in b.shape:
+        if a.shape[0] == 1 == b.shape[0]:  # groups=1: a plain 2-D GEMM
+            return kernels.gemm(a[0], b[0], trans_a=trans_a, trans_b=trans_b)[None]
         return kernels.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
     a = a.swapaxes(-1, -2) if trans_a else a
     b = b.swapaxes(-1, -2) if trans_b else b

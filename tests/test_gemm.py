@@ -26,7 +26,7 @@ EDGE_SHAPES = [
     (5, 600, 9), (600, 5, 9),              # wide / tall
     (130, 70, 600),                        # K > KC (twice), M > MC
     (300, 33, 300),                        # M > MC, uneven K blocks
-    (3, 4100, 17),                         # N > NC
+    (7, 4100, 17),                         # N > NC (two column blocks)
     (1, 333, 517), (517, 1, 333),          # GEMV shapes
     (2, 333, 517), (3, 1000, 70), (4, 4, 300), (517, 2, 333), (700, 4, 65),  # skinny path
 ]

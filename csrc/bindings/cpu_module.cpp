@@ -107,6 +107,8 @@ py::dict build_info() {
 
 }  // namespace
 
+void register_nn_kernels(py::module_& m);  // cpu_nn.cpp: conv2d, pooling, softmax, xent
+
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "loomgrad CPU kernels (C++/OpenMP). Use loomgrad.kernels for the public API.";
   m.def("gemm", &gemm_binding, py::arg("a"), py::arg("b"), py::arg("out").noconvert(),
@@ -116,4 +118,5 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("set_num_threads", &lg::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &lg::num_threads);
   m.def("build_info", &build_info);
+  register_nn_kernels(m);
 }

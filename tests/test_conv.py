@@ -1,0 +1,223 @@
+"""conv2d kernels (forward, backward-data, backward-weight, bias) against a
+plain NumPy reference (one einsum per kernel tap) and against torch's CPU
+conv2d + autograd: strides, paddings, dilations, groups, depthwise,
+rectangular and 1x1 kernels, kernel = input, prime sizes, lowering tiles,
+zero-size batches, float32/float64, and argument errors."""
+import numpy as np
+import pytest
+
+from loomgrad import _nn_kernels as nk
+
+# (N, C, H, W, K, R, S, stride, padding, dilation, groups)
+CASES = [
+    (2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1),
+    (2, 3, 7, 9, 4, 3, 2, (1, 2), (1, 0), 1, 1),          # rectangular kernel, pair args
+    (3, 4, 8, 8, 6, 3, 3, 2, 1, 2, 2),                    # stride + dilation + groups
+    (2, 4, 5, 5, 4, 3, 3, 1, 1, 1, 4),                    # depthwise
+    (2, 4, 6, 7, 8, 3, 3, 2, 1, 1, 4),                    # depthwise, multiplier 2
+    (2, 8, 6, 6, 5, 1, 1, 1, 0, 1, 1),                    # 1x1 stride 1: no lowering
+    (2, 8, 7, 6, 5, 1, 1, 2, 0, 1, 1),                    # 1x1 stride 2
+    (2, 6, 5, 5, 4, 1, 1, 1, 1, 1, 2),                    # 1x1 padded, grouped
+    (1, 2, 5, 5, 3, 5, 5, 1, 0, 1, 1),                    # kernel = input size
+    (2, 3, 11, 13, 7, 5, 3, (3, 2), (2, 1), (1, 2), 1),   # primes everywhere
+    (1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1),
+    (2, 1, 3, 3, 2, 3, 3, 5, 2, 1, 1),                    # stride larger than the output
+    (1, 2, 2, 3, 3, 3, 3, 1, 2, 2, 1),                    # more padding than input
+    (2, 16, 33, 31, 5, 3, 3, 1, 1, 1, 1),                 # lowered in several tiles (f64)
+]
+DTYPES = [np.float32, np.float64]
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def ref_conv2d(x, w, b, stride, padding, dilation, groups):
+    """Direct definition: out[n,k,i,j] = sum_{c,r,s} xpad[n, c, i*sh + r*dh, j*sw + s*dw] w[k,c,r,s]."""
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    N, C, H, W = x.shape
+    K, Cg, R, S = w.shape
+    OH = (H + 2 * ph - dh * (R - 1) - 1) // sh + 1
+    OW = (W + 2 * pw - dw * (S - 1) - 1) // sw + 1
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = np.zeros((N, K, OH, OW))
+    Kg = K // groups
+    for g in range(groups):
+        xg = xp[:, g * Cg:(g + 1) * Cg]
+        wg = w[g * Kg:(g + 1) * Kg].astype(np.float64)
+        for r in range(R):
+            for s in range(S):
+                patch = xg[:, :, r * dh: r * dh + sh * (OH - 1) + 1: sh,
+                           s * dw: s * dw + sw * (OW - 1) + 1: sw]
+                out[:, g * Kg:(g + 1) * Kg] += np.einsum("ncij,kc->nkij", patch, wg[:, :, r, s])
+    if b is not None:
+        out += b.astype(np.float64)[None, :, None, None]
+    return out
+
+
+def ref_conv2d_backward(dy, x, w, stride, padding, dilation, groups):
+    """The adjoint of ref_conv2d, tap by tap."""
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    N, C, H, W = x.shape
+    K, Cg, R, S = w.shape
+    OH, OW = dy.shape[2:]
+    dy = dy.astype(np.float64)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dxp = np.zeros_like(xp)
+    dw_ = np.zeros(w.shape)
+    Kg = K // groups
+    for g in range(groups):
+        cs, ks = slice(g * Cg, (g + 1) * Cg), slice(g * Kg, (g + 1) * Kg)
+        for r in range(R):
+            for s in range(S):
+                rows = slice(r * dh, r * dh + sh * (OH - 1) + 1, sh)
+                cols = slice(s * dw, s * dw + sw * (OW - 1) + 1, sw)
+                dxp[:, cs, rows, cols] += np.einsum("nkij,kc->ncij", dy[:, ks],
+                                                    w[ks, :, r, s].astype(np.float64))
+                dw_[ks, :, r, s] = np.einsum("nkij,ncij->kc", dy[:, ks], xp[:, cs, rows, cols])
+    dx = dxp[:, :, ph:ph + H, pw:pw + W]
+    return dx, dw_, dy.sum(axis=(0, 2, 3))
+
+
+def _tol(dtype, k):
+    return dict(rtol=1e-4, atol=1e-4 * np.sqrt(k)) if dtype == np.float32 else \
+        dict(rtol=1e-10, atol=1e-10 * np.sqrt(k))
+
+
+def _make(case, dtype, seed=0):
+    N, C, H, W, K, R, S, st, pd, dl, g = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C // g, R, S)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype)
+    return x, w, b, dict(stride=st, padding=pd, dilation=dl, groups=g)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_conv2d_against_numpy(case, dtype):
+    x, w, b, kw = _make(case, dtype)
+    k = w[0].size
+    y = nk.conv2d(x, w, b, **kw)
+    ref = ref_conv2d(x, w, b, **kw)
+    assert y.dtype == dtype and y.shape == ref.shape
+    np.testing.assert_allclose(y, ref, **_tol(dtype, k))
+    dy = np.random.default_rng(1).standard_normal(y.shape).astype(dtype)
+    dx, dw, db = nk.conv2d_backward(dy, x, w, **kw)
+    rdx, rdw, rdb = ref_conv2d_backward(dy, x, w, **kw)
+    np.testing.assert_allclose(dx, rdx, **_tol(dtype, k))
+    np.testing.assert_allclose(dw, rdw, **_tol(dtype, dy[:, 0].size))
+    np.testing.assert_allclose(db, rdb, **_tol(dtype, dy[:, 0].size))
+    assert dx.dtype == dw.dtype == db.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_conv2d_against_torch(case, dtype):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, w, b, kw = _make(case, dtype, seed=2)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = F.conv2d(tx, tw, tb, **kw)
+    dy = np.random.default_rng(3).standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.tensor(dy))
+    y = nk.conv2d(x, w, b, **kw)
+    dx, dw, db = nk.conv2d_backward(dy, x, w, **kw)
+    tol = _tol(dtype, w[0].size * 4)
+    np.testing.assert_allclose(y, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(dw, tw.grad.numpy(), **_tol(dtype, dy[:, 0].size * 4))
+    np.testing.assert_allclose(db, tb.grad.numpy(), **_tol(dtype, dy[:, 0].size * 4))
+
+
+def test_conv2d_batch_split_matches_whole():
+    # Per-image work and per-thread dw accumulators must add up to the same
+    # result as one image at a time (also exercises the item-parallel path).
+    x, w, b, kw = _make((8, 4, 10, 10, 6, 3, 3, 1, 1, 1, 1), np.float64)
+    y = nk.conv2d(x, w, b, **kw)
+    parts = np.concatenate([nk.conv2d(x[i:i + 1], w, b, **kw) for i in range(8)])
+    np.testing.assert_allclose(y, parts, rtol=1e-13, atol=1e-13)
+    dy = np.ones_like(y)
+    _, dw, _ = nk.conv2d_backward(dy, x, w, **kw)
+    dw_sum = sum(nk.conv2d_backward(dy[i:i + 1], x[i:i + 1], w, **kw)[1] for i in range(8))
+    np.testing.assert_allclose(dw, dw_sum, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_options():
+    x, w, b, kw = _make((2, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1), np.float64)
+    np.testing.assert_allclose(nk.conv2d(x, w, None, **kw), ref_conv2d(x, w, None, **kw),
+                               rtol=1e-12, atol=1e-12)
+    # unbatched (C, H, W) input, like torch
+    np.testing.assert_allclose(nk.conv2d(x[0], w, b, **kw), nk.conv2d(x, w, b, **kw)[0])
+    # non-contiguous inputs are copied, not misread
+    xs = np.asfortranarray(x)
+    np.testing.assert_allclose(nk.conv2d(xs, w, b, **kw), nk.conv2d(x, w, b, **kw))
+    dy = np.ones((2, 4, 6, 6))
+    dx, dw, db = nk.conv2d_backward(dy, x, w, need=(False, True, False), **kw)
+    assert dx is None and db is None and dw.shape == w.shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_zero_size(dtype):
+    x = np.zeros((0, 3, 5, 5), dtype)
+    w = np.ones((4, 3, 3, 3), dtype)
+    y = nk.conv2d(x, w, np.ones(4, dtype), padding=1)
+    assert y.shape == (0, 4, 5, 5)
+    dx, dw, db = nk.conv2d_backward(np.zeros((0, 4, 5, 5), dtype), x, w, padding=1)
+    assert dx.shape == (0, 3, 5, 5)
+    np.testing.assert_array_equal(dw, 0)
+    np.testing.assert_array_equal(db, 0)
+    # no output channels
+    y = nk.conv2d(np.ones((2, 3, 5, 5), dtype), np.ones((0, 3, 3, 3), dtype))
+    assert y.shape == (2, 0, 3, 3)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(w_shape=(4, 3, 7, 3)), "larger than the padded input"),
+    (dict(stride=0), "stride"),
+    (dict(padding=-1), "padding"),
+    (dict(dilation=0), "dilation"),
+    (dict(groups=2), "groups"),                       # 3 input channels
+    (dict(w_shape=(4, 2, 3, 3)), "input channels"),
+    (dict(w_shape=(4, 1, 3, 3), groups=3), "output channels"),
+    (dict(bias_shape=(5,)), "bias"),
+])
+def test_conv2d_bad_arguments(kwargs, match):
+    x = np.ones((2, 3, 5, 5))
+    w = np.ones(kwargs.pop("w_shape", (4, 3, 3, 3)))
+    bias = np.ones(kwargs.pop("bias_shape", (w.shape[0],)))
+    with pytest.raises(ValueError, match=match):
+        nk.conv2d(x, w, bias, **kwargs)
+
+
+def test_conv2d_bad_types_and_shapes():
+    x, w = np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3))
+    with pytest.raises(TypeError, match="weight"):
+        nk.conv2d(x, w.astype(np.float32))
+    with pytest.raises(TypeError, match="x"):
+        nk.conv2d(x.astype(np.int64), w)
+    with pytest.raises(ValueError, match="4-D"):
+        nk.conv2d(np.ones((3, 5)), w)
+    with pytest.raises(TypeError, match="stride"):
+        nk.conv2d(x, w, stride=1.5)
+    with pytest.raises(ValueError, match="stride"):
+        nk.conv2d(x, w, stride=(1, 2, 3))
+    with pytest.raises(ValueError, match="grad_out"):
+        nk.conv2d_backward(np.ones((2, 4, 4, 4)), x, w)
+
+
+def test_conv2d_thread_count_invariant():
+    import loomgrad as lg
+    x, w, b, kw = _make((6, 8, 12, 12, 8, 3, 3, 1, 1, 1, 1), np.float64)
+    dy = np.random.default_rng(5).standard_normal((6, 8, 12, 12))
+    old = lg._cpu.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            lg._cpu.set_num_threads(n)
+            results.append((nk.conv2d(x, w, b, **kw),) + nk.conv2d_backward(dy, x, w, **kw))
+    finally:
+        lg._cpu.set_num_threads(old)
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)

@@ -1,0 +1,257 @@
+"""Pooling kernels (max with indices, average, adaptive average; forward and
+backward) against plain NumPy references written from torch's rules and
+against torch's CPU ops: kernel/stride/padding/dilation/ceil_mode tables,
+count_include_pad, divisor_override, ties, NaN, -inf, zero-size batches,
+float32/float64, and argument errors."""
+import numpy as np
+import pytest
+
+from loomgrad import _nn_kernels as nk
+
+DTYPES = [np.float32, np.float64]
+
+# (H, W, kernel, stride, padding, dilation, ceil_mode)
+MAX_CASES = [
+    (8, 8, 2, 2, 0, 1, False),
+    (9, 10, 3, 2, 1, 1, False),
+    (9, 10, 3, 2, 1, 1, True),
+    (7, 7, 3, 1, 1, 2, False),
+    (11, 13, (2, 3), (1, 2), (1, 1), 1, True),
+    (10, 11, (3, 2), (2, 3), (1, 0), (2, 1), True),
+    (5, 6, 2, 3, 1, 1, True),      # ceil: the last window would start in the right padding
+    (6, 6, 6, 1, 0, 1, False),     # kernel = input
+    (1, 1, 1, 1, 0, 1, False),
+    (13, 7, 4, 3, 2, 1, True),
+    (8, 8, 3, 2, 0, 3, True),
+]
+# (H, W, kernel, stride, padding, ceil_mode)
+AVG_CASES = [
+    (8, 8, 2, 2, 0, False),
+    (9, 10, 3, 2, 1, False),
+    (9, 10, 3, 2, 1, True),
+    (11, 13, (2, 3), (1, 2), (1, 1), True),
+    (5, 6, 2, 3, 1, True),
+    (7, 7, 7, 1, 3, False),
+    (13, 7, 4, 3, 2, True),
+]
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _out_size(n, k, s, p, d, ceil):
+    num = n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)
+    o = num // s + 1
+    if ceil and (o - 1) * s >= n + p:
+        o -= 1
+    return o
+
+
+def ref_max_pool(x, k, s, p, d, ceil):
+    """torch's scan: each window in row-major order, take v if v > max or v is NaN."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = map(_pair, (k, s, p, d))
+    N, C, H, W = x.shape
+    OH, OW = _out_size(H, kh, sh, ph, dh, ceil), _out_size(W, kw, sw, pw, dw, ceil)
+    planes = x.reshape(N * C, H * W)
+    out = np.full((N * C, OH, OW), -np.inf, x.dtype)
+    idx = np.zeros((N * C, OH, OW), np.int64)
+    for oh in range(OH):
+        for ow in range(OW):
+            first = True
+            for i in range(kh):
+                for j in range(kw):
+                    ih, iw = oh * sh - ph + i * dh, ow * sw - pw + j * dw
+                    if not (0 <= ih < H and 0 <= iw < W):
+                        continue
+                    v = planes[:, ih * W + iw]
+                    if first:
+                        idx[:, oh, ow] = ih * W + iw
+                        first = False
+                    take = (v > out[:, oh, ow]) | np.isnan(v)
+                    out[:, oh, ow] = np.where(take, v, out[:, oh, ow])
+                    idx[:, oh, ow] = np.where(take, ih * W + iw, idx[:, oh, ow])
+    return out.reshape(N, C, OH, OW), idx.reshape(N, C, OH, OW)
+
+
+def ref_max_pool_backward(dy, idx, shape):
+    N, C, H, W = shape
+    dx = np.zeros((N * C, H * W))
+    for p, (g, i) in enumerate(zip(dy.reshape(N * C, -1), idx.reshape(N * C, -1))):
+        np.add.at(dx[p], i, g)
+    return dx.reshape(shape)
+
+
+def ref_avg_pool(x, k, s, p, ceil, include_pad, divisor):
+    (kh, kw), (sh, sw), (ph, pw) = map(_pair, (k, s, p))
+    N, C, H, W = x.shape
+    OH, OW = _out_size(H, kh, sh, ph, 1, ceil), _out_size(W, kw, sw, pw, 1, ceil)
+    out = np.zeros((N, C, OH, OW))
+    mats = []  # (oh, ow, h0, h1, w0, w1, div) for the backward reference
+    for oh in range(OH):
+        for ow in range(OW):
+            h0, w0 = oh * sh - ph, ow * sw - pw
+            h1, w1 = min(h0 + kh, H + ph), min(w0 + kw, W + pw)
+            pool = (h1 - h0) * (w1 - w0)
+            h0, w0, h1, w1 = max(h0, 0), max(w0, 0), min(h1, H), min(w1, W)
+            div = divisor or (pool if include_pad else (h1 - h0) * (w1 - w0))
+            out[:, :, oh, ow] = x[:, :, h0:h1, w0:w1].astype(np.float64).sum(axis=(2, 3)) / div
+            mats.append((oh, ow, h0, h1, w0, w1, div))
+    return out, mats
+
+
+def ref_avg_pool_backward(dy, shape, mats):
+    dx = np.zeros(shape)
+    for oh, ow, h0, h1, w0, w1, div in mats:
+        dx[:, :, h0:h1, w0:w1] += dy[:, :, oh, ow][:, :, None, None] / div
+    return dx
+
+
+def ref_adaptive(x, OH, OW):
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, OH, OW))
+    for oh in range(OH):
+        h0, h1 = (oh * H) // OH, -((-(oh + 1) * H) // OH)
+        for ow in range(OW):
+            w0, w1 = (ow * W) // OW, -((-(ow + 1) * W) // OW)
+            out[:, :, oh, ow] = x[:, :, h0:h1, w0:w1].astype(np.float64).mean(axis=(2, 3))
+    return out
+
+
+def _tol(dtype):
+    return dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", MAX_CASES, ids=str)
+def test_max_pool2d_against_numpy(case, dtype):
+    H, W, k, s, p, d, ceil = case
+    x = np.random.default_rng(0).standard_normal((2, 3, H, W)).astype(dtype)
+    out, idx = nk.max_pool2d(x, k, s, p, d, ceil)
+    rout, ridx = ref_max_pool(x, k, s, p, d, ceil)
+    np.testing.assert_array_equal(out, rout)
+    np.testing.assert_array_equal(idx, ridx)
+    assert out.dtype == dtype and idx.dtype == np.int64
+    dy = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
+    dx = nk.max_pool2d_backward(dy, idx, x.shape, k, s, p, d, ceil)
+    np.testing.assert_allclose(dx, ref_max_pool_backward(dy, idx, x.shape), **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", MAX_CASES, ids=str)
+def test_max_pool2d_against_torch(case, dtype):
+    torch = pytest.importorskip("torch")
+    H, W, k, s, p, d, ceil = case
+    x = np.random.default_rng(2).standard_normal((2, 3, H, W)).astype(dtype)
+    x[0, 0, :2, :2] = 0.5  # a tie
+    tx = torch.tensor(x, requires_grad=True)
+    tout, tidx = torch.nn.functional.max_pool2d(tx, k, s, p, d, ceil, return_indices=True)
+    dy = np.random.default_rng(3).standard_normal(tuple(tout.shape)).astype(dtype)
+    tout.backward(torch.tensor(dy))
+    out, idx = nk.max_pool2d(x, k, s, p, d, ceil)
+    np.testing.assert_array_equal(out, tout.detach().numpy())
+    np.testing.assert_array_equal(idx, tidx.numpy())
+    dx = nk.max_pool2d_backward(dy, idx, x.shape, k, s, p, d, ceil)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), **_tol(dtype))
+
+
+def test_max_pool2d_ties_nan_inf():
+    torch = pytest.importorskip("torch")
+    x = np.zeros((1, 4, 6, 6), np.float32)
+    x[0, 1] = -np.inf
+    x[0, 2, 1, 1] = np.nan
+    x[0, 2, 4, 4] = np.nan
+    x[0, 2, 4, 5] = np.nan
+    x[0, 3] = np.arange(36).reshape(6, 6) % 3
+    for args in [(2, 2, 0), (3, 2, 1), (3, 1, 1)]:
+        out, idx = nk.max_pool2d(x, *args)
+        tout, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), *args, return_indices=True)
+        np.testing.assert_array_equal(out, tout.numpy())  # NaNs compare equal here
+        np.testing.assert_array_equal(idx, tidx.numpy())
+    out, idx = nk.max_pool2d(x, 2)
+    assert idx[0, 0, 0, 0] == 0  # all equal: the first
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("include_pad", [True, False])
+@pytest.mark.parametrize("case", AVG_CASES, ids=str)
+def test_avg_pool2d_against_numpy_and_torch(case, include_pad, dtype):
+    H, W, k, s, p, ceil = case
+    x = np.random.default_rng(0).standard_normal((2, 3, H, W)).astype(dtype)
+    for divisor in (None, 5):
+        out = nk.avg_pool2d(x, k, s, p, ceil, include_pad, divisor)
+        ref, mats = ref_avg_pool(x, k, s, p, ceil, include_pad, divisor)
+        np.testing.assert_allclose(out, ref, **_tol(dtype))
+        dy = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
+        dx = nk.avg_pool2d_backward(dy, x.shape, k, s, p, ceil, include_pad, divisor)
+        np.testing.assert_allclose(dx, ref_avg_pool_backward(dy, x.shape, mats), **_tol(dtype))
+    torch = pytest.importorskip("torch")
+    for divisor in (None, 5):
+        tx = torch.tensor(x, requires_grad=True)
+        tout = torch.nn.functional.avg_pool2d(tx, k, s, p, ceil, include_pad, divisor)
+        dy = np.random.default_rng(4).standard_normal(tuple(tout.shape)).astype(dtype)
+        tout.backward(torch.tensor(dy))
+        np.testing.assert_allclose(nk.avg_pool2d(x, k, s, p, ceil, include_pad, divisor),
+                                   tout.detach().numpy(), **_tol(dtype))
+        np.testing.assert_allclose(
+            nk.avg_pool2d_backward(dy, x.shape, k, s, p, ceil, include_pad, divisor),
+            tx.grad.numpy(), **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hw, out_size", [((9, 10), (3, 4)), ((7, 7), 1), ((5, 6), (5, 6)),
+                                          ((5, 7), (4, 7)), ((13, 11), (7, None)),
+                                          ((3, 4), (6, 8))])
+def test_adaptive_avg_pool2d(hw, out_size, dtype):
+    x = np.random.default_rng(0).standard_normal((2, 3) + hw).astype(dtype)
+    out = nk.adaptive_avg_pool2d(x, out_size)
+    oh, ow = out.shape[2:]
+    np.testing.assert_allclose(out, ref_adaptive(x, oh, ow), **_tol(dtype))
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    tout = torch.nn.functional.adaptive_avg_pool2d(tx, out_size)
+    dy = np.random.default_rng(1).standard_normal(tuple(tout.shape)).astype(dtype)
+    tout.backward(torch.tensor(dy))
+    np.testing.assert_allclose(out, tout.detach().numpy(), **_tol(dtype))
+    np.testing.assert_allclose(nk.adaptive_avg_pool2d_backward(dy, x.shape), tx.grad.numpy(),
+                               **_tol(dtype))
+
+
+def test_pool_unbatched_and_zero_batch():
+    x = np.random.default_rng(0).standard_normal((3, 8, 8))
+    out, idx = nk.max_pool2d(x, 2)
+    assert out.shape == idx.shape == (3, 4, 4)
+    np.testing.assert_array_equal(out, nk.max_pool2d(x[None], 2)[0][0])
+    assert nk.max_pool2d_backward(out, idx, x.shape, 2).shape == x.shape
+    assert nk.avg_pool2d(x, 2).shape == (3, 4, 4)
+    z = np.zeros((0, 3, 8, 8), np.float32)
+    out, idx = nk.max_pool2d(z, 3, 2, 1)
+    assert out.shape == (0, 3, 4, 4)
+    assert nk.max_pool2d_backward(out, idx, z.shape, 3, 2, 1).shape == z.shape
+    assert nk.avg_pool2d(z, 2).shape == (0, 3, 4, 4)
+    assert nk.avg_pool2d_backward(np.zeros((0, 3, 4, 4), np.float32), z.shape, 2).shape == z.shape
+    assert nk.adaptive_avg_pool2d(z, 3).shape == (0, 3, 3, 3)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda x: nk.max_pool2d(x, 3, padding=2), "padding"),
+    (lambda x: nk.max_pool2d(x, 2, stride=0), "stride"),
+    (lambda x: nk.max_pool2d(x, 0), "kernel_size"),
+    (lambda x: nk.max_pool2d(x, 2, dilation=0), "dilation"),
+    (lambda x: nk.max_pool2d(x, 9), "too small"),
+    (lambda x: nk.avg_pool2d(x, 3, padding=2), "padding"),
+    (lambda x: nk.avg_pool2d(x, 2, divisor_override=0), "divisor_override"),
+    (lambda x: nk.avg_pool2d(x, 9), "too small"),
+    (lambda x: nk.adaptive_avg_pool2d(x, 0), "output_size"),
+    (lambda x: nk.max_pool2d(x[0, 0], 2), "4-D"),
+    (lambda x: nk.max_pool2d_backward(np.ones((1, 2, 4, 4)), np.full((1, 2, 4, 4), 99),
+                                      x.shape, 2), "indices"),
+    (lambda x: nk.max_pool2d_backward(np.ones((1, 2, 3, 3)), np.zeros((1, 2, 3, 3)),
+                                      x.shape, 2), "grad_out"),
+])
+def test_pool_bad_arguments(call, match):
+    x = np.ones((1, 2, 8, 8))
+    with pytest.raises(ValueError, match=match):
+        call(x)
+    with pytest.raises(TypeError):
+        nk.max_pool2d(x.astype(np.int32), 2)

@@ -1,0 +1,198 @@
+"""Softmax, log-softmax and fused softmax cross-entropy against plain NumPy
+references and torch's CPU ops: every cross-entropy option (class-index and
+probability targets, ignore_index, class weights, label smoothing, each
+reduction), extreme logits (+-1e4, -inf entries, all -inf rows), zero-size
+batches, float32/float64, and argument errors."""
+import itertools
+
+import numpy as np
+import pytest
+
+from loomgrad import _nn_kernels as nk
+
+DTYPES = [np.float32, np.float64]
+
+
+def ref_log_softmax(x):
+    x = x.astype(np.float64)
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+def ref_xent(x, target, weight, ignore_index, reduction, ls):
+    """torch's definition, written out: per-row loss, then the reduction."""
+    logp = ref_log_softmax(x)
+    N, C = x.shape
+    w = np.ones(C) if weight is None else weight.astype(np.float64)
+    if target.dtype.kind == "f":
+        t = target.astype(np.float64) * (1 - ls) + ls / C
+        rows = -(logp * t * w).sum(axis=1)
+        return {"none": rows, "sum": rows.sum(), "mean": rows.sum() / N}[reduction]
+    keep = target != ignore_index
+    y = np.where(keep, target, 0)
+    nll = -w[y] * logp[np.arange(N), y] * keep
+    smooth = -(logp * w).sum(axis=1) * keep
+    rows = (1 - ls) * nll + ls / C * smooth
+    if reduction == "none":
+        return rows
+    if reduction == "sum":
+        return rows.sum()
+    return rows.sum() / (w[y] * keep).sum()
+
+
+def _tol(dtype):
+    return dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+
+
+def _inputs(dtype, N=23, C=7, seed=0, scale=3.0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((N, C)) * scale).astype(dtype)
+    t = rng.integers(0, C, N)
+    t[::5] = -100
+    p = rng.random((N, C))
+    p = (p / p.sum(axis=1, keepdims=True)).astype(dtype)
+    w = rng.uniform(0.2, 2.0, C).astype(dtype)
+    return x, t, p, w
+
+
+OPTIONS = list(itertools.product(["mean", "sum", "none"], [False, True], [0.0, 0.1, 1.0]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("target_kind", ["index", "prob"])
+@pytest.mark.parametrize("reduction, weighted, ls", OPTIONS)
+def test_xent_against_numpy_and_torch(reduction, weighted, ls, target_kind, dtype):
+    x, t, p, w = _inputs(dtype)
+    target = t if target_kind == "index" else p
+    weight = w if weighted else None
+    loss = nk.softmax_cross_entropy(x, target, weight, reduction=reduction, label_smoothing=ls)
+    ref = ref_xent(x, target, weight, -100, reduction, ls)
+    assert loss.dtype == dtype and loss.shape == np.shape(ref)
+    np.testing.assert_allclose(loss, ref, **_tol(dtype))
+    g = np.random.default_rng(1).uniform(0.5, 1.5, np.shape(ref)).astype(dtype)
+    dx = nk.softmax_cross_entropy_backward(g, x, target, weight, reduction=reduction,
+                                           label_smoothing=ls)
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(
+        tx, torch.tensor(target), None if weight is None else torch.tensor(weight),
+        reduction=reduction, label_smoothing=ls)
+    tl.backward(torch.tensor(g))
+    np.testing.assert_allclose(loss, tl.detach().numpy(), **_tol(dtype))
+    np.testing.assert_allclose(dx, tx.grad.numpy(), **_tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_xent_ignore_index_and_extremes_match_torch(dtype):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, t, p, w = _inputs(dtype, N=9, C=6)
+    x[0] = [1e4, -1e4, 0, 1e4, 3, -3]
+    x[1, 2] = -np.inf
+    x[2] = [-np.inf, 5, -np.inf, -np.inf, -np.inf, -np.inf]
+    t = np.array([0, 1, 1, 3, 7, 2, 7, 5, 4])
+    cases = [dict(ignore_index=7), dict(ignore_index=7, label_smoothing=0.3),
+             dict(ignore_index=7, weight=w), dict(ignore_index=7, weight=w, label_smoothing=0.2)]
+    for kw in cases:
+        for reduction in ("mean", "sum", "none"):
+            tw = None if kw.get("weight") is None else torch.tensor(kw["weight"])
+            tkw = dict(kw, weight=tw, reduction=reduction)
+            tx = torch.tensor(x, requires_grad=True)
+            tl = F.cross_entropy(tx, torch.tensor(t), **tkw)
+            tl.backward(torch.ones_like(tl))
+            loss = nk.softmax_cross_entropy(x, t, reduction=reduction, **kw)
+            dx = nk.softmax_cross_entropy_backward(np.ones(np.shape(loss), dtype), x, t,
+                                                   reduction=reduction, **kw)
+            # -inf logits give inf only through the smoothing term (as in torch)
+            assert np.all(np.isfinite(loss)) or kw.get("label_smoothing")
+            np.testing.assert_allclose(loss, tl.detach().numpy(), **_tol(dtype))
+            np.testing.assert_allclose(dx, tx.grad.numpy(), **_tol(dtype))
+
+
+def test_xent_all_minus_inf_row_and_all_ignored_like_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = np.zeros((3, 4))
+    x[1] = -np.inf
+    t = np.array([0, 2, 3])
+    ours = nk.softmax_cross_entropy(x, t, reduction="none")
+    ref = F.cross_entropy(torch.tensor(x), torch.tensor(t), reduction="none").numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    np.testing.assert_allclose(ours[[0, 2]], ref[[0, 2]])
+    all_ignored = np.full(3, -100)
+    ours = nk.softmax_cross_entropy(np.zeros((3, 4)), all_ignored)
+    ref = F.cross_entropy(torch.zeros(3, 4), torch.tensor(all_ignored))
+    assert np.isnan(ours) and np.isnan(ref.item())
+    np.testing.assert_array_equal(
+        nk.softmax_cross_entropy_backward(1.0, np.zeros((3, 4)), all_ignored), 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_xent_zero_size_and_unbatched(dtype):
+    x = np.zeros((0, 5), dtype)
+    t = np.zeros(0, np.int64)
+    assert np.isnan(nk.softmax_cross_entropy(x, t))
+    assert nk.softmax_cross_entropy(x, t, reduction="sum") == 0
+    assert nk.softmax_cross_entropy(x, t, reduction="none").shape == (0,)
+    assert nk.softmax_cross_entropy_backward(1.0, x, t).shape == (0, 5)
+    x1 = np.array([1.0, 2.0, 0.5], dtype)
+    np.testing.assert_allclose(nk.softmax_cross_entropy(x1, 1),
+                               ref_xent(x1[None], np.array([1]), None, -100, "mean", 0.0),
+                               **_tol(dtype))
+    assert nk.softmax_cross_entropy_backward(1.0, x1, 1).shape == (3,)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 7), (1, 1), (3, 1000), (2, 3, 4), (0, 3)])
+def test_softmax_and_log_softmax(shape, dtype):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    ref_l = ref_log_softmax(x) if x.size else x
+    ls, sm = nk.log_softmax(x), nk.softmax(x)
+    np.testing.assert_allclose(ls, ref_l, **_tol(dtype))
+    np.testing.assert_allclose(sm, np.exp(ref_l), **_tol(dtype))
+    ref_dsm = sm * (dy - (dy * sm).sum(-1, keepdims=True))
+    ref_dls = dy - np.exp(ls) * dy.sum(-1, keepdims=True)
+    np.testing.assert_allclose(nk.softmax_backward(dy, sm), ref_dsm, **_tol(dtype))
+    np.testing.assert_allclose(nk.log_softmax_backward(dy, ls), ref_dls, **_tol(dtype))
+    torch = pytest.importorskip("torch")
+    for ours, fn, back in ((sm, torch.softmax, nk.softmax_backward),
+                           (ls, torch.log_softmax, nk.log_softmax_backward)):
+        tx = torch.tensor(x, requires_grad=True)
+        ty = fn(tx, -1)
+        ty.backward(torch.tensor(dy))
+        np.testing.assert_allclose(ours, ty.detach().numpy(), **_tol(dtype))
+        np.testing.assert_allclose(back(dy, ours), tx.grad.numpy(), **_tol(dtype))
+
+
+def test_softmax_extremes_like_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[1e4, -1e4, 0.0], [-np.inf, 1.0, -np.inf], [-np.inf] * 3], np.float32)
+    for ours, theirs in ((nk.softmax(x), torch.softmax(torch.tensor(x), -1)),
+                         (nk.log_softmax(x), torch.log_softmax(torch.tensor(x), -1))):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-6, atol=1e-6)
+    assert np.isnan(nk.softmax(x)[2]).all()
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda x, t: nk.softmax_cross_entropy(x, np.array([0, 5, 1])), ValueError, "target"),
+    (lambda x, t: nk.softmax_cross_entropy(x, np.array([0, -1, 1])), ValueError, "target"),
+    (lambda x, t: nk.softmax_cross_entropy(x, t[:2]), ValueError, "target"),
+    (lambda x, t: nk.softmax_cross_entropy(x, t, reduction="avg"), ValueError, "reduction"),
+    (lambda x, t: nk.softmax_cross_entropy(x, t, label_smoothing=1.5), ValueError,
+     "label_smoothing"),
+    (lambda x, t: nk.softmax_cross_entropy(x, t, weight=np.ones(4)), ValueError, "weight"),
+    (lambda x, t: nk.softmax_cross_entropy(x, t, weight=np.ones(5, np.float32)), TypeError,
+     "weight"),
+    (lambda x, t: nk.softmax_cross_entropy(x, np.ones((3, 4))), ValueError, "target"),
+    (lambda x, t: nk.softmax_cross_entropy(x, t.astype(bool)), TypeError, "target"),
+    (lambda x, t: nk.softmax_cross_entropy(x[None], t), ValueError, "logits"),
+    (lambda x, t: nk.softmax_cross_entropy_backward(np.ones(2), x, t), ValueError, "grad_loss"),
+    (lambda x, t: nk.softmax_backward(np.ones((3, 4)), x), ValueError, "grad_out"),
+])
+def test_xent_bad_arguments(call, exc, match):
+    x = np.zeros((3, 5))
+    t = np.array([0, 1, 2])
+    with pytest.raises(exc, match=match):
+        call(x, t)

@@ -221,3 +221,10 @@ def test_conv2d_thread_count_invariant():
     for other in results[1:]:
         for a, c in zip(results[0], other):
             np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+def test_public_raw_api_exports_the_cnn_kernels():
+    import loomgrad as lg
+    for name in nk.__all__:
+        assert getattr(lg.kernels, name) is getattr(nk, name)
+        assert getattr(nk, name).__doc__

@@ -107,3 +107,6 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
 def matmul(a, b, out=None):
     """``a @ b`` for 2-D or 3-D arrays on our GEMM (see :func:`gemm`)."""
     return gemm(a, b, out=out)
+
+
+from ._nn_kernels import *  # noqa: E402,F401,F403  (conv2d, pooling, softmax, cross-entropy)

@@ -363,3 +363,24 @@ def test_clip_grad_norm_matches_torch(max_norm, norm_type):
     ps[0].grad.data[0, 0] = np.nan
     with pytest.raises(RuntimeError, match="non-finite"):
         lg.nn.utils.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
+
+
+# ----------------------------------------------------------------------------- charlstm
+@needs_kernels
+def test_charlstm_quick_run_perplexity_falls(tmp_path):
+    import argparse
+
+    from loomgrad import charlm, train
+
+    text = tmp_path / "tiny.txt"
+    text.write_text(charlm.stdlib_text(12_000))
+    parser = train.add_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(["--model", "charlstm", "--text", str(text), "--epochs", "3",
+                              "--seq-len", "16", "--hidden", "48", "--batch-size", "16",
+                              "--sample-length", "30", "--quiet"])
+    r = train.run(args)
+    ppl = r["train_perplexity"]
+    assert len(ppl) == 3 and ppl[0] > ppl[1] > ppl[2]
+    assert r["val_perplexity"][-1] < r["vocab_size"]  # better than uniform guessing
+    assert r["sample"].startswith("The ") and len(r["sample"]) == 34
+    assert charlm.stdlib_text(5000) == charlm.stdlib_text(5000)  # deterministic corpus

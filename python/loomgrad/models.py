@@ -99,3 +99,38 @@ def lenet(in_channels: int = 1, num_classes: int = 10, image_size=(8, 8),
           dtype=None) -> LeNet:
     """Build a :class:`LeNet`; the defaults fit the 1x8x8 digits (16 and 32 channels)."""
     return LeNet(in_channels, num_classes, image_size, channels, hidden, dropout, dtype)
+
+
+class CharLSTM(nn.Module):
+    """A character-level language model: Embedding -> LSTM -> Linear.
+
+    ``forward(idx, state=None) -> (logits, (h, c))``: idx (N, T) integer
+    character ids -> logits (N, T, vocab_size); ``state`` is the LSTM's
+    (h, c), each (num_layers, N, hidden_size), to carry across chunks of a
+    long text (detach it between optimizer steps).
+    """
+
+    def __init__(self, vocab_size: int, hidden_size: int = 256, num_layers: int = 1,
+                 embedding_dim: int = 64, dropout: float = 0.0, dtype=None):
+        super().__init__()
+        vocab_size = _positive_int("vocab_size", vocab_size)
+        self.embedding = nn.Embedding(vocab_size, _positive_int("embedding_dim", embedding_dim),
+                                      dtype=dtype)
+        self.lstm = nn.LSTM(embedding_dim, _positive_int("hidden_size", hidden_size),
+                            _positive_int("num_layers", num_layers), batch_first=True,
+                            dropout=dropout, dtype=dtype)
+        self.head = nn.Linear(hidden_size, vocab_size, dtype=dtype)
+        self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
+
+    def forward(self, idx, state=None):
+        out, state = self.lstm(self.embedding(idx), state)
+        return self.head(out), state
+
+
+def char_lstm(vocab_size: int, hidden_size: int = 256, num_layers: int = 1,
+              embedding_dim: int = 64, dropout: float = 0.0, dtype=None) -> CharLSTM:
+    """Build a :class:`CharLSTM` (embedding 64, one LSTM layer of 256 by default)."""
+    return CharLSTM(vocab_size, hidden_size, num_layers, embedding_dim, dropout, dtype)
+
+
+__all__ += ["CharLSTM", "char_lstm"]

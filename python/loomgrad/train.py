@@ -15,10 +15,11 @@ import numpy as np
 
 __all__ = ["add_arguments", "run", "default_args"]
 
-MODELS = ("mlp", "lenet")
+MODELS = ("mlp", "lenet", "charlstm")
 SCHEDULES = ("none", "step", "cosine", "inverse-time")
 # Options whose default depends on --model (None on the command line means "the model's").
 _MODEL_DEFAULTS = {"mlp": dict(lr=3e-3, schedule="none"),
+                   "charlstm": dict(lr=3e-3, schedule="none"),
                    "lenet": dict(lr=1e-2, schedule="cosine")}
 _CUDA_NOT_WIRED = "training on the GPU is not wired up yet (the loss and data path are CPU-only)"
 
@@ -110,6 +111,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (per-epoch lines are still printed)")
     parser.add_argument("--quiet", action="store_true", help="print nothing; just return")
+    from . import charlm  # the charlstm options (--seq-len, --temperature, --text, ...)
+
+    charlm.add_arguments(parser)
     return parser
 
 
@@ -186,6 +190,10 @@ def run(args: argparse.Namespace | None = None) -> dict:
     from .nn import functional as F
 
     args = _complete(args)
+    if args.model == "charlstm":  # a language model on text: its own loop (charlm.py)
+        from . import charlm
+
+        return charlm.run(args)
     if args.device == "cuda":
         if not lg.cuda.is_available():
             raise RuntimeError(f"--device cuda: CUDA is not available: "

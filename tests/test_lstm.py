@@ -316,6 +316,20 @@ def test_lstm_retain_graph_and_no_grad():
     assert not out.requires_grad and not h.requires_grad
 
 
+@needs_kernels
+def test_lstm_dropout_between_layers_only_in_training():
+    lg.manual_seed(0)
+    m = lg.nn.LSTM(3, 16, num_layers=2, dropout=0.5)
+    x = lg.randn(5, 4, 3)
+    m.eval()
+    a, b = m(x)[0].detach().numpy(), m(x)[0].detach().numpy()
+    np.testing.assert_array_equal(a, b)
+    m.train()
+    assert not np.allclose(m(x)[0].detach().numpy(), a)
+    one = lg.nn.LSTM(3, 16, num_layers=1, dropout=0.5)  # nothing to drop between layers
+    np.testing.assert_array_equal(one(x)[0].detach().numpy(), one(x)[0].detach().numpy())
+
+
 # ----------------------------------------------------------------------------- Embedding, clipping
 @requires_torch
 @pytest.mark.parametrize("padding_idx", [None, 2, -1])

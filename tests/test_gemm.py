@@ -343,3 +343,21 @@ def test_matches_torch():
     b = make(rng, (3, 40, 30), np.float32)
     want = torch.matmul(torch.from_numpy(a), torch.from_numpy(b).transpose(1, 2)).numpy()
     np.testing.assert_allclose(gemm(a, b, trans_b=True), want, rtol=1e-4, atol=1e-4)
+
+
+def test_bench_gemm_smoke(capsys):
+    # The benchmark runs end to end and prints its table (timings not checked).
+    from loomgrad.benchmarks import gemm as bench_gemm
+    from loomgrad.benchmarks import harness
+
+    before, blas_before = lg._cpu.get_num_threads(), harness.blas_threads()
+    try:
+        assert bench_gemm.main(["--quick", "--no-torch", "--threads", "1", "--reps", "1",
+                                "--min-time", "0.0005", "--pause", "0"]) == 0
+    finally:
+        lg._cpu.set_num_threads(before)
+        if blas_before:
+            harness.set_blas_threads(blas_before)
+    out = capsys.readouterr().out
+    assert "geometric-mean speed ratio loomgrad/numpy" in out
+    assert "peak = 1 cores" in out or "peak unknown" in out

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="alternating rounds per shape (default 7, 2 with --quick)")
     p.add_argument("--min-time", type=float, default=None,
                    help="seconds per timing sample (default 0.05, 0.005 with --quick)")
+    p.add_argument("--pause", type=float, default=0.12,
+                   help="seconds of idle between contenders, so other libraries' spinning "
+                        "worker threads settle (default 0.12)")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     return p
 
@@ -112,7 +115,7 @@ def main(argv=None) -> int:
             tA, tB = torch.from_numpy(A), torch.from_numpy(B)  # views, no copy
             out_t = torch.empty((M, N), dtype=tA.dtype)
             contenders["torch"] = lambda: torch.matmul(tA, tB, out=out_t)
-        times = harness.time_min(contenders, reps=reps, min_time=min_time)
+        times = harness.time_min(contenders, reps=reps, min_time=min_time, pause=args.pause)
         tol = 1e-3 if dtype == np.float32 else 1e-9
         if not np.allclose(out_lg, out_np, rtol=tol, atol=tol * np.sqrt(K)):
             print(f"WARNING: {label}: loomgrad and numpy disagree "

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 import loomgrad as lg
+from loomgrad.cli import _bench_names
 
 
 def run_cli(*args, timeout=300):
@@ -31,6 +32,12 @@ def test_info_respects_omp_num_threads():
     assert "CPU threads: 1 " in r.stdout
 
 
+def test_bench_lists_every_benchmark():
+    assert {"gemm", "conv", "pool", "xent"} <= set(_bench_names())
+    r = run_cli("bench", "nosuch")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
 def test_unknown_command_is_a_usage_error():
     r = run_cli("frobnicate")
     assert r.returncode == 2
@@ -50,3 +57,11 @@ def test_set_num_threads_roundtrip_and_errors():
             lg.set_num_threads(True)
     finally:
         lg.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", _bench_names())
+def test_bench_quick_smoke(name):
+    """Every benchmark runs end to end through the CLI (timings are not checked)."""
+    r = run_cli("bench", name, "--quick", timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "geometric-mean" in r.stdout

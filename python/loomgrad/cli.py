@@ -3,10 +3,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import platform
 import sys
 
-BENCHES = ("gemm",)
+
+
+def _bench_names() -> list[str]:
+    """Every loomgrad.benchmarks module but the shared harness."""
+    from . import benchmarks
+
+    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
+                  if m.name != "harness" and not m.name.startswith("_"))
 
 
 def _info(args) -> int:
@@ -67,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench = sub.add_parser("bench", help="benchmark a kernel family against its yardsticks",
                              description="Runs loomgrad.benchmarks.NAME; arguments after NAME "
                                          "go to that benchmark (try NAME --help).")
-    p_bench.add_argument("name", choices=BENCHES)
+    p_bench.add_argument("name", choices=_bench_names())
     p_bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     p_bench.set_defaults(func=_bench)
 

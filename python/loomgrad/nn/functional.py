@@ -258,6 +258,9 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
     w = _class_weights(fn, weight, C, dtype)
     eps = float(label_smoothing)
     t_raw = _raw(target)
+    if isinstance(input.data, np.ndarray):
+        return _cross_entropy_fused(fn, input, target, t_raw, C, item_shape, w, ignore_index,
+                                    reduction, eps)
     if t_raw.dtype.kind == "f" and tuple(t_raw.shape) == tuple(input.shape):
         q = _to_rows(t_raw.astype(dtype, copy=False), C)
         if eps:
@@ -277,6 +280,62 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
         denom = wy.sum()
     return _SoftmaxCrossEntropy.apply(input, q=q.astype(dtype, copy=False), reduction=reduction,
                                denom=denom, item_shape=item_shape)
+
+
+def _cross_entropy_fused(fn, input, target, t_raw, C, item_shape, w, ignore_index, reduction,
+                         eps):
+    """CPU path: the fused C++ kernel (loomgrad.kernels.softmax_cross_entropy) on
+    (M, C) rows; nothing but the rows and targets is kept for backward."""
+    if t_raw.dtype.kind == "f":
+        if tuple(t_raw.shape) != tuple(input.shape):
+            raise ValueError(f"{fn}: float target must have input's shape {tuple(input.shape)} "
+                             f"(class probabilities), got {tuple(t_raw.shape)}; class-index "
+                             f"targets must be integers of shape {tuple(item_shape)}")
+        t = np.ascontiguousarray(_to_rows(t_raw.astype(input.dtype, copy=False), C))
+    else:
+        if t_raw.dtype.kind not in "iu":
+            raise TypeError(f"{fn}: class-index target must be an integer array, got dtype "
+                            f"{t_raw.dtype} with shape {tuple(t_raw.shape)}")
+        if tuple(t_raw.shape) != tuple(item_shape):
+            raise ValueError(f"{fn}: target shape {tuple(t_raw.shape)} does not match input: "
+                             f"expected {tuple(item_shape)} (input's shape without its class "
+                             f"dim)")
+        t = t_raw.reshape(-1).astype(np.int64, copy=False)
+        bad = (t != ignore_index) & ((t < 0) | (t >= C))
+        if bad.any():
+            raise ValueError(f"{fn}: target holds class index {int(t[bad][0])}, outside "
+                             f"[0, {C}) (and not ignore_index={ignore_index})")
+    return _FusedCrossEntropyCPU.apply(input, target=t, weight=w, ignore_index=int(ignore_index),
+                                       reduction=reduction, label_smoothing=float(eps),
+                                       item_shape=tuple(item_shape))
+
+
+class _FusedCrossEntropyCPU(Function):
+    """Softmax cross-entropy on the C++ kernel: forward and backward in one
+    node; backward recomputes the softmax from the logits instead of saving it."""
+
+    def forward(self, z, *, target, weight, ignore_index, reduction, label_smoothing,
+                item_shape):
+        from .. import kernels
+
+        rows = np.ascontiguousarray(_to_rows(z, z.shape[0] if z.ndim == 1 else z.shape[1]))
+        self.args = (target, weight, ignore_index, reduction, label_smoothing)
+        self.shape = z.shape
+        if self.needs_input_grad[0]:
+            self.saved = (rows,)
+        loss = kernels.softmax_cross_entropy(rows, target, weight, ignore_index, reduction,
+                                             label_smoothing)
+        return loss.reshape(item_shape) if reduction == "none" else loss
+
+    def backward(self, grad):
+        from .. import kernels
+
+        (rows,) = self.saved
+        target, weight, ignore_index, reduction, label_smoothing = self.args
+        g = grad.reshape(-1) if reduction == "none" else grad
+        d = kernels.softmax_cross_entropy_backward(g, rows, target, weight, ignore_index,
+                                                   reduction, label_smoothing)
+        return (_from_rows(d, self.shape),)
 
 
 class _SoftmaxCrossEntropy(Function):

@@ -108,6 +108,7 @@ py::dict build_info() {
 }  // namespace
 
 void register_nn_kernels(py::module_& m);  // cpu_nn.cpp: conv2d, pooling, softmax, xent
+void register_lstm_kernels(py::module_& m);  // cpu_lstm.cpp: LSTM cell and sequence
 
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "loomgrad CPU kernels (C++/OpenMP). Use loomgrad.kernels for the public API.";
@@ -119,4 +120,5 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("get_num_threads", &lg::num_threads);
   m.def("build_info", &build_info);
   register_nn_kernels(m);
+  register_lstm_kernels(m);
 }

@@ -110,3 +110,4 @@ def matmul(a, b, out=None):
 
 
 from ._nn_kernels import *  # noqa: E402,F401,F403  (conv2d, pooling, softmax, cross-entropy)
+from ._lstm_kernels import *  # noqa: E402,F401,F403  (lstm_cell, lstm_sequence and their backwards)

@@ -282,3 +282,15 @@ def test_function_forms_match_torch():
                                    ((0,), (0,))])
 def test_matmul_zero_size_matches_torch(sa, sb):
     helper_test_op([sa, sb], lambda a, b: a @ b, lambda a, b: a @ b)
+
+
+def test_softmax_runs_on_the_cpu_row_kernels(monkeypatch):
+    calls = []
+    for name in ("softmax", "softmax_backward", "log_softmax", "log_softmax_backward"):
+        real = getattr(lg.kernels, name)
+        monkeypatch.setattr(lg.kernels, name,
+                            lambda *a, _real=real, _n=name: calls.append(_n) or _real(*a))
+    x = lg.randn(3, 4, 5, requires_grad=True)
+    (x.softmax(1) * lg.randn(3, 4, 5)).sum().backward()
+    (x.log_softmax(0) * lg.randn(3, 4, 5)).sum().backward()
+    assert calls == ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward"]

@@ -14,9 +14,7 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 from helpers import helper_gradcheck, helper_test_op  # noqa: E402
 
-_BACKENDS = {"numpy": conv_ops._NumpyBackend}
-if conv_ops._cpp_backend() is not None:
-    _BACKENDS["cpp"] = conv_ops._cpp_backend()
+_BACKENDS = {"numpy": conv_ops._NumpyBackend, "cpp": conv_ops._nn_kernels}
 
 
 @pytest.fixture(params=sorted(_BACKENDS))

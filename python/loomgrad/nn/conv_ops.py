@@ -9,8 +9,8 @@ forward/backward call a *backend* on raw arrays:
   ``numpy.lib.stride_tricks.sliding_window_view`` and our GEMM
   (``lg.kernels.gemm``) for convolution, NumPy window reductions for pooling.
   It is the slow, obviously-right twin of the C++ kernels.
-* the C++/OpenMP kernels (``loomgrad._nn_kernels``), once they land: set
-  ``_backend`` below to their adapter.
+* the C++/OpenMP kernels (``loomgrad._nn_kernels``), which ``_backend``
+  below always uses; tests swap in the NumPy twin to compare the two.
 
 Both backends share the raw API: ``conv2d(x, w, bias, stride, padding,
 dilation, groups) -> y``, ``conv2d_backward(gy, x, w, stride, padding,
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import kernels
+from .. import _nn_kernels, kernels
 from ..autograd import Function, array_module
 from ..tensor import Tensor
 
@@ -258,21 +258,10 @@ class _NumpyBackend:
         return np.ascontiguousarray(np.matmul(np.matmul(ph.T, gy), pw), dtype=gy.dtype)
 
 
-def _cpp_backend():
-    """The C++/OpenMP kernels (``loomgrad._nn_kernels``, same raw API), or None
-    while the compiled module does not have them (e.g. mid-rebuild)."""
-    from .. import _cpu
-    if not hasattr(_cpu, "conv2d_forward"):
-        return None
-    try:
-        from .. import _nn_kernels
-    except ImportError:
-        return None
-    return _nn_kernels
-
-
-# The backend the Functions call: the C++ kernels when built, else the NumPy twin.
-_backend = _cpp_backend() or _NumpyBackend
+# The backend the Functions call: always the C++ kernels. The NumPy twin is
+# the reference the tests run the same Functions through (never a silent
+# fallback: a build without the kernels fails at import instead).
+_backend = _nn_kernels
 
 
 def _require_cpu(fn: str, a) -> None:

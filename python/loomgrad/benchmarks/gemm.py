@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     reps = args.reps or (2 if args.quick else 7)
     min_time = args.min_time or (0.005 if args.quick else 0.05)
     dtype = np.dtype(args.dtype)
-    lg._cpu.set_num_threads(args.threads)
+    lg.set_num_threads(args.threads)
     blas_line = harness.set_blas_threads(args.threads)
 
     torch = None
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     peak, derivation = harness.cpu_peak_gflops(dtype, args.threads)
     print(f"loomgrad {lg.__version__} GEMM benchmark, {dtype.name}, {args.threads} threads")
     print(f"  machine: {harness.machine_summary()}")
-    print(f"  loomgrad: microkernel path {info['gemm_isa']}, {lg._cpu.get_num_threads()} threads, "
+    print(f"  loomgrad: microkernel path {info['gemm_isa']}, {lg.get_num_threads()} threads, "
           f"{info['compiler']}, OpenMP {info['openmp']}")
     print(f"  {blas_line}")
     if torch is not None:

@@ -12,7 +12,6 @@ transposed views (which their BLAS reads without a copy).
 """
 from __future__ import annotations
 
-import argparse
 import os
 
 # (label, M, N, K, trans_a, trans_b). Forward of a 3136 -> 1024 linear layer
@@ -39,64 +38,29 @@ QUICK = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m loomgrad bench gemm",
-                                description="loomgrad CPU GEMM vs NumPy (OpenBLAS) and PyTorch.")
-    p.add_argument("--threads", type=int, default=2,
-                   help="threads for every contender (default 2)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--quick", action="store_true", help="small shapes, few repetitions (smoke run)")
+def build_parser():
+    from .harness import bench_parser
+
+    p = bench_parser("gemm", "loomgrad CPU GEMM vs NumPy (OpenBLAS) and PyTorch.")
     p.add_argument("--device", choices=["cpu"], default="cpu", help="only cpu for now")
-    p.add_argument("--reps", type=int, default=None,
-                   help="alternating rounds per shape (default 7, 2 with --quick)")
-    p.add_argument("--min-time", type=float, default=None,
-                   help="seconds per timing sample (default 0.05, 0.005 with --quick)")
-    p.add_argument("--pause", type=float, default=0.12,
-                   help="seconds of idle between contenders, so other libraries' spinning "
-                        "worker threads settle (default 0.12)")
-    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads < 1:
-        raise SystemExit("--threads must be >= 1")
     # Only effective when NumPy is not loaded yet (bench/gemm.py); otherwise
-    # set_blas_threads below changes the loaded OpenBLAS at run time.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
+    # bench_setup changes the loaded OpenBLAS at run time.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(args.threads, 1)))
 
     import numpy as np
 
     import loomgrad as lg
     from . import harness
 
-    reps = args.reps or (2 if args.quick else 7)
-    min_time = args.min_time or (0.005 if args.quick else 0.05)
-    dtype = np.dtype(args.dtype)
-    lg.set_num_threads(args.threads)
-    blas_line = harness.set_blas_threads(args.threads)
-
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            torch = None
-
-    info = lg._cpu.build_info()
+    setup = harness.bench_setup(args)
+    dtype, torch = setup.dtype, setup.torch
     peak, derivation = harness.cpu_peak_gflops(dtype, args.threads)
-    print(f"loomgrad {lg.__version__} GEMM benchmark, {dtype.name}, {args.threads} threads")
-    print(f"  machine: {harness.machine_summary()}")
-    print(f"  loomgrad: microkernel path {info['gemm_isa']}, {lg.get_num_threads()} threads, "
-          f"{info['compiler']}, OpenMP {info['openmp']}")
-    print(f"  {blas_line}")
-    if torch is not None:
-        print(f"  torch {torch.__version__}: {torch.get_num_threads()} threads")
-    print(f"  {derivation}")
-    print(f"  timing: best of {reps} alternating rounds, >= {min_time * 1e3:.0f} ms per sample")
-    print()
+    harness.print_header("GEMM benchmark", setup, [derivation])
 
     rng = np.random.default_rng(0)
     rows = []
@@ -115,7 +79,7 @@ def main(argv=None) -> int:
             tA, tB = torch.from_numpy(A), torch.from_numpy(B)  # views, no copy
             out_t = torch.empty((M, N), dtype=tA.dtype)
             contenders["torch"] = lambda: torch.matmul(tA, tB, out=out_t)
-        times = harness.time_min(contenders, reps=reps, min_time=min_time, pause=args.pause)
+        times = setup.time(contenders)
         tol = 1e-3 if dtype == np.float32 else 1e-9
         if not np.allclose(out_lg, out_np, rtol=tol, atol=tol * np.sqrt(K)):
             print(f"WARNING: {label}: loomgrad and numpy disagree "

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 __all__ = ["time_min", "Row", "print_table", "geomean", "cpu_peak_gflops", "cpu_mhz",
+           "bench_parser", "bench_setup", "print_header", "Setup",
            "set_blas_threads", "blas_threads", "machine_summary"]
 
 
@@ -247,3 +248,85 @@ def machine_summary() -> str:
     except OSError:
         pass
     return f"{model}, {os.cpu_count()} logical CPUs, python {platform.python_version()}"
+
+
+# ---------------------------------------------------------------- one CLI shape
+def bench_parser(name: str, description: str, reps: int = 7, min_time: float = 0.05):
+    """The options every benchmark shares: --threads --dtype --quick --reps
+    --min-time --pause --no-torch. A benchmark adds its own on the result."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog=f"python -m loomgrad bench {name}", description=description)
+    p.add_argument("--threads", type=int, default=2,
+                   help="threads for every contender (default 2)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--quick", action="store_true", help="small shapes, few repetitions (smoke run)")
+    p.add_argument("--reps", type=int, default=None,
+                   help=f"alternating rounds per shape (default {reps}, 2 with --quick)")
+    p.add_argument("--min-time", type=float, default=None,
+                   help=f"seconds per timing sample (default {min_time}, 0.005 with --quick)")
+    p.add_argument("--pause", type=float, default=0.12,
+                   help="seconds of idle between contenders, so other libraries' spinning "
+                        "worker threads settle (default 0.12)")
+    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    p.set_defaults(default_reps=reps, default_min_time=min_time)
+    return p
+
+
+@dataclass
+class Setup:
+    """What a benchmark run uses: repetitions, sample length, dtype, the
+    torch module (None when absent or --no-torch) and the header lines."""
+    reps: int
+    min_time: float
+    pause: float
+    dtype: object
+    threads: int
+    torch: object = None
+    lines: list = field(default_factory=list)
+
+    def time(self, contenders):
+        return time_min(contenders, reps=self.reps, min_time=self.min_time, pause=self.pause)
+
+
+def bench_setup(args) -> Setup:
+    """Apply the shared options: the same thread count for loomgrad, NumPy's
+    OpenBLAS and torch; import torch unless --no-torch."""
+    if args.threads < 1:
+        raise SystemExit("--threads must be >= 1")
+    if args.reps is not None and args.reps < 1:
+        raise SystemExit("--reps must be >= 1")
+    import numpy as np
+
+    import loomgrad as lg
+
+    lg.set_num_threads(args.threads)
+    s = Setup(reps=args.reps or (2 if args.quick else args.default_reps),
+              min_time=args.min_time or (0.005 if args.quick else args.default_min_time),
+              pause=args.pause, dtype=np.dtype(args.dtype), threads=args.threads)
+    info = lg._cpu.build_info()
+    s.lines.append(f"machine: {machine_summary()}")
+    s.lines.append(f"loomgrad: GEMM path {info['gemm_isa']}, {lg.get_num_threads()} threads, "
+                   f"{info['compiler']}, OpenMP {info['openmp']}")
+    s.lines.append(set_blas_threads(args.threads))
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            torch.set_num_threads(args.threads)
+            s.torch = torch
+            s.lines.append(f"torch {torch.__version__}: {torch.get_num_threads()} threads")
+    return s
+
+
+def print_header(title: str, setup: Setup, extra=()) -> None:
+    import loomgrad as lg
+
+    print(f"loomgrad {lg.__version__} {title}, {setup.dtype.name}, {setup.threads} threads")
+    for line in list(setup.lines) + list(extra):
+        print(f"  {line}")
+    print(f"  timing: best of {setup.reps} alternating rounds, >= {setup.min_time * 1e3:.0f} ms "
+          f"per sample")
+    print()

@@ -13,17 +13,13 @@ both backward passes (3x forward); elementwise work is not counted.
 """
 from __future__ import annotations
 
-import argparse
 
+def build_parser():
+    from .harness import bench_parser
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m loomgrad bench lenet",
-                                description="One LeNet training step: loomgrad vs PyTorch.")
-    p.add_argument("--threads", type=int, default=2, help="threads for both (default 2)")
+    p = bench_parser("lenet", "One LeNet training step: loomgrad vs PyTorch.", reps=5,
+                     min_time=0.2)
     p.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
-    p.add_argument("--quick", action="store_true", help="batch 8, few repetitions (smoke run)")
-    p.add_argument("--reps", type=int, default=None, help="alternating rounds (default 5)")
-    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     return p
 
 
@@ -52,41 +48,26 @@ def step_flops(n: int) -> float:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads < 1 or args.batch < 1:
-        raise SystemExit("--threads and --batch must be >= 1")
+    if args.batch < 1:
+        raise SystemExit("--batch must be >= 1")
 
     import numpy as np
 
     import loomgrad as lg
     from . import harness
 
+    setup = harness.bench_setup(args)
+    torch = setup.torch
     n = 8 if args.quick else args.batch
-    reps = args.reps or (2 if args.quick else 5)
-    min_time = 0.005 if args.quick else 0.2
-    lg.set_num_threads(args.threads)
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            torch = None
-
-    peak, derivation = harness.cpu_peak_gflops(np.float32, args.threads)
-    print(f"loomgrad {lg.__version__} LeNet training step, float32, batch {n}, "
-          f"{args.threads} threads")
-    print(f"  machine: {harness.machine_summary()}")
-    if torch is not None:
-        print(f"  torch {torch.__version__}: {torch.get_num_threads()} threads")
-    print(f"  {derivation}")
-    print(f"  timing: best of {reps} alternating rounds, >= {min_time * 1e3:.0f} ms per sample")
-    print()
+    dtype = setup.dtype
+    peak, derivation = harness.cpu_peak_gflops(dtype, args.threads)
+    harness.print_header(f"LeNet training step, batch {n}", setup, [derivation])
 
     rng = np.random.default_rng(0)
-    x = rng.random((n, 1, 28, 28), dtype=np.float32)
+    x = rng.random((n, 1, 28, 28)).astype(dtype)
     y = rng.integers(0, 10, n)
     lg.manual_seed(0)
-    model = lenet_lg(lg)
+    model = lenet_lg(lg).to(dtype)
     opt = lg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     xt, yt = lg.tensor(x), lg.tensor(y)
 
@@ -98,7 +79,7 @@ def main(argv=None) -> int:
 
     contenders = {"loomgrad": step_ours}
     if torch is not None:
-        tmodel = lenet_torch(torch)
+        tmodel = lenet_torch(torch).to(torch.float64 if dtype == np.float64 else torch.float32)
         tmodel.load_state_dict({k: torch.from_numpy(v.numpy().copy())
                                 for k, v in model.state_dict().items()})
         topt = torch.optim.SGD(tmodel.parameters(), lr=0.01, momentum=0.9)
@@ -124,7 +105,7 @@ def main(argv=None) -> int:
         contenders["torch"] = step_torch
 
     row = harness.Row(f"LeNet step [N={n}, 28x28]", step_flops(n),
-                      harness.time_min(contenders, reps, min_time))
+                      setup.time(contenders))
     for name, t in row.seconds.items():
         print(f"  {name}: {t * 1e3:.2f} ms per step")
     print()

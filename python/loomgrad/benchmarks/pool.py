@@ -12,9 +12,6 @@ its forward+backward with ``torch.autograd.grad``.
 """
 from __future__ import annotations
 
-import argparse
-import io
-
 # (label, kind, N, C, H, kernel, stride, padding)
 SHAPES = [
     ("max 2x2/2", "max", 64, 64, 56, 2, 2, 0),
@@ -28,64 +25,23 @@ QUICK = [
 ]
 
 
-def print_bandwidth_table(rows, yardsticks, title):
-    """harness.print_table with Row.flops holding bytes: the same table,
-    labelled GB/s."""
-    from . import harness
+def build_parser():
+    from .harness import bench_parser
 
-    buf = io.StringIO()
-    means = harness.print_table(rows, ours="loomgrad", yardsticks=yardsticks, title=title,
-                                file=buf)
-    lines = buf.getvalue().splitlines()
-    head = 1 if title else 0
-    lines[head] = lines[head].replace("GF/s", "GB/s")
-    print("\n".join(lines))
-    return means
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m loomgrad bench pool",
-                                description="loomgrad CPU pooling vs PyTorch.")
-    p.add_argument("--threads", type=int, default=2, help="threads for every contender (default 2)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--quick", action="store_true", help="small shapes, few repetitions (smoke run)")
-    p.add_argument("--reps", type=int, default=None,
-                   help="alternating rounds per shape (default 7, 2 with --quick)")
-    p.add_argument("--min-time", type=float, default=None,
-                   help="seconds per timing sample (default 0.05, 0.005 with --quick)")
-    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    return p
+    return bench_parser("pool", "loomgrad CPU pooling vs PyTorch.")
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads < 1:
-        raise SystemExit("--threads must be >= 1")
 
     import numpy as np
 
-    import loomgrad as lg
     from loomgrad import _nn_kernels as nk
     from . import harness
 
-    reps = args.reps or (2 if args.quick else 7)
-    min_time = args.min_time or (0.005 if args.quick else 0.05)
-    dtype = np.dtype(args.dtype)
-    lg._cpu.set_num_threads(args.threads)
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            torch = None
-
-    print(f"loomgrad {lg.__version__} pooling benchmark, {dtype.name}, {args.threads} threads")
-    print(f"  machine: {harness.machine_summary()}")
-    if torch is not None:
-        print(f"  torch {torch.__version__}: {torch.get_num_threads()} threads")
-    print(f"  timing: best of {reps} alternating rounds, >= {min_time * 1e3:.0f} ms per sample")
-    print()
+    setup = harness.bench_setup(args)
+    dtype, torch = setup.dtype, setup.torch
+    harness.print_header("pooling benchmark", setup)
 
     rng = np.random.default_rng(0)
     fwd_rows, train_rows = [], []
@@ -145,14 +101,15 @@ def main(argv=None) -> int:
             if not np.allclose(out, ref, rtol=1e-5, atol=1e-6):
                 print(f"WARNING: {label}: loomgrad and torch disagree")
         shape = f"{label} [{N}x{C}x{H}x{H}]"
-        fwd_rows.append(harness.Row(shape, fwd_bytes, harness.time_min(fwd, reps, min_time)))
+        fwd_rows.append(harness.Row(shape, fwd_bytes, setup.time(fwd)))
         train_rows.append(harness.Row(shape, fwd_bytes + bwd_bytes,
-                                      harness.time_min(train, reps, min_time)))
+                                      setup.time(train)))
         print(f"  ... {label}", flush=True)
     print()
-    print_bandwidth_table(fwd_rows, yardsticks, "forward")
+    harness.print_table(fwd_rows, "loomgrad", yardsticks, title="forward", unit="GB/s")
     print()
-    print_bandwidth_table(train_rows, yardsticks, "forward + backward")
+    harness.print_table(train_rows, "loomgrad", yardsticks, title="forward + backward",
+                        unit="GB/s")
     return 0
 
 

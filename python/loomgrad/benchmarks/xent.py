@@ -11,57 +11,27 @@ reads and writes once.
 """
 from __future__ import annotations
 
-import argparse
-
 SHAPES = [("xent 4096x1000", 4096, 1000), ("xent 256x10", 256, 10), ("xent 512x32000", 512, 32000)]
 QUICK = [("xent 512x1000", 512, 1000), ("xent 64x10", 64, 10)]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m loomgrad bench xent",
-                                description="loomgrad fused softmax cross-entropy vs PyTorch.")
-    p.add_argument("--threads", type=int, default=2, help="threads for every contender (default 2)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--quick", action="store_true", help="small shapes, few repetitions (smoke run)")
-    p.add_argument("--reps", type=int, default=None,
-                   help="alternating rounds per shape (default 7, 2 with --quick)")
-    p.add_argument("--min-time", type=float, default=None,
-                   help="seconds per timing sample (default 0.05, 0.005 with --quick)")
-    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    return p
+def build_parser():
+    from .harness import bench_parser
+
+    return bench_parser("xent", "loomgrad fused softmax cross-entropy vs PyTorch.")
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads < 1:
-        raise SystemExit("--threads must be >= 1")
 
     import numpy as np
 
-    import loomgrad as lg
     from loomgrad import _nn_kernels as nk
     from . import harness
-    from .pool import print_bandwidth_table
 
-    reps = args.reps or (2 if args.quick else 7)
-    min_time = args.min_time or (0.005 if args.quick else 0.05)
-    dtype = np.dtype(args.dtype)
-    lg._cpu.set_num_threads(args.threads)
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            torch = None
-
-    print(f"loomgrad {lg.__version__} softmax cross-entropy benchmark, {dtype.name}, "
-          f"{args.threads} threads")
-    print(f"  machine: {harness.machine_summary()}")
-    if torch is not None:
-        print(f"  torch {torch.__version__}: {torch.get_num_threads()} threads")
-    print(f"  timing: best of {reps} alternating rounds, >= {min_time * 1e3:.0f} ms per sample")
-    print()
+    setup = harness.bench_setup(args)
+    dtype, torch = setup.dtype, setup.torch
+    harness.print_header("softmax cross-entropy benchmark", setup)
 
     rng = np.random.default_rng(0)
     rows = {"forward": [], "forward + backward": [], "log_softmax forward": []}
@@ -108,11 +78,11 @@ def main(argv=None) -> int:
                 "log_softmax forward": 2 * nbytes}
         for name, cont in contenders.items():
             rows[name].append(harness.Row(label, work[name],
-                                          harness.time_min(cont, reps, min_time)))
+                                          setup.time(cont)))
         print(f"  ... {label}", flush=True)
     for name, rs in rows.items():
         print()
-        print_bandwidth_table(rs, yardsticks, name)
+        harness.print_table(rs, "loomgrad", yardsticks, title=name, unit="GB/s")
     return 0
 
 

@@ -31,11 +31,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "common/parallel.h"
 #include "cpu/gemm.h"
+#include "cpu/gemm_internal.h"
 
 // Without this GCC keeps the clamps in exp_approx as branches (a compare may
 // raise FE_INVALID) and the activation loops stay scalar; nothing here reads
@@ -260,6 +267,142 @@ void copy_or_zero(T* dst, const T* src, int64_t n) {
   else std::fill(dst, dst + n, T(0));
 }
 
+// ------------------------------------------------------------------ recurrent GEMM
+// The per-step product C (M x N) = A (M x K) · B + beta·C with the SAME B
+// (w_hh or its transpose) at every step. lg::cpu::gemm would re-pack B into
+// micro-panels on every call -- for small batches that packing costs as much
+// as the arithmetic -- so B is packed once per sequence here and each step
+// only packs its small A and runs the GEMM's own microkernels (the family
+// gemm_isa() names), in one parallel region: A packed cooperatively, then
+// the NR-wide column panels of C split over the threads. M <= 4 (GEMV-like)
+// goes to lg::cpu::gemm, whose skinny path does not pack at all.
+template <typename T>
+detail::KernelSet<T> active_kernels();
+template <>
+detail::KernelSet<float> active_kernels<float>() {
+  const char* isa = gemm_isa();
+  if (std::strcmp(isa, "avx512") == 0) return detail::kernels_avx512_f32();
+  if (std::strcmp(isa, "avx2+fma") == 0) return detail::kernels_avx2_f32();
+  return detail::kernels_generic_f32();
+}
+template <>
+detail::KernelSet<double> active_kernels<double>() {
+  const char* isa = gemm_isa();
+  if (std::strcmp(isa, "avx512") == 0) return detail::kernels_avx512_f64();
+  if (std::strcmp(isa, "avx2+fma") == 0) return detail::kernels_avx2_f64();
+  return detail::kernels_generic_f64();
+}
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+template <typename T>
+std::unique_ptr<T[], FreeDeleter> alloc_aligned(int64_t elems) {
+  const size_t bytes = (static_cast<size_t>(std::max<int64_t>(elems, 1)) * sizeof(T) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  return std::unique_ptr<T[], FreeDeleter>(static_cast<T*>(p));
+}
+
+template <typename T>
+class RecurrentGemm {
+ public:
+  // B = Wᵀ (W stored N x K) when trans_w, else B = W (stored K x N).
+  RecurrentGemm(int64_t M, int64_t N, int64_t K, bool trans_w, const T* W)
+      : M_(M), N_(N), K_(K), trans_w_(trans_w), W_(W), ks_(active_kernels<T>()) {
+    direct_ = M <= detail::kSkinnyMax || N == 0 || K == 0 || !ks_.micro || !ks_.pack_trans;
+    if (direct_) return;
+    mr_ = ks_.mr;
+    nr_ = ks_.nr;
+    const int64_t blocks = (K + 255) / 256;  // kc <= 256: a B micro-panel stays in L1
+    kc_ = (K + blocks - 1) / blocks;
+    mps_ = (M + mr_ - 1) / mr_;
+    jps_ = (N + nr_ - 1) / nr_;
+    bpack_ = alloc_aligned<T>(K * jps_ * nr_);
+    apack_ = alloc_aligned<T>(K * mps_ * mr_);
+    nt_ = std::max(1, std::min<int>(threads_for(M * N * K, int64_t(1) << 16),
+                                    static_cast<int>(jps_)));
+    tiles_ = alloc_aligned<T>(int64_t(nt_) * mr_ * nr_);
+    // Pack B once: block kb (rows k0 .. k0+kcur of B) holds jps NR-wide
+    // panels of kcur x NR, element (k, c) at k * NR + c, zero-padded.
+    for (int64_t k0 = 0; k0 < K; k0 += kc_) {
+      const int64_t kcur = std::min(kc_, K - k0);
+      for (int64_t p = 0; p < jps_; ++p) {
+        const int64_t j0 = p * nr_, cols = std::min<int64_t>(nr_, N - j0);
+        T* dst = bpack_.get() + k0 * jps_ * nr_ + p * kcur * nr_;
+        if (trans_w) {
+          ks_.pack_trans(kcur, cols, nr_, W + j0 * K + k0, K, dst);
+        } else {
+          for (int64_t k = 0; k < kcur; ++k) {
+            const T* src = W + (k0 + k) * N + j0;
+            for (int64_t c = 0; c < nr_; ++c) dst[k * nr_ + c] = c < cols ? src[c] : T(0);
+          }
+        }
+      }
+    }
+  }
+
+  // C = A · B + beta·C; A is M x K with row stride K, C has row stride ldc.
+  void run(const T* A, T* C, int64_t ldc, T beta) {
+    if (direct_) {
+      gemm<T>(false, trans_w_, M_, N_, K_, T(1), A, K_, W_, trans_w_ ? K_ : N_, beta, C, ldc);
+      return;
+    }
+    const int64_t nkb = (K_ + kc_ - 1) / kc_;
+    T* ap_all = apack_.get();
+    const T* bp_all = bpack_.get();
+#pragma omp parallel num_threads(nt_) if (nt_ > 1)
+    {
+#ifdef _OPENMP
+      T* tile = tiles_.get() + int64_t(omp_get_thread_num()) * mr_ * nr_;
+#else
+      T* tile = tiles_.get();
+#endif
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < nkb * mps_; ++t) {
+        const int64_t k0 = (t / mps_) * kc_, ip = t % mps_;
+        const int64_t kcur = std::min(kc_, K_ - k0), i0 = ip * mr_;
+        ks_.pack_trans(kcur, std::min<int64_t>(mr_, M_ - i0), mr_, A + i0 * K_ + k0, K_,
+                       ap_all + k0 * mps_ * mr_ + ip * kcur * mr_);
+      }
+      // (the implicit barrier above: A is packed before anyone reads it)
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < jps_; ++p) {
+        const int64_t j0 = p * nr_, cols = std::min<int64_t>(nr_, N_ - j0);
+        for (int64_t k0 = 0; k0 < K_; k0 += kc_) {
+          const int64_t kcur = std::min(kc_, K_ - k0);
+          const T bk = k0 == 0 ? beta : T(1);
+          const T* bp = bp_all + k0 * jps_ * nr_ + p * kcur * nr_;
+          for (int64_t ip = 0; ip < mps_; ++ip) {
+            const int64_t i0 = ip * mr_, rows = std::min<int64_t>(mr_, M_ - i0);
+            const T* ap = ap_all + k0 * mps_ * mr_ + ip * kcur * mr_;
+            T* c = C + i0 * ldc + j0;
+            if (rows == mr_ && cols == nr_) {
+              ks_.micro(kcur, ap, bp, c, ldc, T(1), bk);
+              continue;
+            }
+            ks_.micro(kcur, ap, bp, tile, nr_, T(1), T(0));  // edge tile via scratch
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t j = 0; j < cols; ++j)
+                c[r * ldc + j] = bk == T(0) ? tile[r * nr_ + j]
+                                            : tile[r * nr_ + j] + bk * c[r * ldc + j];
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  int64_t M_, N_, K_;
+  bool trans_w_;
+  const T* W_;
+  detail::KernelSet<T> ks_;
+  bool direct_ = true;
+  int64_t mr_ = 0, nr_ = 0, kc_ = 0, mps_ = 0, jps_ = 0;
+  int nt_ = 1;
+  std::unique_ptr<T[], FreeDeleter> bpack_, apack_, tiles_;
+};
+
 }  // namespace
 
 // ------------------------------------------------------------------ cell
@@ -315,13 +458,14 @@ void lstm_sequence_forward(int64_t T_, int64_t N, int64_t I, int64_t H, bool rev
   }
   const std::vector<T> bias = combined_bias(H, b_ih, b_hh);
   gemm<T>(false, true, T_ * N, G, I, T(1), x, I, w_ih, I, T(0), gates, G);
+  RecurrentGemm<T> recurrent(N, G, H, /*trans_w=*/true, w_hh);  // gates_t += h · w_hhᵀ
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = reverse ? T_ - 1 - s : s;
     const int64_t tp = reverse ? t + 1 : t - 1;  // the step before t in processing order
     const T* h_prev = s == 0 ? h0 : y + tp * NH;
     const T* c_prev = s == 0 ? c0 : cs + tp * NH;
     T* g = gates + t * N * G;
-    gemm<T>(false, true, N, G, H, T(1), h_prev, H, w_hh, H, T(1), g, G);
+    recurrent.run(h_prev, g, G, T(1));
     step_forward(N, H, g, bias.data(), c_prev, cs + t * NH, y + t * NH);
   }
   const int64_t last = reverse ? 0 : T_ - 1;
@@ -346,6 +490,7 @@ void lstm_sequence_backward(int64_t T_, int64_t N, int64_t I, int64_t H, bool re
     if (db) std::fill(db, db + G, T(0));
     return;
   }
+  RecurrentGemm<T> recurrent(N, H, G, /*trans_w=*/false, w_hh);  // dh = dgates_t · w_hh
   for (int64_t s = 0; s < T_; ++s) {
     const int64_t t = reverse ? s : T_ - 1 - s;  // reverse of the forward order
     const bool first = reverse ? t == T_ - 1 : t == 0;  // first step of the forward pass
@@ -354,7 +499,7 @@ void lstm_sequence_backward(int64_t T_, int64_t N, int64_t I, int64_t H, bool re
     T* dg = dgates + t * N * G;
     step_backward<T>(N, H, gates + t * N * G, c_prev, cs + t * NH, dy ? dy + t * NH : nullptr,
                      dh0, dc0, dc0, dg);
-    gemm<T>(false, false, N, H, G, T(1), dg, G, w_hh, H, T(0), dh0, H);
+    recurrent.run(dg, dh0, H, T(0));
   }
   if (dx) gemm<T>(false, false, TN, I, G, T(1), dgates, G, w_ih, I, T(0), dx, I);
   if (dw_ih) gemm<T>(true, false, G, I, TN, T(1), dgates, G, x, I, T(0), dw_ih, I);

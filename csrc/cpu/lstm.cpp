@@ -4,7 +4,8 @@
 // ONE GEMM, gates = x (T*N, I) · w_ihᵀ, written straight into the saved gates
 // buffer; then per step one GEMM adds h_{t-1} · w_hhᵀ into gates_t (beta = 1)
 // and one fused pointwise pass adds both biases, applies the activations in
-// place and produces c_t, h_t. Backward walks the steps in reverse: a fused
+// place and produces c_t, h_t. The per-step GEMMs (forward and backward)
+// reuse one packed copy of w_hh made per call (RecurrentGemm below). Backward walks the steps in reverse: a fused
 // pointwise pass turns (dy_t + dh_next, dc_next) into the pre-activation
 // gradient dgates_t and dc_{t-1}, and one GEMM gives dh_{t-1} = dgates_t · w_hh.
 // The weight gradients are NOT accumulated per step: after the loop,
@@ -20,7 +21,8 @@
 // with well-defined outputs. The GEMMs thread themselves; the pointwise and
 // bias-sum passes use OpenMP only when the step is big enough
 // (threads_for), and never call the GEMM from inside a parallel region.
-// Re-entrant: the only allocation is the combined bias (4H) per call.
+// Re-entrant: all scratch (combined bias, packed w_hh, packed A, edge tiles)
+// is allocated per call, before any parallel region.
 //
 // float32 uses a polynomial exp (Cephes-style, ~1 ulp on the reduced range)
 // so the activation loops vectorise; on x86 with GCC those loops are also

@@ -404,3 +404,40 @@ def test_charlstm_quick_run_perplexity_falls(tmp_path):
     assert r["val_perplexity"][-1] < r["vocab_size"]  # better than uniform guessing
     assert r["sample"].startswith("The ") and len(r["sample"]) == 34
     assert charlm.stdlib_text(5000) == charlm.stdlib_text(5000)  # deterministic corpus
+
+
+# ----------------------------------------------------------------------------- GRU
+@requires_torch
+@pytest.mark.parametrize("kw,unbatched", [
+    ({}, False), ({"num_layers": 2, "bidirectional": True}, False),
+    ({"batch_first": True, "bias": False}, False), ({"num_layers": 2}, True),
+])
+def test_gru_matches_torch(kw, unbatched):
+    T, N, I, H = 5, 7, 4, 6
+    L, D = kw.get("num_layers", 1), 2 if kw.get("bidirectional") else 1
+    m, tm = lg.nn.GRU(I, H, dtype=np.float64, **kw), torch.nn.GRU(I, H, **kw).double()
+    assert list(m.state_dict()) == list(tm.state_dict())
+    m.load_state_dict(tm.state_dict())
+    rng = np.random.default_rng(3)
+    xs = (T, I) if unbatched else ((N, T, I) if kw.get("batch_first") else (T, N, I))
+    x, h0 = rng.standard_normal(xs), rng.standard_normal((L * D, H) if unbatched else (L * D, N, H))
+    lx, lh = lg.tensor(x, requires_grad=True), lg.tensor(h0, requires_grad=True)
+    tx, th = torch.tensor(x, requires_grad=True), torch.tensor(h0, requires_grad=True)
+    out, hn = m(lx, lh)
+    tout, thn = tm(tx, th)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(hn.detach().numpy(), thn.detach().numpy(), rtol=1e-9, atol=1e-11)
+    w1, w2 = rng.standard_normal(out.shape), rng.standard_normal(hn.shape)
+    ((out * lg.tensor(w1)).sum() + (hn * lg.tensor(w2)).sum()).backward()
+    ((tout * torch.tensor(w1)).sum() + (thn * torch.tensor(w2)).sum()).backward()
+    for a, b, name in [(lx, tx, "x"), (lh, th, "h0")] + [
+            (p, tp, n) for (n, p), tp in zip(m.named_parameters(), tm.parameters())]:
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-8, atol=1e-10,
+                                   err_msg=name)
+
+
+def test_gru_gradcheck_and_float32():
+    m = lg.nn.GRU(3, 2, num_layers=2, bidirectional=True, dtype=np.float64)
+    helper_gradcheck(lambda x, h: m(x, h), [(3, 2, 3), (4, 2, 2)], low=-1.0, high=1.0)
+    out, h = lg.nn.GRU(3, 5)(lg.randn(4, 2, 3))
+    assert out.dtype == np.float32 and out.shape == (4, 2, 5) and h.shape == (1, 2, 5)

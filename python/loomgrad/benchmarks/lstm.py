@@ -14,8 +14,6 @@ times that for forward+backward.
 """
 from __future__ import annotations
 
-import argparse
-
 # (label, T, N, I, H, layers)
 SHAPES = [
     ("T=50 N=64 I=H=256", 50, 64, 256, 256, 1),
@@ -29,18 +27,11 @@ QUICK = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m loomgrad bench lstm",
-                                description="loomgrad nn.LSTM vs torch.nn.LSTM on the CPU.")
-    p.add_argument("--threads", type=int, default=2, help="threads for every contender (default 2)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--quick", action="store_true", help="small shapes, few repetitions (smoke run)")
-    p.add_argument("--reps", type=int, default=None,
-                   help="alternating rounds per shape (default 5, 2 with --quick)")
-    p.add_argument("--min-time", type=float, default=None,
-                   help="seconds per timing sample (default 0.2, 0.005 with --quick)")
-    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    return p
+def build_parser():
+    from .harness import bench_parser
+
+    return bench_parser("lstm", "loomgrad nn.LSTM vs torch.nn.LSTM on the CPU.", reps=5,
+                        min_time=0.2)
 
 
 def lstm_flops(T: int, N: int, I: int, H: int, layers: int, directions: int = 1) -> float:
@@ -53,38 +44,19 @@ def lstm_flops(T: int, N: int, I: int, H: int, layers: int, directions: int = 1)
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads < 1:
-        raise SystemExit("--threads must be >= 1")
 
     import numpy as np
 
     import loomgrad as lg
     from . import harness
 
-    reps = args.reps or (2 if args.quick else 5)
-    min_time = args.min_time or (0.005 if args.quick else 0.2)
-    dtype = np.dtype(args.dtype)
-    lg.set_num_threads(args.threads)
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            torch = None
-
-    info = lg._cpu.build_info()
+    setup = harness.bench_setup(args)
+    dtype, torch = setup.dtype, setup.torch
     peak, derivation = harness.cpu_peak_gflops(dtype, args.threads)
-    print(f"loomgrad {lg.__version__} LSTM benchmark, {dtype.name}, {args.threads} threads")
-    print(f"  machine: {harness.machine_summary()}")
-    print(f"  loomgrad: GEMM path {info['gemm_isa']}, {lg.get_num_threads()} threads, "
-          f"{info['compiler']}, OpenMP {info['openmp']}")
+    extra = [derivation]
     if torch is not None:
-        print(f"  torch {torch.__version__}: {torch.get_num_threads()} threads, "
-              f"mkldnn {torch.backends.mkldnn.is_available()}")
-    print(f"  {derivation}")
-    print(f"  timing: best of {reps} alternating rounds, >= {min_time * 1e3:.0f} ms per sample")
-    print()
+        extra.append(f"torch mkldnn: {torch.backends.mkldnn.is_available()}")
+    harness.print_header("LSTM benchmark", setup, extra)
 
     rng = np.random.default_rng(0)
     fwd_rows, train_rows = [], []
@@ -134,8 +106,8 @@ def main(argv=None) -> int:
                 print(f"WARNING: {label}: loomgrad and torch disagree "
                       f"(max diff {np.max(np.abs(got - ref)):.3g})")
         flops = lstm_flops(T, N, I, H, L)
-        fwd_rows.append(harness.Row(label, flops, harness.time_min(fwd, reps, min_time)))
-        train_rows.append(harness.Row(label, 3 * flops, harness.time_min(train, reps, min_time)))
+        fwd_rows.append(harness.Row(label, flops, setup.time(fwd)))
+        train_rows.append(harness.Row(label, 3 * flops, setup.time(train)))
         print(f"  ... {label}", flush=True)
     print()
     harness.print_table(fwd_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,

@@ -29,7 +29,7 @@ import weakref
 import numpy as np
 
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "backward", "array_module"]
+           "backward", "array_module", "register_post_accumulate_grad_hook", "queue_callback"]
 
 _FREED = object()  # marks a node whose saved arrays were released by backward
 _Tensor = None  # loomgrad.tensor.Tensor, set by that module (it imports this one)
@@ -189,13 +189,105 @@ def _accumulate(grads, key, g):
     grads[key] = g if prev is None else prev + g
 
 
+# ------------------------------------------------------------------ hooks
+# Post-accumulate-grad hooks, by id of the leaf (Tensor has __slots__ and an
+# elementwise __eq__, so neither an attribute nor a WeakKeyDictionary fits); a
+# weakref callback drops the entry when the leaf dies, before its id is reused.
+_post_acc_hooks = {}
+
+
+class _HookHandle:
+    """Returned by register_post_accumulate_grad_hook; ``remove()`` unregisters."""
+
+    def __init__(self, key, hook):
+        self._key, self._hook = key, hook
+
+    def remove(self) -> None:
+        entry = _post_acc_hooks.get(self._key)
+        if entry is not None and self._hook in entry[1]:
+            entry[1].remove(self._hook)
+            if not entry[1]:
+                del _post_acc_hooks[self._key]
+
+
+def register_post_accumulate_grad_hook(t, hook) -> _HookHandle:
+    """Call ``hook(t)`` each time backward has finished accumulating into leaf ``t.grad``
+    (like torch's ``Tensor.register_post_accumulate_grad_hook``).
+
+    A hooked leaf's gradient is added to ``.grad`` as soon as every node that feeds
+    it has run, not at the end of backward, so the hook can start work (say, a
+    gradient all-reduce) while the rest of backward goes on. Returns a handle
+    with ``remove()``.
+    """
+    if not callable(hook):
+        raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+    if t.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not t.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    key = id(t)
+    entry = _post_acc_hooks.get(key)
+    if entry is None or entry[0]() is not t:
+        entry = (weakref.ref(t, lambda _r, k=key, d=_post_acc_hooks: d.pop(k, None)), [])
+        _post_acc_hooks[key] = entry
+    entry[1].append(hook)
+    return _HookHandle(key, hook)
+
+
+def _hooks_of(t):
+    entry = _post_acc_hooks.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else None
+
+
+def _run_post_acc_hooks(t) -> None:
+    for hook in list(_hooks_of(t) or ()):
+        hook(t)
+
+
+class _EngineState(threading.local):
+    def __init__(self):
+        self.depth = 0
+        self.callbacks = []
+
+
+_engine = _EngineState()
+
+
+def queue_callback(fn) -> None:
+    """Run ``fn()`` once the backward now running has finished (all leaf grads and
+    hooks done); like torch's ``Variable._execution_engine.queue_callback``. Only
+    valid inside backward (from a hook). Callbacks are dropped if backward raises."""
+    if _engine.depth == 0:
+        raise RuntimeError("queue_callback: only valid while backward is running")
+    _engine.callbacks.append(fn)
+
+
 def backward(root, grad, retain_graph: bool = False) -> None:
     """Back-propagate ``grad`` (an array shaped like ``root``) from Tensor ``root``."""
+    _engine.depth += 1
+    try:
+        _run_backward(root, grad, retain_graph)
+    except BaseException:
+        if _engine.depth == 1:
+            _engine.callbacks.clear()
+        raise
+    finally:
+        _engine.depth -= 1
+    if _engine.depth == 0:
+        while _engine.callbacks:
+            _engine.callbacks.pop(0)()
+
+
+def _run_backward(root, grad, retain_graph: bool) -> None:
     Tensor = _Tensor
     start = root.grad_fn
     if start is None:  # a leaf: the gradient lands on itself
         _add_to_grad(root, grad)
+        if _post_acc_hooks:
+            _run_post_acc_hooks(root)
         return
+    # hooked leaves get their .grad (and run their hooks) as soon as it is final
+    leaf_deps = {}
     # pass 1: count, for each reachable node, how many edges point at it
     deps = {id(start): 0}
     nodes = {id(start): start}
@@ -203,7 +295,11 @@ def backward(root, grad, retain_graph: bool = False) -> None:
     while stack:
         fn = stack.pop()
         for e in fn.edges:
-            if e is None or isinstance(e, Tensor):
+            if e is None:
+                continue
+            if isinstance(e, Tensor):
+                if _post_acc_hooks and _hooks_of(e):
+                    leaf_deps[id(e)] = leaf_deps.get(id(e), 0) + 1
                 continue
             k = id(e)
             if k in deps:
@@ -247,6 +343,8 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                 if gi is not None:
                     _accumulate(leaf_grads, id(e), gi)
                     leaves[id(e)] = e
+                if leaf_deps:
+                    _leaf_done(e, leaf_deps, leaf_grads)
                 continue
             k = id(e)
             if gi is not None:
@@ -256,6 +354,22 @@ def backward(root, grad, retain_graph: bool = False) -> None:
                 ready.append(nodes[k])
     for k, g in leaf_grads.items():
         _add_to_grad(leaves[k], g)
+
+
+def _leaf_done(e, leaf_deps, leaf_grads) -> None:
+    """One of hooked leaf ``e``'s consumers has run; after the last, accumulate and hook."""
+    k = id(e)
+    n = leaf_deps.get(k)
+    if n is None:
+        return
+    if n > 1:
+        leaf_deps[k] = n - 1
+        return
+    del leaf_deps[k]
+    g = leaf_grads.pop(k, None)
+    if g is not None:  # like torch, no hook when no gradient reached the leaf
+        _add_to_grad(e, g)
+        _run_post_acc_hooks(e)
 
 
 def _add_to_grad(t, g) -> None:

@@ -223,6 +223,11 @@ class Tensor:
         if self.grad_fn is not None:
             autograd.retain(self)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` after backward has accumulated into this leaf's ``.grad``
+        (as torch); returns a handle with ``remove()``. See autograd.py."""
+        return autograd.register_post_accumulate_grad_hook(self, hook)
+
     def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's ``.grad``.
 

@@ -111,6 +111,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (per-epoch lines are still printed)")
     parser.add_argument("--quiet", action="store_true", help="print nothing; just return")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over MPI (mlp, lenet): launch with mpirun -n N or "
+                             "srun; --batch-size stays the global batch, split over the ranks "
+                             "(see docs/distributed.md)")
     from . import charlm  # the charlstm options (--seq-len, --temperature, --text, ...)
 
     charlm.add_arguments(parser)
@@ -157,6 +161,62 @@ def _complete(args) -> argparse.Namespace:
     return full
 
 
+def _init_distributed(args):
+    """--distributed: join the MPI process group; returns lg.distributed, or None."""
+    if not getattr(args, "distributed", False):
+        return None
+    if args.model == "charlstm":
+        raise NotImplementedError("train --distributed: mlp and lenet only (not charlstm yet)")
+    if getattr(args, "checkpoint", None):
+        raise NotImplementedError("train --distributed with --checkpoint is not supported yet")
+    from . import distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("mpi")
+    if args.batch_size < dist.get_world_size():
+        raise ValueError(f"train --distributed: --batch-size {args.batch_size} is the global "
+                         f"batch; it must be >= the {dist.get_world_size()} ranks")
+    return dist
+
+
+def _shard(xb, yb, dist):
+    """This rank's contiguous share of a global batch, and the weight that makes the
+    ranks' averaged gradient equal the full batch's mean-loss gradient:
+    local_n * world / global_n. A rank whose share is empty (a last batch smaller than
+    the world) runs the first sample with weight 0, so it still joins the all-reduce."""
+    import loomgrad as lg
+
+    n, world, rank = len(yb.data), dist.get_world_size(), dist.get_rank()
+    lo, hi = rank * n // world, (rank + 1) * n // world
+    if hi == lo:
+        return lg.Tensor(xb.data[:1]), lg.Tensor(yb.data[:1]), 0.0
+    return lg.Tensor(xb.data[lo:hi]), lg.Tensor(yb.data[lo:hi]), (hi - lo) * world / n
+
+
+def _global_sums(dist, *values):
+    import loomgrad as lg
+
+    t = lg.Tensor(np.array(values, dtype=np.float64))
+    dist.all_reduce(t)
+    return tuple(float(v) for v in t.data)
+
+
+def _distributed_result(dist, model) -> dict:
+    """world size and the largest parameter difference from rank 0 (0.0 when in sync)."""
+    if dist is None:
+        return {}
+    import loomgrad as lg
+
+    diff = 0.0
+    for p in model.parameters():
+        ref = lg.Tensor(p.data.copy())
+        dist.broadcast(ref, 0)
+        diff = max(diff, float(np.max(np.abs(ref.data - p.data), initial=0.0)))
+    (diff,) = _global_sums(dist, diff)  # a sum of non-negatives: 0 iff every rank agrees
+    return {"world_size": dist.get_world_size(), "rank": dist.get_rank(),
+            "max_param_diff_across_ranks": diff}
+
+
 def _evaluate(model, X, y, batch_size: int = 512) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of ``model`` on arrays X, y, in eval mode."""
     import loomgrad as lg
@@ -180,7 +240,8 @@ def run(args: argparse.Namespace | None = None) -> dict:
 
     Returns ``{"test_accuracy", "test_loss", "train_accuracy", "final_loss"
     (mean training loss of the last epoch), "epochs", "seconds",
-    "num_parameters", "history" (one dict per epoch)}``. Seeded: the same
+    "num_parameters", "history" (one dict per epoch), "model" (the trained module); with
+    --distributed also "world_size", "rank", "max_param_diff_across_ranks"}``. Seeded: the same
     args give the same numbers.
     """
     import loomgrad as lg
@@ -199,7 +260,8 @@ def run(args: argparse.Namespace | None = None) -> dict:
             raise RuntimeError(f"--device cuda: CUDA is not available: "
                                f"{lg.cuda.unavailable_reason()}")
         raise NotImplementedError(f"--device cuda: {_CUDA_NOT_WIRED}; use --device cpu")
-    out = (lambda *a, **k: None) if args.quiet else print
+    dist = _init_distributed(args)  # None unless --distributed; then only rank 0 prints
+    out = (lambda *a, **k: None) if args.quiet or (dist and dist.get_rank()) else print
 
     lg.manual_seed(int(args.seed))
     # the MLP takes flat (N, 64) rows, the CNN (N, 1, 8, 8) images
@@ -224,6 +286,12 @@ def run(args: argparse.Namespace | None = None) -> dict:
              }[args.schedule]()
     # The loader's own generator, seeded from the global one: shuffles repeat with --seed.
     shuffle_rng = np.random.default_rng(lg.random.get_generator().integers(2**63))
+    train_model = model
+    if dist is not None:  # every rank sees the same global batches (same shuffle_rng)
+        train_model = lg.nn.parallel.DistributedDataParallel(model)
+        if dist.get_rank():  # dropout masks differ per rank; rank 0 keeps the 1-process stream
+            lg.manual_seed(int(np.random.SeedSequence([int(args.seed), dist.get_rank()])
+                               .generate_state(1)[0]))
     loader = data.DataLoader(data.TensorDataset(X_train, y_train), batch_size=args.batch_size,
                              shuffle=True, generator=shuffle_rng)
     n_params = sum(p.numel() for p in model.parameters())
@@ -247,20 +315,25 @@ def run(args: argparse.Namespace | None = None) -> dict:
         loss_sum = 0.0
         bar.set_description(f"epoch {epoch}/{args.epochs}", refresh=False)
         for xb, yb in loader:
+            weight = 1.0
+            if dist is not None:
+                xb, yb, weight = _shard(xb, yb, dist)
             opt.zero_grad()
-            logits = model(xb)
+            logits = train_model(xb)
             loss = F.cross_entropy(logits, yb)
-            loss.backward()
+            (loss if dist is None else loss * weight).backward()
             opt.step()
-            n = len(yb.data)
+            n = len(yb.data) if weight else 0
             loss_sum += float(loss.item()) * n
-            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
+            correct += int((logits.data.argmax(axis=1) == yb.data).sum()) if n else 0
             seen += n
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", accuracy=f"{correct / seen:.3f}",
-                            refresh=False)
+            bar.set_postfix(loss=f"{loss_sum / max(seen, 1):.4f}",
+                            accuracy=f"{correct / max(seen, 1):.3f}", refresh=False)
             bar.update(1)
         if sched is not None:
             sched.step()
+        if dist is not None:  # the epoch's metrics over all ranks
+            loss_sum, correct, seen = _global_sums(dist, loss_sum, correct, seen)
         train_loss, train_acc = loss_sum / seen, correct / seen
         test_loss, test_acc = _evaluate(model, X_test, y_test)
         history.append(dict(epoch=epoch, train_loss=train_loss, train_accuracy=train_acc,
@@ -276,4 +349,5 @@ def run(args: argparse.Namespace | None = None) -> dict:
     return {"test_accuracy": test_acc, "test_loss": test_loss,
             "train_accuracy": history[-1]["train_accuracy"],
             "final_loss": history[-1]["train_loss"], "epochs": int(args.epochs),
-            "seconds": seconds, "num_parameters": int(n_params), "history": history}
+            "seconds": seconds, "num_parameters": int(n_params), "history": history,
+            "model": model, **_distributed_result(dist, model)}

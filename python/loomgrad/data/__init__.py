@@ -6,6 +6,8 @@
 from .dataloader import DataLoader, default_collate
 from .dataset import Dataset, TensorDataset
 from .digits import digits, load_digits_arrays
+from .sampler import DistributedSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["Dataset", "TensorDataset", "DataLoader", "default_collate", "digits",
            "load_digits_arrays"]
+__all__ += ["Sampler", "SequentialSampler", "RandomSampler", "DistributedSampler"]

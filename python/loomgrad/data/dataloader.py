@@ -64,17 +64,29 @@ class DataLoader:
     each epoch draws a new permutation from that generator, so the sequence
     of epochs repeats run to run; without either, each epoch draws from the
     library generator (``lg.manual_seed`` controls it).
+
+    ``sampler`` (any iterable of indices with ``len``, e.g. a
+    :class:`~loomgrad.data.DistributedSampler`) decides the indices and their
+    order instead; like torch, it excludes ``shuffle=True``.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, collate_fn: Callable | None = None,
-                 generator: np.random.Generator | None = None, seed: int | None = None):
+                 generator: np.random.Generator | None = None, seed: int | None = None,
+                 sampler=None):
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(f"DataLoader: dataset must define __getitem__ and __len__, got "
                             f"{type(dataset).__name__}")
         self.dataset = dataset
         self.batch_size = _check_int("batch_size", batch_size, 1)
         self.shuffle = bool(shuffle)
+        if sampler is not None:
+            if self.shuffle:
+                raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+            if not hasattr(sampler, "__iter__") or not hasattr(sampler, "__len__"):
+                raise TypeError(f"DataLoader: sampler must be an iterable of indices with "
+                                f"__len__, got {type(sampler).__name__}")
+        self.sampler = sampler
         self.drop_last = bool(drop_last)
         self.collate_fn = default_collate if collate_fn is None else collate_fn
         if generator is not None and seed is not None:
@@ -87,10 +99,12 @@ class DataLoader:
         self.generator = generator
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)

@@ -18,6 +18,8 @@ from . import utils
 from .rnn import LSTM, LSTMCell
 from .gru import GRU
 from .sparse import Embedding
+from . import parallel
+from .parallel import DistributedDataParallel
 
 __all__ = ["Module", "Parameter", "StateDictError", "Linear", "Identity", "ReLU", "Sigmoid",
            "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout", "Sequential", "ModuleList",
@@ -25,3 +27,4 @@ __all__ = ["Module", "Parameter", "StateDictError", "Linear", "Identity", "ReLU"
 __all__ += ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
             "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss"]
 __all__ += ["LSTM", "LSTMCell", "GRU", "Embedding", "utils"]
+__all__ += ["parallel", "DistributedDataParallel"]

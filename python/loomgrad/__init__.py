@@ -13,6 +13,7 @@ from .tensor import *  # noqa: F401,F403  (Tensor, tensor, zeros, ..., see tenso
 from .tensor import __all__ as _tensor_all
 from . import kernels, cuda, random, nn, optim, data, utils, models
 from . import distributed  # imports no mpi4py/CuPy; init_process_group() does
+from .serialization import save, load, LoadError
 
 __version__ = "0.1.0"
 

@@ -44,6 +44,26 @@ def _as_array(value, key: str):
                     f"tensor, got {type(value).__name__}")
 
 
+def _dtype_mismatch(src: np.ndarray, dst_dtype) -> str:
+    """Why ``src`` may not be cast into ``dst_dtype`` ("" when it may).
+
+    Policy: casts within a kind and up the bool -> int -> float -> complex
+    ladder are allowed (float64 -> float32 as in torch, int -> float); casts
+    that drop a kind (float -> int, complex -> float) are refused, and an
+    integer cast must keep every value, so nothing is silently corrupted.
+    """
+    dst_dtype = np.dtype(dst_dtype)
+    if src.dtype == dst_dtype:
+        return ""
+    if not np.can_cast(src.dtype, dst_dtype, casting="same_kind"):
+        return "that cast would drop the fractional/imaginary part or the sign"
+    if dst_dtype.kind in "iu" and src.size:
+        info = np.iinfo(dst_dtype)
+        if src.min() < info.min or src.max() > info.max:
+            return f"values outside the range of {dst_dtype}"
+    return ""
+
+
 def _addindent(s: str, n: int) -> str:
     lines = s.split("\n")
     if len(lines) == 1:
@@ -278,8 +298,9 @@ class Module:
         """Copy values into this module's parameters and buffers, in place.
 
         Values may be Tensors, NumPy arrays or torch tensors; each is cast to
-        the destination's dtype (which is kept). Shape mismatches are always
-        an error; missing and unexpected keys are an error when ``strict``.
+        the destination's dtype (which is kept) when the cast cannot corrupt
+        it (same kind, or bool -> int -> float; integers must fit). Shape and
+        dtype mismatches (float -> int, complex -> float) are always an error; missing and unexpected keys are an error when ``strict``.
         Errors (``StateDictError``, a RuntimeError and ValueError) name every
         offending key and shape. Returns ``(missing_keys, unexpected_keys)``.
         """
@@ -297,6 +318,12 @@ class Module:
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{tuple(src.shape)} from checkpoint, the shape in current model "
                               f"is {tuple(dst.data.shape)}.")
+                continue
+            why = _dtype_mismatch(np.asarray(src), dst.data.dtype)
+            if why:
+                errors.append(f"dtype mismatch for {key}: copying a param of dtype "
+                              f"{np.asarray(src).dtype} from checkpoint into {dst.data.dtype}: "
+                              f"{why}.")
                 continue
             updates.append((dst, src))
         if strict:

@@ -115,6 +115,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="data-parallel over MPI (mlp, lenet): launch with mpirun -n N or "
                              "srun; --batch-size stays the global batch, split over the ranks "
                              "(see docs/distributed.md)")
+    parser.add_argument("--checkpoint", default=None, metavar="PATH",
+                        help="save model, optimizer, schedule, epoch and RNG states to PATH "
+                             "after every epoch (atomically, with lg.save; mlp and lenet)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from --checkpoint PATH if it exists (bit-for-bit where "
+                             "the interrupted run would have been); else start afresh")
     from . import charlm  # the charlstm options (--seq-len, --temperature, --text, ...)
 
     charlm.add_arguments(parser)
@@ -159,6 +165,49 @@ def _complete(args) -> argparse.Namespace:
     if full.device not in ("cpu", "cuda"):
         raise ValueError(f"train: device must be 'cpu' or 'cuda', got {full.device!r}")
     return full
+
+
+# Options a checkpoint must agree on to be resumed (the rest may change, e.g. --epochs).
+_CHECKPOINT_KEYS = ("model", "hidden", "optimizer", "batch_size", "seed", "schedule")
+
+
+def _save_checkpoint(args, epoch, history, model, opt, sched, loader_rng) -> None:
+    import loomgrad as lg
+
+    lg.save({"epoch": epoch, "history": history,
+             "config": {k: getattr(args, k) for k in _CHECKPOINT_KEYS},
+             "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "scheduler": None if sched is None else sched.state_dict(),
+             "rng": lg.get_rng_state(), "loader_rng": loader_rng.bit_generator.state},
+            args.checkpoint)
+
+
+def _load_checkpoint(args, model, opt, sched, loader_rng) -> tuple[int, list]:
+    """Restore everything :func:`_save_checkpoint` saved; returns (epoch, history)."""
+    import loomgrad as lg
+
+    ck = lg.load(args.checkpoint)
+    where = f"train --resume: {args.checkpoint}"
+    if not isinstance(ck, dict) or not {"epoch", "config", "model", "optimizer"} <= set(ck):
+        raise ValueError(f"{where}: not a training checkpoint")
+    for k in _CHECKPOINT_KEYS:
+        have, want = ck["config"].get(k), getattr(args, k)
+        if (list(have) if isinstance(have, (list, tuple)) else have) != \
+                (list(want) if isinstance(want, (list, tuple)) else want):
+            raise ValueError(f"{where}: the checkpoint was made with --{k.replace('_', '-')} "
+                             f"{have}, this run has {want}")
+    if (ck.get("scheduler") is None) != (sched is None):
+        raise ValueError(f"{where}: learning-rate schedule differs from the checkpoint's")
+    if ck["epoch"] > args.epochs:
+        raise ValueError(f"{where}: the checkpoint is at epoch {ck['epoch']}, past --epochs "
+                         f"{args.epochs}")
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    if sched is not None:
+        sched.load_state_dict(ck["scheduler"])
+    lg.set_rng_state(ck["rng"])
+    loader_rng.bit_generator.state = ck["loader_rng"]
+    return int(ck["epoch"]), list(ck.get("history", []))
 
 
 def _init_distributed(args):
@@ -251,6 +300,9 @@ def run(args: argparse.Namespace | None = None) -> dict:
     from .nn import functional as F
 
     args = _complete(args)
+    if args.model == "charlstm" and args.checkpoint:
+        raise NotImplementedError("train --checkpoint: not supported for charlstm yet (mlp, "
+                                  "lenet)")
     if args.model == "charlstm":  # a language model on text: its own loop (charlm.py)
         from . import charlm
 
@@ -301,14 +353,22 @@ def run(args: argparse.Namespace | None = None) -> dict:
         f"{'' if sched is None else ' (' + args.schedule + ' schedule)'}, "
         f"batch {args.batch_size}")
 
-    history = []
+    history, done = [], 0
+    if args.checkpoint and args.resume:
+        import os
+
+        if os.path.exists(args.checkpoint):
+            done, history = _load_checkpoint(args, model, opt, sched, shuffle_rng)
+            out(f"resuming from {args.checkpoint} after epoch {done}")
+        else:
+            out(f"no checkpoint at {args.checkpoint}: starting afresh")
     # One bar for the whole run (an epoch here is a few hundredths of a second);
     # epoch lines go through tqdm.write so they print above the bar.
-    bar = tqdm(total=args.epochs * len(loader), unit="batch", leave=False, file=sys.stderr,
+    bar = tqdm(total=(args.epochs - done) * len(loader), unit="batch", leave=False, file=sys.stderr,
                disable=args.no_progress or args.quiet)
     say = out if bar.disable else (lambda *a: tqdm.write(" ".join(map(str, a))))
     start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(done + 1, args.epochs + 1):
         t0 = time.perf_counter()
         model.train()
         seen = correct = 0
@@ -341,6 +401,8 @@ def run(args: argparse.Namespace | None = None) -> dict:
         say(f"epoch {epoch:3d}/{args.epochs}  loss {train_loss:.4f}  train acc "
             f"{100 * train_acc:5.1f}%  test loss {test_loss:.4f}  test acc "
             f"{100 * test_acc:5.1f}%  ({time.perf_counter() - t0:.2f} s)")
+        if args.checkpoint:
+            _save_checkpoint(args, epoch, history, model, opt, sched, shuffle_rng)
     bar.close()
     seconds = time.perf_counter() - start
     test_loss, test_acc = _evaluate(model, X_test, y_test)

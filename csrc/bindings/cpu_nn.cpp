@@ -81,9 +81,10 @@ lg::cpu::Conv2dShape conv_shape(const std::vector<int64_t>& x, const std::vector
   LG_CHECK(w.size() == 4, "conv2d: weight must be 4-D (K, C/groups, R, S), got shape ",
            lg::shape_str(w));
   LG_CHECK(groups >= 1, "conv2d: groups must be >= 1, got ", groups);
-  LG_CHECK(w[1] * groups == x[1], "conv2d: weight ", lg::shape_str(w), " with groups=", groups,
-           " expects ", w[1] * groups, " input channels, but ", x_name, " ", lg::shape_str(x),
-           " has ", x[1]);
+  // x[1] / groups, not w[1] * groups: a huge groups must not overflow.
+  LG_CHECK(x[1] % groups == 0 && w[1] == x[1] / groups, "conv2d: weight ", lg::shape_str(w),
+           " with groups=", groups, " does not fit ", x_name, " ", lg::shape_str(x), " (",
+           x[1], " input channels must be groups * weight.shape[1])");
   lg::cpu::Conv2dShape s;
   s.N = x[0]; s.C = x[1]; s.H = x[2]; s.W = x[3];
   s.K = w[0]; s.R = w[2]; s.S = w[3];

@@ -43,12 +43,16 @@ void conv2d_check(Conv2dShape& s) {
   LG_CHECK(s.N >= 0 && s.C >= 0 && s.H >= 0 && s.W >= 0 && s.K >= 0,
            "conv2d: sizes must be non-negative");
   LG_CHECK(s.R >= 1 && s.S >= 1, "conv2d: kernel size must be >= 1, got (", s.R, ", ", s.S, ")");
-  LG_CHECK(s.stride_h >= 1 && s.stride_w >= 1, "conv2d: stride must be >= 1, got (", s.stride_h,
-           ", ", s.stride_w, ")");
-  LG_CHECK(s.pad_h >= 0 && s.pad_w >= 0, "conv2d: padding must be >= 0, got (", s.pad_h, ", ",
-           s.pad_w, ")");
-  LG_CHECK(s.dil_h >= 1 && s.dil_w >= 1, "conv2d: dilation must be >= 1, got (", s.dil_h, ", ",
-           s.dil_w, ")");
+  // Bounded parameters (and kernel sizes) keep every size product below 2^63.
+  constexpr int64_t kMax = int64_t(1) << 31;
+  LG_CHECK(s.R <= kMax && s.S <= kMax, "conv2d: kernel size must be at most 2^31, got (", s.R,
+           ", ", s.S, ")");
+  LG_CHECK(s.stride_h >= 1 && s.stride_w >= 1 && s.stride_h <= kMax && s.stride_w <= kMax,
+           "conv2d: stride must be in [1, 2^31], got (", s.stride_h, ", ", s.stride_w, ")");
+  LG_CHECK(s.pad_h >= 0 && s.pad_w >= 0 && s.pad_h <= kMax && s.pad_w <= kMax,
+           "conv2d: padding must be in [0, 2^31], got (", s.pad_h, ", ", s.pad_w, ")");
+  LG_CHECK(s.dil_h >= 1 && s.dil_w >= 1 && s.dil_h <= kMax && s.dil_w <= kMax,
+           "conv2d: dilation must be in [1, 2^31], got (", s.dil_h, ", ", s.dil_w, ")");
   LG_CHECK(s.groups >= 1, "conv2d: groups must be >= 1, got ", s.groups);
   LG_CHECK(s.C % s.groups == 0, "conv2d: groups (", s.groups, ") must divide the input channels (",
            s.C, ")");

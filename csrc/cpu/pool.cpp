@@ -37,10 +37,14 @@ int64_t pool_output_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int
 }
 
 void pool2d_check(Pool2dShape& s, const char* op) {
-  LG_CHECK(s.kh >= 1 && s.kw >= 1, op, ": kernel_size must be >= 1, got (", s.kh, ", ", s.kw,
-           ")");
-  LG_CHECK(s.sh >= 1 && s.sw >= 1, op, ": stride must be >= 1, got (", s.sh, ", ", s.sw, ")");
-  LG_CHECK(s.dh >= 1 && s.dw >= 1, op, ": dilation must be >= 1, got (", s.dh, ", ", s.dw, ")");
+  // Bounded parameters keep every window product below 2^63 (no overflow).
+  constexpr int64_t kMax = int64_t(1) << 31;
+  LG_CHECK(s.kh >= 1 && s.kw >= 1 && s.kh <= kMax && s.kw <= kMax, op,
+           ": kernel_size must be in [1, 2^31], got (", s.kh, ", ", s.kw, ")");
+  LG_CHECK(s.sh >= 1 && s.sw >= 1 && s.sh <= kMax && s.sw <= kMax, op,
+           ": stride must be in [1, 2^31], got (", s.sh, ", ", s.sw, ")");
+  LG_CHECK(s.dh >= 1 && s.dw >= 1 && s.dh <= kMax && s.dw <= kMax, op,
+           ": dilation must be in [1, 2^31], got (", s.dh, ", ", s.dw, ")");
   LG_CHECK(s.ph >= 0 && s.pw >= 0 && s.ph <= s.kh / 2 && s.pw <= s.kw / 2, op,
            ": padding (", s.ph, ", ", s.pw,
            ") must be >= 0 and at most half the kernel size (", s.kh, ", ", s.kw, ")");
@@ -75,14 +79,14 @@ void max_pool_plane(const Pool2dShape& s, const T* x, T* y, int64_t* idx, int64_
   for (int64_t oh = 0; oh < s.OH; ++oh) {
     int64_t ih0 = oh * s.sh - s.ph;
     const int64_t ih1 = std::min(ih0 + (s.kh - 1) * s.dh + 1, s.H);
-    while (ih0 < 0) ih0 += s.dh;
+    if (ih0 < 0) ih0 += (-ih0 + s.dh - 1) / s.dh * s.dh;  // first tap inside (no O(pad) loop)
     T* yr = y + oh * s.OW;
     int64_t* ir = idx + oh * s.OW;
     // Clipped windows at the left and right edges: torch's loop as is.
     auto edge = [&](int64_t ow) {
       int64_t iw0 = ow * s.sw - s.pw;
       const int64_t iw1 = std::min(iw0 + (s.kw - 1) * s.dw + 1, s.W);
-      while (iw0 < 0) iw0 += s.dw;
+      if (iw0 < 0) iw0 += (-iw0 + s.dw - 1) / s.dw * s.dw;
       int64_t mi = ih0 * s.W + iw0;
       T m = neg_inf;
       for (int64_t ih = ih0; ih < ih1; ih += s.dh)
@@ -137,7 +141,8 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
   int64_t lo, hi;
   interior_cols(s, lo, hi);
   const int nt = plane_threads(s, out_plane * s.kh * s.kw);
-  LG_CHECK(s.kh * s.kw <= INT32_MAX, "max_pool2d: kernel too large");
+  LG_CHECK(s.kh * s.kw <= INT32_MAX, "max_pool2d: kernel_size (", s.kh, ", ", s.kw,
+           ") has more than 2^31 - 1 window positions");
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     std::vector<int32_t> kpos(static_cast<size_t>(s.OW));  // per thread

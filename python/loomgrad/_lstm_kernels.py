@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _alloc
 from . import _cpu as _module  # the compiled kernels (a test build may swap this)
 
 __all__ = ["lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward"]
@@ -43,7 +44,7 @@ def _arr(fn, name, a, dtype=None):
     if dtype is not None and a.dtype != dtype:
         raise TypeError(f"{fn}: {name} has dtype {a.dtype} but x has {dtype} (shape {a.shape}); "
                         f"all arrays must share one dtype")
-    return np.ascontiguousarray(a)
+    return _alloc.contiguous(f"{fn}: {name}", a)
 
 
 def _weights(fn, x, w_ih, w_hh, b_ih, b_hh):
@@ -97,9 +98,9 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     N, H = x.shape[0], w_hh.shape[1]
     h = _state(fn, "h", h, N, H, x.dtype)
     c = _state(fn, "c", c, N, H, x.dtype)
-    h1 = np.empty((N, H), x.dtype)
-    c1 = np.empty((N, H), x.dtype)
-    gates = np.empty((N, 4 * H), x.dtype)
+    h1 = _alloc.empty(f"{fn}: h_out", (N, H), x.dtype)
+    c1 = _alloc.empty(f"{fn}: c_out", (N, H), x.dtype)
+    gates = _alloc.empty(f"{fn}: gates", (N, 4 * H), x.dtype)
     _kernels().lstm_cell_forward(x, h, c, w_ih, w_hh, b_ih, b_hh, h1, c1, gates)
     saved = CellSaved(x=x, h=h, c=c, w_ih=w_ih, w_hh=w_hh, gates=gates, c_out=c1,
                       has_bias=b_ih is not None or b_hh is not None)
@@ -121,7 +122,7 @@ def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight
     H = s.w_hh.shape[1]
     dh_out = _arr(fn, "dh_out", dh_out, dt)
     dc_out = _arr(fn, "dc_out", dc_out, dt)
-    e = np.empty
+    e = lambda shape, dtype: _alloc.empty(f"{fn}: output", shape, dtype)  # noqa: E731
     dgates = e((N, 4 * H), dt)
     dx, dh, dc = (e((N, I), dt), e((N, H), dt), e((N, H), dt)) if need_input_grads else \
         (None, None, None)
@@ -153,7 +154,7 @@ def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     H = w_hh.shape[1]
     h0 = _state(fn, "h0", h0, N, H, x.dtype)
     c0 = _state(fn, "c0", c0, N, H, x.dtype)
-    e = np.empty
+    e = lambda shape, dtype: _alloc.empty(f"{fn}: output", shape, dtype)  # noqa: E731
     y, h_n, c_n = e((T, N, H), x.dtype), e((N, H), x.dtype), e((N, H), x.dtype)
     gates, cs = e((T, N, 4 * H), x.dtype), e((T, N, H), x.dtype)
     _kernels().lstm_sequence_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, y, h_n, c_n, gates, cs,
@@ -181,7 +182,7 @@ def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_wei
     dy = _arr(fn, "dy", dy, dt)
     dh_n = _arr(fn, "dh_n", dh_n, dt)
     dc_n = _arr(fn, "dc_n", dc_n, dt)
-    e = np.empty
+    e = lambda shape, dtype: _alloc.empty(f"{fn}: output", shape, dtype)  # noqa: E731
     dgates = e((T, N, 4 * H), dt)
     dx = e((T, N, I), dt) if need_input_grad else None
     dh0, dc0 = e((N, H), dt), e((N, H), dt)

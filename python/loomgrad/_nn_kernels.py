@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from . import _cpu
+from . import _alloc, _cpu
 
 __all__ = [
     "conv2d", "conv2d_backward",
@@ -59,7 +59,7 @@ def _float_array(name: str, x, dtype=None) -> np.ndarray:
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name}: dtype must be {dtype} (like the other operands), got "
                         f"{x.dtype} with shape {x.shape}")
-    return np.ascontiguousarray(x)
+    return _alloc.contiguous(name, x)
 
 
 def _batched(name: str, x: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -101,7 +101,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                                  _pair("dilation", dilation))
     groups = _int("groups", groups)
     shape = _cpu.conv2d_output_shape(x4.shape, weight.shape, stride, padding, dilation, groups)
-    out = np.empty(shape, x.dtype)
+    out = _alloc.empty("out", shape, x.dtype)
     _cpu.conv2d_forward(x4, weight, bias, out, stride, padding, dilation, groups)
     return out[0] if added else out
 
@@ -126,12 +126,12 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     need_x, need_w, need_b = (bool(n) for n in need)
     dx = dw = db = None
     if need_x:
-        dx = np.empty(x4.shape, x.dtype)
+        dx = _alloc.empty("grad_input", x4.shape, x.dtype)
         _cpu.conv2d_backward_data(g4, weight, dx, stride, padding, dilation, groups)
         if added:
             dx = dx[0]
     if need_w:
-        dw = np.empty(weight.shape, x.dtype)
+        dw = _alloc.empty("grad_weight", weight.shape, x.dtype)
         _cpu.conv2d_backward_weight(g4, x4, dw, stride, padding, dilation, groups)
     if need_b:
         if g4.shape[1] != weight.shape[0]:
@@ -164,8 +164,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     x4, added = _batched("x", x)
     k, s, p, d = _pool_args(kernel_size, stride, padding, dilation)
     shape = _cpu.pool2d_output_shape("max_pool2d", x4.shape, k, s, p, d, bool(ceil_mode))
-    out = np.empty(shape, x.dtype)
-    idx = np.empty(shape, np.int64)
+    out = _alloc.empty("out", shape, x.dtype)
+    idx = _alloc.empty("indices", shape, np.int64)
     _cpu.max_pool2d_forward(x4, out, idx, k, s, p, d, bool(ceil_mode))
     return (out[0], idx[0]) if added else (out, idx)
 
@@ -176,12 +176,14 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride=None
     ``input_shape`` ((N, C, H, W) or (C, H, W); an array's shape is taken):
     each grad_out value is added at its argmax in ``indices``."""
     grad_out = _float_array("grad_out", grad_out)
-    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    indices = np.asarray(indices)
+    if np.issubdtype(indices.dtype, np.integer):  # others: the binding refuses them (no cast)
+        indices = _alloc.contiguous("indices", indices, np.int64)
     shape, added = _shape4("input_shape", input_shape)
     g4, _ = _batched("grad_out", grad_out)
     i4 = indices[None] if indices.ndim == 3 else indices
     k, s, p, d = _pool_args(kernel_size, stride, padding, dilation)
-    dx = np.empty(shape, grad_out.dtype)
+    dx = _alloc.empty("grad_input", shape, grad_out.dtype)
     _cpu.max_pool2d_backward(g4, i4, dx, k, s, p, d, bool(ceil_mode))
     return dx[0] if added else dx
 
@@ -208,7 +210,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     k, s, p, _ = _pool_args(kernel_size, stride, padding, 1)
     div = _divisor(divisor_override)
     shape = _cpu.pool2d_output_shape("avg_pool2d", x4.shape, k, s, p, (1, 1), bool(ceil_mode))
-    out = np.empty(shape, x.dtype)
+    out = _alloc.empty("out", shape, x.dtype)
     _cpu.avg_pool2d_forward(x4, out, k, s, p, bool(ceil_mode), bool(count_include_pad), div)
     return out[0] if added else out
 
@@ -222,7 +224,7 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
     g4, _ = _batched("grad_out", grad_out)
     k, s, p, _ = _pool_args(kernel_size, stride, padding, 1)
     div = _divisor(divisor_override)
-    dx = np.empty(shape, grad_out.dtype)
+    dx = _alloc.empty("grad_input", shape, grad_out.dtype)
     _cpu.avg_pool2d_backward(g4, dx, k, s, p, bool(ceil_mode), bool(count_include_pad), div)
     return dx[0] if added else dx
 
@@ -241,7 +243,7 @@ def adaptive_avg_pool2d(x, output_size):
         oh, ow = _pair("output_size", output_size)
     if oh < 1 or ow < 1:
         raise ValueError(f"output_size must be >= 1, got {(oh, ow)}")
-    out = np.empty(x4.shape[:2] + (oh, ow), x.dtype)
+    out = _alloc.empty("out", x4.shape[:2] + (oh, ow), x.dtype)
     _cpu.adaptive_avg_pool2d_forward(x4, out)
     return out[0] if added else out
 
@@ -252,7 +254,7 @@ def adaptive_avg_pool2d_backward(grad_out, input_shape):
     grad_out = _float_array("grad_out", grad_out)
     shape, added = _shape4("input_shape", input_shape)
     g4, _ = _batched("grad_out", grad_out)
-    dx = np.empty(shape, grad_out.dtype)
+    dx = _alloc.empty("grad_input", shape, grad_out.dtype)
     _cpu.adaptive_avg_pool2d_backward(g4, dx)
     return dx[0] if added else dx
 
@@ -266,7 +268,7 @@ def _rows(name: str, x: np.ndarray) -> np.ndarray:
 
 def _softmax_fwd(fn, x):
     x = _float_array("x", x)
-    out = np.empty(x.shape, x.dtype)
+    out = _alloc.empty("out", x.shape, x.dtype)
     if x.size:
         fn(_rows("x", x), _rows("x", out))
     return out
@@ -289,7 +291,7 @@ def _softmax_bwd(fn, grad_out, out):
     grad_out = _float_array("grad_out", grad_out, out.dtype)
     if grad_out.shape != out.shape:
         raise ValueError(f"grad_out: expected shape {out.shape} (like out), got {grad_out.shape}")
-    dx = np.empty(out.shape, out.dtype)
+    dx = _alloc.empty("grad_input", out.shape, out.dtype)
     if out.size:
         fn(_rows("out", out), _rows("grad_out", grad_out), _rows("grad_input", dx))
     return dx

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _cpu
+from . import _alloc, _cpu
 
 __all__ = ["gemm", "matmul"]
 
@@ -40,7 +40,7 @@ def _matrix_operand(name: str, x: np.ndarray, trans: bool):
         return x, trans
     if x.ndim == 2 and x.flags.f_contiguous:
         return x.T, not trans
-    return np.ascontiguousarray(x), trans
+    return _alloc.contiguous(name, x), trans
 
 
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
@@ -85,7 +85,7 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
         raise ValueError(f"gemm: batch sizes differ: a {tuple(a.shape)}, b {tuple(b.shape)}")
     out_shape = (M, N) if not batch else (max(batch), M, N)
     if out is None:
-        out = np.empty(out_shape, dtype=a.dtype)
+        out = _alloc.empty("out", out_shape, a.dtype)
         beta = 0.0
     else:
         if not isinstance(out, np.ndarray):

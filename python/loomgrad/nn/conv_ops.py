@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import _nn_kernels, kernels
+from .. import _alloc, _nn_kernels, kernels
 from ..autograd import Function, array_module
 from ..tensor import Tensor
 
@@ -287,7 +287,8 @@ class Conv2dFunction(Function):
                       w if need[0] else None, w.shape, x.shape)
         if 0 in x.shape or 0 in w.shape:
             return self._empty_out(x, w, b)
-        return _backend.conv2d(np.ascontiguousarray(x), np.ascontiguousarray(w), b, *self.args)
+        return _backend.conv2d(_alloc.contiguous("input", x), _alloc.contiguous("weight", w), b,
+                               *self.args)
 
     def _empty_out(self, x, w, b):
         (sh, sw), (ph, pw), (dh, dw), _ = self.args
@@ -321,7 +322,7 @@ class MaxPool2dFunction(Function):
 
     def forward(self, x, *, kernel_size, stride, padding, dilation, ceil_mode):
         _require_cpu("max_pool2d", x)
-        y, idx = _backend.max_pool2d(np.ascontiguousarray(x), kernel_size, stride, padding,
+        y, idx = _backend.max_pool2d(_alloc.contiguous("input", x), kernel_size, stride, padding,
                                      dilation, ceil_mode)
         self.indices = idx
         self.x_shape = x.shape
@@ -340,7 +341,7 @@ class AvgPool2dFunction(Function):
         self.args = (kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
         self.x_shape = x.shape
-        return _backend.avg_pool2d(np.ascontiguousarray(x), *self.args)
+        return _backend.avg_pool2d(_alloc.contiguous("input", x), *self.args)
 
     def backward(self, g):
         return (_backend.avg_pool2d_backward(np.ascontiguousarray(g), self.x_shape, *self.args),)
@@ -350,7 +351,7 @@ class AdaptiveAvgPool2dFunction(Function):
     def forward(self, x, *, output_size):
         _require_cpu("adaptive_avg_pool2d", x)
         self.x_shape = x.shape
-        return _backend.adaptive_avg_pool2d(np.ascontiguousarray(x), output_size)
+        return _backend.adaptive_avg_pool2d(_alloc.contiguous("input", x), output_size)
 
     def backward(self, g):
         return (_backend.adaptive_avg_pool2d_backward(np.ascontiguousarray(g), self.x_shape),)
@@ -474,7 +475,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     if return_indices:
         node = out.grad_fn
         idx = node.indices if node is not None else _backend.max_pool2d(
-            np.ascontiguousarray(x.data), k, s, p, d, bool(ceil_mode))[1]
+            _alloc.contiguous("input", x.data), k, s, p, d, bool(ceil_mode))[1]
         idx_t = Tensor(idx)
     if unbatched:
         out = out.reshape(*out.shape[1:])

@@ -23,7 +23,8 @@ class _Embedding(Function):
     def backward(self, g):
         gw = np.zeros(self.shape, g.dtype)
         # add.at accumulates over repeated indices (plain fancy assignment would not)
-        np.add.at(gw, self.idx.reshape(-1), g.reshape(-1, self.shape[1]))
+        # (idx.size, dim), not (-1, dim): reshape cannot infer -1 when dim is 0
+        np.add.at(gw, self.idx.reshape(-1), g.reshape(self.idx.size, self.shape[1]))
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return (gw,)

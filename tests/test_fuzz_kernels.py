@@ -294,6 +294,14 @@ def test_softmax(shape, log, dtype, layout, special, seed):
     assert_close_ieee(dx, ref, *_tol(dtype), what="softmax_backward")
 
 
+def test_softmax_nan_row_float32():  # regression (UBSan): NaN reached an int32 shift in exp
+    x = np.array([[np.nan, 0.0, -np.inf, 1.0], [0.0, 1.0, 2.0, 3.0]], np.float32)
+    y = K.softmax(x)
+    assert np.isnan(y[0]).all()
+    np.testing.assert_allclose(y[1], np.exp(x[1]) / np.exp(x[1]).sum(), rtol=1e-6)
+    assert np.isnan(K.log_softmax(x)[0]).all()
+
+
 def _xent_ref(x, t, w, ii, reduction, ls):
     N, C = x.shape
     m = x.max(1, keepdims=True) if C else x
@@ -412,6 +420,16 @@ def test_lstm(T, N, I, H, bias, reverse, dtype, layout, bad, special, seed):
         assert_close_ieee(h1, y[t0], *tol, what="lstm_cell")
         out = K.lstm_cell_backward(np.ones_like(h1), None, cs)
         assert out[0].shape == (N, I) and out[4].shape == w_hh.shape
+
+
+def test_lstm_nan_input_float32():  # regression (UBSan): NaN reached a signed shift in exp
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 4)).astype(np.float32)
+    x[1, 0, 2] = np.nan
+    w_ih = (rng.standard_normal((8, 4)) * 0.3).astype(np.float32)
+    w_hh = (rng.standard_normal((8, 2)) * 0.3).astype(np.float32)
+    y, hn, cn, _ = K.lstm_sequence(x, None, None, w_ih, w_hh)
+    assert np.isnan(y[1:, 0]).all() and np.isfinite(y[:, 1]).all() and np.isfinite(y[0]).all()
 
 
 def test_lstm_huge_and_misuse():

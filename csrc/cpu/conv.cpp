@@ -96,7 +96,8 @@ Geometry geometry(const Conv2dShape& s) {
 // Threads for the item loop; 1 means "items in sequence, GEMMs thread
 // themselves". Items are shared out only when they split evenly enough.
 int item_threads(int64_t items, double flops) {
-  const int nt = threads_for(static_cast<int64_t>(flops), int64_t(1) << 21);
+  const int nt = threads_for(flops >= 9e18 ? INT64_MAX : static_cast<int64_t>(flops),
+                             int64_t(1) << 21);  // no out-of-range cast (UB)
   if (nt <= 1 || items < nt) return 1;
   if (items % nt != 0 && items < 4 * nt) return 1;
   return static_cast<int>(std::min<int64_t>(nt, items));

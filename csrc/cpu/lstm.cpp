@@ -85,7 +85,9 @@ LG_LSTM_INLINE float exp_approx(float x) {
   p = p * r * r + r + 1.0f;
   int32_t zi;
   std::memcpy(&zi, &z, sizeof zi);
-  const int32_t e = (zi - 0x4B400000 + 127) << 23;  // 2^n as float bits
+  // 2^n as float bits; the shift is done unsigned, as a NaN x makes zi - 0x4B400000
+  // negative and a signed left shift of it undefined (UBSan). NaN p keeps e moot.
+  const int32_t e = static_cast<int32_t>(static_cast<uint32_t>(zi - 0x4B400000 + 127) << 23);
   float scale;
   std::memcpy(&scale, &e, sizeof scale);
   return p * scale;

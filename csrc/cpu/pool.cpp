@@ -59,8 +59,11 @@ void pool2d_check(Pool2dShape& s, const char* op) {
 
 namespace {
 
-int plane_threads(const Pool2dShape& s, int64_t per_plane_work) {
-  return threads_for(s.planes * std::max<int64_t>(per_plane_work, 1), int64_t(1) << 15);
+// Work estimates in double: out_plane * kh * kw can pass 2^63 (UBSan) with
+// huge windows, and only its order of magnitude matters here.
+int plane_threads(const Pool2dShape& s, double per_plane_work) {
+  const double work = double(s.planes) * std::max(per_plane_work, 1.0);
+  return threads_for(work >= 9e18 ? INT64_MAX : static_cast<int64_t>(work), int64_t(1) << 15);
 }
 
 // Output columns ow whose whole window row [ow*sw - pw, ... + (kw-1)*dw] is
@@ -140,7 +143,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
   const int64_t in_plane = s.H * s.W, out_plane = s.OH * s.OW;
   int64_t lo, hi;
   interior_cols(s, lo, hi);
-  const int nt = plane_threads(s, out_plane * s.kh * s.kw);
+  const int nt = plane_threads(s, double(out_plane) * s.kh * s.kw);
   LG_CHECK(s.kh * s.kw <= INT32_MAX, "max_pool2d: kernel_size (", s.kh, ", ", s.kw,
            ") has more than 2^31 - 1 window positions");
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -156,7 +159,7 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int64_t* idx) {
 template <typename T>
 void max_pool2d_backward(const Pool2dShape& s, const T* dy, const int64_t* idx, T* dx) {
   const int64_t in_plane = s.H * s.W, out_plane = s.OH * s.OW;
-  const int nt = plane_threads(s, in_plane + out_plane);
+  const int nt = plane_threads(s, double(in_plane) + out_plane);
   int64_t bad = 0;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(+ : bad)
   for (int64_t p = 0; p < s.planes; ++p) {
@@ -206,7 +209,7 @@ template <typename T>
 void avg_pool2d_forward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override,
                         const T* x, T* y) {
   const int64_t in_plane = s.H * s.W, out_plane = s.OH * s.OW;
-  const int nt = plane_threads(s, out_plane * s.kh * s.kw);
+  const int nt = plane_threads(s, double(out_plane) * s.kh * s.kw);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t p = 0; p < s.planes; ++p) {
     const T* xp = x + p * in_plane;
@@ -231,7 +234,7 @@ template <typename T>
 void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override,
                          const T* dy, T* dx) {
   const int64_t in_plane = s.H * s.W, out_plane = s.OH * s.OW;
-  const int nt = plane_threads(s, in_plane + out_plane * s.kh * s.kw);
+  const int nt = plane_threads(s, in_plane + double(out_plane) * s.kh * s.kw);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t p = 0; p < s.planes; ++p) {
     T* dp = dx + p * in_plane;

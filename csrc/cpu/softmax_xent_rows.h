@@ -12,7 +12,9 @@
 // below -87.3 give 0, NaN stays NaN. Doubles use std::exp.
 inline float exp_nonpos(float x) {
   const float lo = -87.3365447504f;
-  float xc = x < lo ? lo : x;
+  // NaN clamps to lo here (its result is replaced below): converting a NaN
+  // n to int32 and shifting it would be undefined behaviour (UBSan).
+  float xc = x >= lo ? x : lo;
   xc = xc > 0.0f ? 0.0f : xc;
   // n = round(xc / ln2) with the 1.5*2^23 trick (round-to-nearest, no SSE4.1).
   const float big = 12582912.0f;
@@ -27,7 +29,7 @@ inline float exp_nonpos(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   const int32_t n = static_cast<int32_t>(fn);
-  const int32_t bits = (n + 127) << 23;  // n >= -126: a normal power of two
+  const int32_t bits = static_cast<int32_t>(static_cast<uint32_t>(n + 127) << 23);  // n >= -126
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   float e = p * scale;

@@ -257,6 +257,15 @@ def test_conv2d_huge_groups_and_params():
         K.conv2d(x, np.empty((0, 2, 3, 1)), dilation=2**62)
 
 
+@pytest.mark.parametrize("shape", [(2**40, 2**40, 2**40, 2**40), (1, 1, -4, 4), (2**62, 1, 1)])
+def test_pool_backward_input_shape_checked(shape):
+    gy = np.ones((1, 1, 2, 2))
+    with pytest.raises(ValueError, match="grad_input|input_shape"):
+        K.avg_pool2d_backward(gy, shape, 2)
+    with pytest.raises(ValueError, match="grad_input|input_shape"):
+        K.adaptive_avg_pool2d_backward(gy, shape)
+
+
 def test_pool_backward_bad_indices():
     x = np.random.default_rng(0).standard_normal((1, 1, 4, 4))
     y, idx = K.max_pool2d(x, 2)

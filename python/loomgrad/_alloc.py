@@ -28,6 +28,8 @@ def check_size(name: str, shape, dtype, what: str = "array") -> None:
     """ValueError naming ``name`` when ``shape`` x ``dtype`` exceeds physical memory."""
     n = np.dtype(dtype).itemsize
     for s in shape:
+        if int(s) < 0:
+            raise ValueError(f"{name}: negative dimension in shape {tuple(shape)}")
         n *= int(s)
     if n > LIMIT_BYTES:
         raise ValueError(f"{name}: {what} of shape {tuple(int(s) for s in shape)} and dtype "

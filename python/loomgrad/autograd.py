@@ -380,8 +380,10 @@ def _add_to_grad(t, g) -> None:
     if g.shape != data.shape:
         g = array_module(g).broadcast_to(g, data.shape)
     if t.grad is None:
-        # own the memory: g may be a view of another gradient or of saved data
-        t.grad = _Tensor._wrap(array_module(g).array(g, copy=True))
+        # own the memory: g may be a view of another gradient or of saved data;
+        # and make it C-ordered (g of weight.T arrives transposed), so the
+        # optimizer's elementwise updates stream both arrays in the same order.
+        t.grad = _Tensor._wrap(array_module(g).array(g, copy=True, order="C"))
     else:
         t.grad.data += g
 

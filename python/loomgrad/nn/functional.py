@@ -79,11 +79,56 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if tuple(bias.shape) != (weight.shape[0],):
             raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
                              f"{tuple(bias.shape)}")
-    # Matmul folds the leading dims of input into GEMM rows (one 2-D GEMM).
-    out = input @ weight.T
-    if bias is not None:
-        out = out + bias
-    return out
+    if not (isinstance(input.data, np.ndarray) and input.dtype in (np.float32, np.float64)):
+        out = input @ weight.T  # CuPy / other dtypes: the generic ops
+        return out if bias is None else out + bias
+    if bias is None:
+        return _Linear.apply(input, weight)
+    if bias.dtype != weight.dtype:
+        raise TypeError(f"linear: bias must have weight's dtype {weight.dtype}, got {bias.dtype}")
+    return _Linear.apply(input, weight, bias)
+
+
+class _Linear(Function):
+    """y = x·Wᵀ + b as one node on our GEMM (CPU float arrays). The leading
+    dims of x fold into GEMM rows; backward uses the transpose flags, so
+    dW = dyᵀ·x comes out C-ordered in W's own (out, in) layout (through
+    ``x @ weight.T`` it would arrive as a transposed view, which makes every
+    later elementwise update of W stride across memory)."""
+
+    def forward(self, x, w, b=None):
+        from .. import _alloc, kernels
+
+        self.x_shape = x.shape
+        x2 = _alloc.contiguous("input", x).reshape(_rows(x), w.shape[1])
+        out = kernels.gemm(x2, w, trans_b=True)
+        if b is not None:
+            out += b
+        nx, nw = self.needs_input_grad[0], self.needs_input_grad[1]
+        self.saved = (x2 if nw else None, w if nx else None)
+        return out.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, g):
+        from .. import kernels
+
+        x2, w = self.saved
+        g2 = np.ascontiguousarray(g).reshape(_rows(g), g.shape[-1])
+        dx = dw = db = None
+        if self.needs_input_grad[0]:
+            dx = kernels.gemm(g2, w).reshape(self.x_shape)
+        if self.needs_input_grad[1]:
+            dw = kernels.gemm(g2, x2, trans_a=True)
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            db = g2.sum(axis=0)
+        return (dx, dw) if len(self.needs_input_grad) == 2 else (dx, dw, db)
+
+
+def _rows(x) -> int:
+    """Product of all but the last dim (explicit: reshape(-1, n) fails on size 0)."""
+    n = 1
+    for d in x.shape[:-1]:
+        n *= d
+    return n
 
 
 def relu(input: Tensor) -> Tensor:

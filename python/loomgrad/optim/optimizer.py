@@ -223,3 +223,24 @@ def _params_with_grad(group) -> Iterable:
         g = _grad_array(p)
         if g is not None:
             yield p, g
+
+
+# Elements per block of an elementwise update. A whole-array temporary of a
+# large parameter (e.g. 3136x1024) is a fresh mmap'd allocation whose page
+# faults cost more than the arithmetic; 64K-element blocks keep every
+# temporary small, heap-allocated and cache-resident.
+_BLOCK = 1 << 16
+
+
+def _blocks(*arrays):
+    """Matching flat views, at most _BLOCK elements each, of equally shaped
+    C-contiguous NumPy arrays (writes through them reach the arrays). Any other
+    arrays (strided, CuPy) come back whole, as one block."""
+    if all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays):
+        flats = [a.reshape(-1) for a in arrays]
+        n = flats[0].size
+        if n > _BLOCK:
+            for i in range(0, n, _BLOCK):
+                yield [f[i:i + _BLOCK] for f in flats]
+            return
+    yield list(arrays)

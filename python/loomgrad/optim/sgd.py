@@ -1,7 +1,8 @@
 """SGD with momentum, dampening, Nesterov and weight decay (torch.optim.SGD's rules)."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, _check_number, _params_with_grad
+from ..autograd import array_module
+from .optimizer import Optimizer, _blocks, _check_number, _params_with_grad
 
 __all__ = ["SGD"]
 
@@ -41,18 +42,26 @@ class SGD(Optimizer):
             lr, mom, damp = group["lr"], group["momentum"], group["dampening"]
             wd, nesterov = group["weight_decay"], group["nesterov"]
             for p, grad in _params_with_grad(group):
-                d_p = -grad if group["maximize"] else grad
-                if wd != 0:
-                    d_p = d_p + wd * p.data
+                buf = first = None
                 if mom != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = d_p.astype(p.data.dtype, copy=True)
-                        state["momentum_buffer"] = buf
-                    else:
-                        buf *= mom
-                        buf += (1 - damp) * d_p
-                    d_p = d_p + mom * buf if nesterov else buf
-                p.data -= (lr * d_p).astype(p.data.dtype, copy=False)
+                    first = buf is None
+                    if first:
+                        buf = state["momentum_buffer"] = array_module(p.data).empty_like(p.data)
+                arrays = (p.data, grad) if buf is None else (p.data, grad, buf)
+                for blk in _blocks(*arrays):
+                    w, g = blk[0], blk[1]
+                    d_p = -g if group["maximize"] else g
+                    if wd != 0:
+                        d_p = d_p + wd * w
+                    if buf is not None:
+                        b = blk[2]
+                        if first:
+                            b[...] = d_p
+                        else:
+                            b *= mom
+                            b += (1 - damp) * d_p
+                        d_p = d_p + mom * b if nesterov else b
+                    w -= (lr * d_p).astype(w.dtype, copy=False)
         return loss

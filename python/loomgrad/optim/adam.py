@@ -22,6 +22,9 @@ class Adam(Optimizer):
     (and ``max_exp_avg_sq``), all in p's dtype.
     """
 
+    # AdamW sets this: weight decay scales p directly instead of joining g.
+    _decoupled_weight_decay = False
+
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
@@ -30,14 +33,15 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_group(self, g: dict) -> None:
-        _check_number("Adam", "lr", g["lr"])
-        _check_number("Adam", "eps", g["eps"])
+        name = type(self).__name__
+        _check_number(name, "lr", g["lr"])
+        _check_number(name, "eps", g["eps"])
         betas = g["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        _check_number("Adam", "betas[0]", betas[0], high=1.0, high_open=True)
-        _check_number("Adam", "betas[1]", betas[1], high=1.0, high_open=True)
-        _check_number("Adam", "weight_decay", g["weight_decay"])
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        _check_number(name, "betas[0]", betas[0], high=1.0, high_open=True)
+        _check_number(name, "betas[1]", betas[1], high=1.0, high_open=True)
+        _check_number(name, "weight_decay", g["weight_decay"])
 
     def step(self, closure=None):
         """One update of every parameter that has a grad; returns closure()'s loss."""
@@ -49,7 +53,9 @@ class Adam(Optimizer):
                 data = p.data
                 dt = data.dtype
                 g = -grad if group["maximize"] else grad
-                if wd != 0:
+                if wd != 0 and self._decoupled_weight_decay:
+                    data *= 1 - lr * wd
+                elif wd != 0:
                     g = g + wd * data
                 state = self.state[p]
                 if not state:

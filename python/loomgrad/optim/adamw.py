@@ -1,11 +1,7 @@
 """AdamW (decoupled weight decay) with torch.optim.AdamW's update rule."""
 from __future__ import annotations
 
-import math
-
-from ..autograd import array_module
 from .adam import Adam
-from .optimizer import _params_with_grad
 
 __all__ = ["AdamW"]
 
@@ -27,40 +23,4 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad, maximize=maximize)
 
-    def step(self, closure=None):
-        """One update of every parameter that has a grad; returns closure()'s loss."""
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-            beta1, beta2 = group["betas"]
-            for p, grad in _params_with_grad(group):
-                data = p.data
-                xp = array_module(data)
-                g = -grad if group["maximize"] else grad
-                data *= 1 - lr * wd
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = xp.zeros_like(data)
-                    state["exp_avg_sq"] = xp.zeros_like(data)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = xp.zeros_like(data)
-                state["step"] += 1
-                t = state["step"]
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m += (1 - beta1) * (g - m)  # torch's lerp_
-                v *= beta2
-                v += (1 - beta2) * g * g
-                step_size = lr / (1 - beta1 ** t)
-                bc2_sqrt = math.sqrt(1 - beta2 ** t)
-                if group["amsgrad"]:
-                    vmax = state.get("max_exp_avg_sq")
-                    if vmax is None:
-                        vmax = state["max_exp_avg_sq"] = v.copy()
-                    xp.maximum(vmax, v, out=vmax)
-                    denom_src = vmax
-                else:
-                    denom_src = v
-                denom = xp.sqrt(denom_src) / bc2_sqrt + eps
-                data -= (step_size * (m / denom)).astype(data.dtype, copy=False)
-        return loss
+    _decoupled_weight_decay = True

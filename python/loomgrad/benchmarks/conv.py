@@ -43,11 +43,8 @@ def main(argv=None) -> int:
 
     setup = harness.bench_setup(args)
     dtype, torch = setup.dtype, setup.torch
-    peak, derivation = harness.cpu_peak_gflops(dtype, args.threads)
-    extra = [derivation]
-    if torch is not None:
-        extra.append(f"torch mkldnn: {torch.backends.mkldnn.is_available()}")
-    harness.print_header("conv2d benchmark", setup, extra)
+    peak = setup.peak
+    harness.print_header("conv2d benchmark", setup)
 
     rng = np.random.default_rng(0)
     fwd_rows, train_rows = [], []

@@ -59,8 +59,8 @@ def main(argv=None) -> int:
 
     setup = harness.bench_setup(args)
     dtype, torch = setup.dtype, setup.torch
-    peak, derivation = harness.cpu_peak_gflops(dtype, args.threads)
-    harness.print_header("GEMM benchmark", setup, [derivation])
+    peak = setup.peak
+    harness.print_header("GEMM benchmark", setup)
 
     rng = np.random.default_rng(0)
     rows = []

@@ -284,6 +284,8 @@ class Setup:
     threads: int
     torch: object = None
     lines: list = field(default_factory=list)
+    peak: float | None = None    # GFLOP/s of `threads` cores on the GEMM path in use
+    peak_line: str = ""          # how `peak` was derived
 
     def time(self, contenders):
         return time_min(contenders, reps=self.reps, min_time=self.min_time, pause=self.pause)
@@ -317,12 +319,18 @@ def bench_setup(args) -> Setup:
         if torch is not None:
             torch.set_num_threads(args.threads)
             s.torch = torch
-            s.lines.append(f"torch {torch.__version__}: {torch.get_num_threads()} threads")
+            s.lines.append(f"torch {torch.__version__}: {torch.get_num_threads()} threads, "
+                           f"mkldnn {torch.backends.mkldnn.is_available()}")
+    s.peak, s.peak_line = cpu_peak_gflops(s.dtype, args.threads)
     return s
 
 
-def print_header(title: str, setup: Setup, extra=()) -> None:
+def print_header(title: str, setup: Setup, extra=(), peak: bool = True) -> None:
+    """Title, the setup's lines, the peak derivation (for FLOP-counting
+    benchmarks; ``peak=False`` for bandwidth ones) and the timing rule."""
     import loomgrad as lg
+
+    extra = ([setup.peak_line] if peak else []) + list(extra)
 
     print(f"loomgrad {lg.__version__} {title}, {setup.dtype.name}, {setup.threads} threads")
     for line in list(setup.lines) + list(extra):

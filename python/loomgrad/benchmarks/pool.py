@@ -41,7 +41,7 @@ def main(argv=None) -> int:
 
     setup = harness.bench_setup(args)
     dtype, torch = setup.dtype, setup.torch
-    harness.print_header("pooling benchmark", setup)
+    harness.print_header("pooling benchmark", setup, peak=False)
 
     rng = np.random.default_rng(0)
     fwd_rows, train_rows = [], []

@@ -67,4 +67,19 @@ inline void require_no_overlap(const char* out_name, const py::array& out, const
                  lo_i < lo_o + static_cast<uintptr_t>(out.nbytes());
   LG_CHECK(!overlap, out_name, " must not share memory with ", in_name);
 }
+
+// Calls f(T{}) with T = float or double per `dt`: one body for both dtypes.
+template <typename F>
+void dispatch_float(DType dt, F f) {
+  if (dt == DType::f32) f(float{});
+  else f(double{});
+}
+
+// An optional array argument passed as an object; the caller handles None.
+inline py::array as_array(const char* name, const py::object& o) {
+  if (!py::isinstance<py::array>(o))
+    throw py::type_error(std::string(name) + ": expected a numpy array or None, got " +
+                         std::string(py::str(py::type::handle_of(o))));
+  return py::reinterpret_borrow<py::array>(o);
+}
 }  // namespace lg

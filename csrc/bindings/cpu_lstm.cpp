@@ -56,12 +56,7 @@ class Args {
   }
 
  private:
-  static py::array as_array(const char* name, const py::object& o) {
-    if (!py::isinstance<py::array>(o))
-      throw py::type_error(std::string(name) + ": expected a numpy array or None, got " +
-                           std::string(py::str(py::type::handle_of(o))));
-    return py::reinterpret_borrow<py::array>(o);
-  }
+  static py::array as_array(const char* name, const py::object& o) { return lg::as_array(name, o); }
   void check(const char* name, const py::array& a, const Shape& shape) {
     lg::require_same_dtype(name, a, "x", ref_);
     const int nd = static_cast<int>(shape.size());
@@ -84,12 +79,6 @@ int64_t hidden_size(const char* fn, const py::array& w_hh) {
   LG_CHECK(w_hh.shape(0) == 4 * H, fn, ": w_hh must have shape (4*hidden, hidden), got ",
            lg::describe("w_hh", w_hh));
   return H;
-}
-
-template <typename F>
-void dispatch(DType dt, F f) {
-  if (dt == DType::f32) f(float{});
-  else f(double{});
 }
 
 template <typename T>
@@ -115,7 +104,7 @@ void cell_forward(py::array x, py::array h, py::array c, py::array w_ih, py::arr
   void* ph = a.output("h_out", h_out, {N, H});
   void* pc = a.output("c_out", c_out, {N, H});
   void* pg = a.output("gates", gates, {N, 4 * H});
-  dispatch(a.dtype(), [&](auto tag) {
+  lg::dispatch_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release nogil;
     lg::cpu::lstm_cell_forward<T>(N, I, H, cp<T>(x.data()), cp<T>(h.data()), cp<T>(c.data()),
@@ -148,7 +137,7 @@ void cell_backward(py::object dh_out, py::object dc_out, py::array x, py::array 
   void* pdwi = a.opt_output("dw_ih", dw_ih, {4 * H, I});
   void* pdwh = a.opt_output("dw_hh", dw_hh, {4 * H, H});
   void* pdb = a.opt_output("db", db, {4 * H});
-  dispatch(a.dtype(), [&](auto tag) {
+  lg::dispatch_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release nogil;
     lg::cpu::lstm_cell_backward<T>(N, I, H, cp<T>(pdh_out), cp<T>(pdc_out), cp<T>(x.data()),
@@ -179,7 +168,7 @@ void sequence_forward(py::array x, py::array h0, py::array c0, py::array w_ih, p
   void* pcn = a.output("c_n", c_n, {N, H});
   void* pg = a.output("gates", gates, {T_, N, 4 * H});
   void* pcs = a.output("cs", cs, {T_, N, H});
-  dispatch(a.dtype(), [&](auto tag) {
+  lg::dispatch_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release nogil;
     lg::cpu::lstm_sequence_forward<T>(T_, N, I, H, reverse, cp<T>(x.data()), cp<T>(h0.data()),
@@ -216,7 +205,7 @@ void sequence_backward(py::object dy, py::object dh_n, py::object dc_n, py::arra
   void* pdwi = a.opt_output("dw_ih", dw_ih, {4 * H, I});
   void* pdwh = a.opt_output("dw_hh", dw_hh, {4 * H, H});
   void* pdb = a.opt_output("db", db, {4 * H});
-  dispatch(a.dtype(), [&](auto tag) {
+  lg::dispatch_float(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release nogil;
     lg::cpu::lstm_sequence_backward<T>(

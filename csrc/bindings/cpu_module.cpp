@@ -61,21 +61,15 @@ void gemm_binding(py::array a, py::array b, py::array out, bool trans_a, bool tr
   const int64_t sa = batch_stride(a, "a", am * an), sb = batch_stride(b, "b", bm * bn);
   const int64_t lda = an, ldb = bn, ldc = N;
 
-  if (dt == DType::f32) {
-    auto* pa = static_cast<const float*>(a.data());
-    auto* pb = static_cast<const float*>(b.data());
-    auto* pc = static_cast<float*>(out.mutable_data());
+  lg::dispatch_float(dt, [&](auto tag) {
+    using T = decltype(tag);
+    auto* pa = static_cast<const T*>(a.data());
+    auto* pb = static_cast<const T*>(b.data());
+    auto* pc = static_cast<T*>(out.mutable_data());
     py::gil_scoped_release nogil;
-    lg::cpu::gemm_strided_batched<float>(trans_a, trans_b, batch, M, N, K, float(alpha), pa, lda,
-                                         sa, pb, ldb, sb, float(beta), pc, ldc, M * N);
-  } else {
-    auto* pa = static_cast<const double*>(a.data());
-    auto* pb = static_cast<const double*>(b.data());
-    auto* pc = static_cast<double*>(out.mutable_data());
-    py::gil_scoped_release nogil;
-    lg::cpu::gemm_strided_batched<double>(trans_a, trans_b, batch, M, N, K, alpha, pa, lda, sa,
-                                          pb, ldb, sb, beta, pc, ldc, M * N);
-  }
+    lg::cpu::gemm_strided_batched<T>(trans_a, trans_b, batch, M, N, K, T(alpha), pa, lda, sa, pb,
+                                     ldb, sb, T(beta), pc, ldc, M * N);
+  });
 }
 
 py::dict build_info() {

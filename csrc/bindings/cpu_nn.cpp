@@ -52,20 +52,7 @@ void require_shape(const char* name, const py::array& a, const std::vector<int64
            ", got ", lg::describe(name, a));
 }
 
-// Calls f(T{}) with T = float or double per `dt`.
-template <typename F>
-void dispatch(DType dt, F f) {
-  if (dt == DType::f32) f(float{});
-  else f(double{});
-}
-
-// An optional array argument given as an object (None allowed by the caller).
-py::array as_array(const char* name, const py::object& o) {
-  if (!py::isinstance<py::array>(o))
-    throw py::type_error(std::string(name) + ": expected a numpy array or None, got " +
-                         std::string(py::str(py::type::handle_of(o))));
-  return py::reinterpret_borrow<py::array>(o);
-}
+using lg::as_array;
 
 template <typename T>
 const T* in_ptr(const py::array& a) { return static_cast<const T*>(a.data()); }
@@ -118,7 +105,7 @@ void conv2d_forward(py::array x, py::array w, py::object bias, py::array out, Pa
   check_output("out", out, {s.N, s.K, s.OH, s.OW}, "x", x,
                {{"x", &x}, {"weight", &w}, {"bias", bias.is_none() ? nullptr : &b}});
   if (out.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T *px = in_ptr<T>(x), *pw = in_ptr<T>(w), *pb = bias.is_none() ? nullptr : in_ptr<T>(b);
     T* py_ = out_ptr<T>(out);
@@ -138,7 +125,7 @@ void conv2d_backward_data(py::array dy, py::array w, py::array dx, Pair stride, 
   check_output("grad_input", dx, {s.N, s.C, s.H, s.W}, "grad_out", dy,
                {{"grad_out", &dy}, {"weight", &w}});
   if (dx.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T *pdy = in_ptr<T>(dy), *pw = in_ptr<T>(w);
     T* pdx = out_ptr<T>(dx);
@@ -158,7 +145,7 @@ void conv2d_backward_weight(py::array dy, py::array x, py::array dw, Pair stride
   check_output("grad_weight", dw, lg::shape_of(dw), "grad_out", dy,
                {{"grad_out", &dy}, {"x", &x}});
   if (dw.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T *pdy = in_ptr<T>(dy), *px = in_ptr<T>(x);
     T* pdw = out_ptr<T>(dw);
@@ -174,7 +161,7 @@ void conv2d_backward_bias(py::array dy, py::array db) {
   s.N = dy.shape(0); s.K = dy.shape(1); s.OH = dy.shape(2); s.OW = dy.shape(3);
   check_output("grad_bias", db, {s.K}, "grad_out", dy, {{"grad_out", &dy}});
   if (db.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T* pdy = in_ptr<T>(dy);
     T* pdb = out_ptr<T>(db);
@@ -220,7 +207,7 @@ void max_pool2d_forward(py::array x, py::array out, py::array indices, Pair kern
   lg::require_no_overlap("indices", indices, "x", x);
   lg::require_no_overlap("indices", indices, "out", out);
   if (out.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T* px = in_ptr<T>(x);
     T* po = out_ptr<T>(out);
@@ -245,7 +232,7 @@ void max_pool2d_backward(py::array dy, py::array indices, py::array dx, Pair ker
   check_output("grad_input", dx, lg::shape_of(dx), "grad_out", dy,
                {{"grad_out", &dy}, {"indices", &indices}});
   if (dx.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T* pdy = in_ptr<T>(dy);
     const auto* pi = static_cast<const int64_t*>(indices.data());
@@ -265,7 +252,7 @@ void avg_pool2d_forward(py::array x, py::array out, Pair kernel, Pair stride, Pa
                             ceil_mode);
   check_output("out", out, {x.shape(0), x.shape(1), s.OH, s.OW}, "x", x, {{"x", &x}});
   if (out.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T* px = in_ptr<T>(x);
     T* po = out_ptr<T>(out);
@@ -286,7 +273,7 @@ void avg_pool2d_backward(py::array dy, py::array dx, Pair kernel, Pair stride, P
                 "(the avg_pool2d output for this input)");
   check_output("grad_input", dx, lg::shape_of(dx), "grad_out", dy, {{"grad_out", &dy}});
   if (dx.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T* pdy = in_ptr<T>(dy);
     T* pdx = out_ptr<T>(dx);
@@ -312,7 +299,7 @@ void adaptive_avg_pool2d(py::array in, py::array out, bool backward) {
            "adaptive_avg_pool2d: output size must be >= 1 and the input non-empty, got input (",
            H, ", ", W, "), output (", OH, ", ", OW, ")");
   if (planes == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T* pi = in_ptr<T>(in);
     T* po = out_ptr<T>(out);
@@ -328,7 +315,7 @@ void softmax_op(py::array x, py::array out, bool log) {
   check_input("x", x, 2);
   check_output("out", out, lg::shape_of(x), "x", x, {{"x", &x}});
   if (out.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T* px = in_ptr<T>(x);
     T* po = out_ptr<T>(out);
@@ -345,7 +332,7 @@ void softmax_backward_op(py::array y, py::array dy, py::array dx, bool log) {
   require_shape("grad_out", dy, lg::shape_of(y), "(same as out)");
   check_output("grad_input", dx, lg::shape_of(y), "out", y, {{"out", &y}, {"grad_out", &dy}});
   if (dx.size() == 0) return;
-  dispatch(dt, [&](auto tag) {
+  lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
     const T *py_ = in_ptr<T>(y), *pdy = in_ptr<T>(dy);
     T* pdx = out_ptr<T>(dx);
@@ -407,7 +394,7 @@ void softmax_xent_forward(py::array logits, py::array target, py::object weight,
   const std::vector<int64_t> lshape =
       a.reduction == lg::cpu::Reduction::none ? std::vector<int64_t>{a.N} : std::vector<int64_t>{};
   check_output("loss", loss, lshape, "logits", logits, {{"logits", &logits}, {"target", &target}});
-  dispatch(lg::float_dtype("logits", logits), [&](auto tag) {
+  lg::dispatch_float(lg::float_dtype("logits", logits), [&](auto tag) {
     using T = decltype(tag);
     const T* px = in_ptr<T>(logits);
     T* pl = out_ptr<T>(loss);
@@ -428,7 +415,7 @@ void softmax_xent_backward(py::array grad_loss, py::array logits, py::array targ
   check_output("grad_logits", dlogits, {a.N, a.C}, "logits", logits,
                {{"logits", &logits}, {"target", &target}, {"grad_loss", &grad_loss}});
   if (dlogits.size() == 0) return;
-  dispatch(lg::float_dtype("logits", logits), [&](auto tag) {
+  lg::dispatch_float(lg::float_dtype("logits", logits), [&](auto tag) {
     using T = decltype(tag);
     const T *px = in_ptr<T>(logits), *pg = in_ptr<T>(grad_loss);
     T* pd = out_ptr<T>(dlogits);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "bindings/cuda_args.h"
 #include "common/check.h"
 #include "cuda/gemm.h"
 #include "cuda/launch.h"
@@ -49,4 +50,8 @@ PYBIND11_MODULE(_cuda, m) {
         py::arg("trans_a"), py::arg("trans_b"), py::arg("M"), py::arg("N"), py::arg("K"),
         py::arg("alpha"), py::arg("a"), py::arg("lda"), py::arg("b"), py::arg("ldb"),
         py::arg("beta"), py::arg("c"), py::arg("ldc"), py::arg("stream"));
+  lg::cuda_bind::register_conv(m);
+  lg::cuda_bind::register_pool(m);
+  lg::cuda_bind::register_xent(m);
+  lg::cuda_bind::register_lstm(m);
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _alloc
+from . import _alloc, _gpu, _gpu_lstm
 from . import _cpu as _module  # the compiled kernels (a test build may swap this)
 
 __all__ = ["lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward"]
@@ -90,6 +90,8 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     Shapes: x (N, I), h and c (N, H) (None: zeros), w_ih (4H, I), w_hh (4H, H),
     b_ih and b_hh (4H,) or None. Returns ``(h', c', saved)``, h' and c' (N, H).
     """
+    if _gpu.any_gpu(x, h, c, w_ih):
+        return _gpu_lstm.lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh)
     fn = "lstm_cell"
     x = _arr(fn, "x", x)
     if x.ndim != 2:
@@ -115,6 +117,9 @@ def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight
     when the cell had no bias). ``need_input_grads=False`` skips dx/dh/dc,
     ``need_weight_grads=False`` the weight and bias gradients (None returned).
     """
+    if _gpu.any_gpu(getattr(saved, 'x', None)):
+        return _gpu_lstm.lstm_cell_backward(dh_out, dc_out, saved, need_input_grads,
+                                            need_weight_grads)
     fn = "lstm_cell_backward"
     s = saved
     dt = s.x.dtype
@@ -145,6 +150,8 @@ def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     The input projection of all T steps is one GEMM; each step is one GEMM
     (h @ w_hhᵀ) plus a fused pointwise pass.
     """
+    if _gpu.any_gpu(x, h0, c0, w_ih):
+        return _gpu_lstm.lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
     fn = "lstm_sequence"
     x = _arr(fn, "x", x)
     if x.ndim != 3:
@@ -174,6 +181,9 @@ def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_wei
     weight and bias gradients (None returned). The weight gradients are a few
     large GEMMs over all T*N rows, not per-step sums.
     """
+    if _gpu.any_gpu(getattr(saved, 'x', None)):
+        return _gpu_lstm.lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad,
+                                                 need_weight_grads)
     fn = "lstm_sequence_backward"
     s = saved
     dt = s.x.dtype

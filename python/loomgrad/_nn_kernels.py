@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from . import _alloc, _cpu
+from . import _alloc, _cpu, _gpu, _gpu_conv, _gpu_pool, _gpu_xent
 
 __all__ = [
     "conv2d", "conv2d_backward",
@@ -92,6 +92,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ``OH = (H + 2*padding[0] - dilation[0]*(R-1) - 1) // stride[0] + 1``.
     ``padding`` is an int or a pair (no 'same'/'valid' strings).
     """
+    if _gpu.any_gpu(x, weight, bias):
+        return _gpu_conv.conv2d(x, weight, bias, stride, padding, dilation, groups)
     x = _float_array("x", x)
     weight = _float_array("weight", weight, x.dtype)
     if bias is not None:
@@ -115,6 +117,8 @@ def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups
     (3-D unbatched arrays allowed as in :func:`conv2d`); grad_x like x,
     grad_weight like weight, grad_bias (K,).
     """
+    if _gpu.any_gpu(grad_out, x, weight):
+        return _gpu_conv.conv2d_backward(grad_out, x, weight, stride, padding, dilation, groups, need)
     x = _float_array("x", x)
     grad_out = _float_array("grad_out", grad_out, x.dtype)
     weight = _float_array("weight", weight, x.dtype)
@@ -160,6 +164,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     into each H x W plane; ties keep the first maximum, NaN propagates.
     ``stride`` defaults to ``kernel_size``; padding must be <= kernel_size / 2.
     """
+    if _gpu.any_gpu(x):
+        return _gpu_pool.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
     x = _float_array("x", x)
     x4, added = _batched("x", x)
     k, s, p, d = _pool_args(kernel_size, stride, padding, dilation)
@@ -175,6 +181,9 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride=None
     """Gradient of :func:`max_pool2d` with respect to its input, of shape
     ``input_shape`` ((N, C, H, W) or (C, H, W); an array's shape is taken):
     each grad_out value is added at its argmax in ``indices``."""
+    if _gpu.any_gpu(grad_out, indices):
+        return _gpu_pool.max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride, padding,
+                                                 dilation, ceil_mode)
     grad_out = _float_array("grad_out", grad_out)
     indices = np.asarray(indices)
     if np.issubdtype(indices.dtype, np.integer):  # others: the binding refuses them (no cast)
@@ -205,6 +214,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     ``divisor_override`` if given, else the window size clipped to the padded
     input (``count_include_pad=True``) or to the input itself (False).
     """
+    if _gpu.any_gpu(x):
+        return _gpu_pool.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                        divisor_override)
     x = _float_array("x", x)
     x4, added = _batched("x", x)
     k, s, p, _ = _pool_args(kernel_size, stride, padding, 1)
@@ -219,6 +231,9 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
                         ceil_mode=False, count_include_pad=True, divisor_override=None):
     """Gradient of :func:`avg_pool2d` with respect to its input (shape
     ``input_shape``, (N, C, H, W) or (C, H, W))."""
+    if _gpu.any_gpu(grad_out):
+        return _gpu_pool.avg_pool2d_backward(grad_out, input_shape, kernel_size, stride, padding,
+                                                 ceil_mode, count_include_pad, divisor_override)
     grad_out = _float_array("grad_out", grad_out)
     shape, added = _shape4("input_shape", input_shape)
     g4, _ = _batched("grad_out", grad_out)
@@ -234,6 +249,8 @@ def adaptive_avg_pool2d(x, output_size):
     (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) with ``output_size = (OH, OW)``
     (an int for both; None keeps that input size). Output cell o covers input
     rows ``[floor(o*H/OH), ceil((o+1)*H/OH))``."""
+    if _gpu.any_gpu(x):
+        return _gpu_pool.adaptive_avg_pool2d(x, output_size)
     x = _float_array("x", x)
     x4, added = _batched("x", x)
     if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
@@ -251,6 +268,8 @@ def adaptive_avg_pool2d(x, output_size):
 def adaptive_avg_pool2d_backward(grad_out, input_shape):
     """Gradient of :func:`adaptive_avg_pool2d`: grad_out (N, C, OH, OW) ->
     (N, C, H, W) = ``input_shape`` (3-D shapes allowed)."""
+    if _gpu.any_gpu(grad_out):
+        return _gpu_pool.adaptive_avg_pool2d_backward(grad_out, input_shape)
     grad_out = _float_array("grad_out", grad_out)
     shape, added = _shape4("input_shape", input_shape)
     g4, _ = _batched("grad_out", grad_out)
@@ -277,12 +296,16 @@ def _softmax_fwd(fn, x):
 def softmax(x):
     """Softmax over the last dimension (any shape (..., C); a row of all -inf
     gives NaN, like torch). Returns an array shaped like x."""
+    if _gpu.any_gpu(x):
+        return _gpu_xent.softmax(x)
     return _softmax_fwd(_cpu.softmax_forward, x)
 
 
 def log_softmax(x):
     """Log-softmax over the last dimension, computed stably as
     ``x - max - log(sum(exp(x - max)))``. Returns an array shaped like x."""
+    if _gpu.any_gpu(x):
+        return _gpu_xent.log_softmax(x)
     return _softmax_fwd(_cpu.log_softmax_forward, x)
 
 
@@ -300,12 +323,16 @@ def _softmax_bwd(fn, grad_out, out):
 def softmax_backward(grad_out, out):
     """Gradient of :func:`softmax` from its output: ``out * (grad_out -
     sum(grad_out * out, -1))``. Shapes (..., C)."""
+    if _gpu.any_gpu(grad_out, out):
+        return _gpu_xent.softmax_backward(grad_out, out)
     return _softmax_bwd(_cpu.softmax_backward, grad_out, out)
 
 
 def log_softmax_backward(grad_out, out):
     """Gradient of :func:`log_softmax` from its output: ``grad_out -
     exp(out) * sum(grad_out, -1)``. Shapes (..., C)."""
+    if _gpu.any_gpu(grad_out, out):
+        return _gpu_xent.log_softmax_backward(grad_out, out)
     return _softmax_bwd(_cpu.log_softmax_backward, grad_out, out)
 
 
@@ -351,6 +378,9 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
     summed weight of the non-ignored targets (by N for probability targets).
     The backward needs only the forward's arguments (nothing is saved).
     """
+    if _gpu.any_gpu(logits, target):
+        return _gpu_xent.softmax_cross_entropy(logits, target, weight, ignore_index, reduction,
+                                                   label_smoothing)
     logits, target, weight, ls, ii, unbatched = _xent_args(
         logits, target, weight, reduction, label_smoothing, ignore_index)
     n = logits.shape[0]
@@ -369,6 +399,9 @@ def softmax_cross_entropy_backward(grad_loss, logits, target, weight=None, ignor
     'none'. Other arguments as in the forward. Returns grad_logits shaped like
     logits.
     """
+    if _gpu.any_gpu(grad_loss, logits, target):
+        return _gpu_xent.softmax_cross_entropy_backward(grad_loss, logits, target, weight,
+                                                            ignore_index, reduction, label_smoothing)
     shape = np.shape(logits)
     logits, target, weight, ls, ii, unbatched = _xent_args(
         logits, target, weight, reduction, label_smoothing, ignore_index)

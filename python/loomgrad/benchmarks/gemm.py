@@ -42,7 +42,6 @@ def build_parser():
     from .harness import bench_parser
 
     p = bench_parser("gemm", "loomgrad CPU GEMM vs NumPy (OpenBLAS) and PyTorch.")
-    p.add_argument("--device", choices=["cpu"], default="cpu", help="only cpu for now")
     return p
 
 

@@ -22,7 +22,8 @@ from typing import Callable, Mapping, Sequence
 
 __all__ = ["time_min", "Row", "print_table", "geomean", "cpu_peak_gflops", "cpu_mhz",
            "bench_parser", "bench_setup", "print_header", "Setup",
-           "set_blas_threads", "blas_threads", "machine_summary"]
+           "set_blas_threads", "blas_threads", "machine_summary", "time_cuda",
+           "gpu_peak_gflops", "gpu_copy_bandwidth"]
 
 
 def time_min(contenders: Mapping[str, Callable[[], object]], reps: int = 7,
@@ -64,6 +65,72 @@ def time_min(contenders: Mapping[str, Callable[[], object]], reps: int = 7,
                 fn()
             best[name] = min(best[name], (time.perf_counter() - t0) / n)
     return best
+
+
+def time_cuda(contenders: Mapping[str, Callable[[], object]], reps: int = 15,
+              warmup: int = 3, min_time: float = 1e-3) -> dict[str, float]:
+    """Median seconds per call of each contender on the GPU, timed with CUDA
+    events recorded on CuPy's current stream (never a host clock around an
+    unsynchronised launch). Contenders alternate round by round; each sample
+    repeats the call until it lasts ``min_time`` seconds of GPU time.
+    Contenders that launch on another stream (torch) must use the legacy
+    default stream, which CuPy's default stream also is."""
+    import statistics
+
+    import cupy as cp
+
+    stream = cp.cuda.get_current_stream()
+
+    def sample(fn, n):
+        start, end = cp.cuda.Event(), cp.cuda.Event()
+        start.record(stream)
+        for _ in range(n):
+            fn()
+        end.record(stream)
+        end.synchronize()
+        return cp.cuda.get_elapsed_time(start, end) / 1e3
+
+    calls = {}
+    for name, fn in contenders.items():
+        for _ in range(warmup):
+            fn()
+        n = 1
+        while sample(fn, n) < min_time and n < 1 << 16:
+            n *= 2
+        calls[name] = n
+    times = {name: [] for name in contenders}
+    for _ in range(reps):
+        for name, fn in contenders.items():
+            times[name].append(sample(fn, calls[name]) / calls[name])
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def gpu_peak_gflops() -> tuple[float | None, str]:
+    """(FP32 FMA peak GFLOP/s of the current GPU, derivation): SMs x boost
+    clock x 128 FP32 lanes per SM (Ampere/Hopper) x 2."""
+    import cupy as cp
+
+    dev = cp.cuda.Device()
+    try:
+        sms = cp.cuda.runtime.deviceGetAttribute(cp.cuda.runtime.cudaDevAttrMultiProcessorCount,
+                                                 dev.id)
+        khz = cp.cuda.runtime.deviceGetAttribute(cp.cuda.runtime.cudaDevAttrClockRate, dev.id)
+    except Exception as e:  # attribute missing from this CuPy/CUDA
+        return None, f"peak unknown ({e})"
+    peak = sms * khz / 1e6 * 128 * 2
+    return peak, (f"peak = {sms} SMs x {khz / 1e6:.3f} GHz x 128 fp32 lanes x 2 = "
+                  f"{peak:.0f} GFLOP/s (TF32 tensor cores excluded)")
+
+
+def gpu_copy_bandwidth(nbytes: int = 1 << 28) -> float:
+    """Measured device-to-device copy bandwidth in GB/s (bytes read + written),
+    the yardstick for bandwidth-bound kernels."""
+    import cupy as cp
+
+    a = cp.ones(nbytes // 4, cp.float32)
+    b = cp.empty_like(a)
+    t = time_cuda({"copy": lambda: cp.copyto(b, a)}, reps=9)["copy"]
+    return 2 * nbytes / t / 1e9
 
 
 @dataclass
@@ -269,6 +336,9 @@ def bench_parser(name: str, description: str, reps: int = 7, min_time: float = 0
                    help="seconds of idle between contenders, so other libraries' spinning "
                         "worker threads settle (default 0.12)")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cpu: our C++ kernels vs NumPy/torch CPU; cuda: our CUDA kernels vs "
+                        "CuPy (cuBLAS) and torch (cuBLAS/cuDNN), CUDA-event timing, median")
     p.set_defaults(default_reps=reps, default_min_time=min_time)
     return p
 
@@ -286,8 +356,12 @@ class Setup:
     lines: list = field(default_factory=list)
     peak: float | None = None    # GFLOP/s of `threads` cores on the GEMM path in use
     peak_line: str = ""          # how `peak` was derived
+    device: str = "cpu"          # "cuda": contenders run on the GPU (CuPy arrays)
+    copy_gbs: float | None = None  # measured device-to-device copy bandwidth (cuda)
 
     def time(self, contenders):
+        if self.device == "cuda":
+            return time_cuda(contenders, reps=max(self.reps, 5))
         return time_min(contenders, reps=self.reps, min_time=self.min_time, pause=self.pause)
 
 
@@ -321,8 +395,38 @@ def bench_setup(args) -> Setup:
             s.torch = torch
             s.lines.append(f"torch {torch.__version__}: {torch.get_num_threads()} threads, "
                            f"mkldnn {torch.backends.mkldnn.is_available()}")
-    s.peak, s.peak_line = cpu_peak_gflops(s.dtype, args.threads)
+    if getattr(args, "device", "cpu") == "cuda":
+        _cuda_setup(s, args)
+    else:
+        s.peak, s.peak_line = cpu_peak_gflops(s.dtype, args.threads)
     return s
+
+
+def _cuda_setup(s: Setup, args) -> None:
+    """--device cuda: our CUDA kernels vs CuPy and torch.cuda on the current GPU."""
+    import numpy as np
+
+    import loomgrad as lg
+
+    if not lg.cuda.is_available():
+        raise SystemExit(f"--device cuda: {lg.cuda.unavailable_reason()}")
+    if s.dtype != np.float32:
+        raise SystemExit("--device cuda: the CUDA kernels are float32 only")
+    import cupy as cp
+
+    s.device = "cuda"
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    info = lg.cuda.build_info()
+    s.lines.append(f"GPU: {name}, {props['totalGlobalMem'] / 2**30:.0f} GiB, CuPy "
+                   f"{cp.__version__}, loomgrad CUDA module {info['architectures']} "
+                   f"(runtime {info['runtime']}, driver {info['driver']})")
+    if s.torch is not None and not s.torch.cuda.is_available():
+        s.lines.append("torch: no CUDA in this build; torch left out")
+        s.torch = None
+    s.peak, s.peak_line = gpu_peak_gflops()
+    s.copy_gbs = gpu_copy_bandwidth()
+    s.lines.append(f"device-to-device copy (cupy.copyto, 256 MiB): {s.copy_gbs:.0f} GB/s")
 
 
 def print_header(title: str, setup: Setup, extra=(), peak: bool = True) -> None:
@@ -335,6 +439,10 @@ def print_header(title: str, setup: Setup, extra=(), peak: bool = True) -> None:
     print(f"loomgrad {lg.__version__} {title}, {setup.dtype.name}, {setup.threads} threads")
     for line in list(setup.lines) + list(extra):
         print(f"  {line}")
-    print(f"  timing: best of {setup.reps} alternating rounds, >= {setup.min_time * 1e3:.0f} ms "
-          f"per sample")
+    if setup.device == "cuda":
+        print(f"  timing: CUDA events on the current stream, median of {max(setup.reps, 5)} "
+              f"alternating rounds after warm-up")
+    else:
+        print(f"  timing: best of {setup.reps} alternating rounds, >= {setup.min_time * 1e3:.0f} "
+              f"ms per sample")
     print()

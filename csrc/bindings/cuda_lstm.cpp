@@ -1,0 +1,10 @@
+// loomgrad._cuda: lstm bindings (being written this session).
+#include "bindings/cuda_args.h"
+
+namespace py = pybind11;
+
+namespace lg {
+namespace cuda_bind {
+void register_lstm(py::module_& m) { (void)m; }
+}  // namespace cuda_bind
+}  // namespace lg

@@ -1,0 +1,2 @@
+// conv kernels on the GPU (being written this session).
+#include <cuda_runtime.h>

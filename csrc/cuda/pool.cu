@@ -1,0 +1,2 @@
+// pool kernels on the GPU (being written this session).
+#include <cuda_runtime.h>

@@ -29,7 +29,7 @@ import weakref
 import numpy as np
 
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "backward", "array_module", "register_post_accumulate_grad_hook", "queue_callback"]
+           "backward", "array_module", "check_same_device", "device_name", "register_post_accumulate_grad_hook", "queue_callback"]
 
 _FREED = object()  # marks a node whose saved arrays were released by backward
 _Tensor = None  # loomgrad.tensor.Tensor, set by that module (it imports this one)
@@ -131,6 +131,34 @@ def array_module(a):
     return cuda._require()[1]
 
 
+def device_name(a) -> str:
+    """'cpu' for NumPy data, 'cuda:N' for a GPU array (torch's spelling)."""
+    if isinstance(a, (np.ndarray, np.generic)):
+        return "cpu"
+    dev = getattr(a, "device", None)
+    return f"cuda:{getattr(dev, 'id', 0)}"
+
+
+def check_same_device(arrays, what: str) -> None:
+    """RuntimeError (torch's wording) when ``arrays`` live on different devices.
+
+    On the CPU this costs one isinstance per array; GPU ids are compared only
+    when the data is on the GPU."""
+    cpu = isinstance(arrays[0], np.ndarray)
+    if cpu:
+        for a in arrays[1:]:
+            if not isinstance(a, np.ndarray):
+                break
+        else:
+            return
+    names = sorted({device_name(a) for a in arrays})
+    if len(names) == 1:  # all on one GPU, or NumPy scalars beside NumPy arrays
+        return
+    raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                       f"devices, {names[0]} and {names[1]} (in {what}); move them with "
+                       f".to(device)")
+
+
 class Function:
     """One differentiable op: ``forward`` on arrays, ``backward`` on arrays.
 
@@ -155,6 +183,8 @@ class Function:
         needs = tuple(t._requires_grad for t in inputs)
         record = _mode.enabled and any(needs)
         fn.needs_input_grad = needs if record else (False,) * len(inputs)
+        if len(inputs) > 1:
+            check_same_device([t.data for t in inputs], cls.__name__)
         out = fn.forward(*[t.data for t in inputs], **kwargs)
         if isinstance(out, np.generic):
             out = np.asarray(out)

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import functional as F
 from . import shape_ops as S
-from .autograd import array_module
+from .autograd import array_module, check_same_device
 from .random import get_generator
 from .tensor import (Tensor, _norm_dim, _norm_dims, _parse_device, _parse_dtype, _size_args,
                      _to_array, _weak_scalar_array, _move)
@@ -61,8 +61,19 @@ def _tensor_arg(x, fn, arg="input"):
 def _finish(arr, device, requires_grad):
     dev = _parse_device(device)
     if dev.type == "cuda":
-        arr = _move(arr, "cuda")
+        arr = _move(arr, dev)
     return Tensor(arr, requires_grad=requires_grad)
+
+
+def _make(device, make, requires_grad):
+    """A Tensor of ``make(xp)`` made directly on ``device`` (no host array and copy)."""
+    dev = _parse_device(device)
+    if dev.type == "cpu":
+        return Tensor(make(np), requires_grad=requires_grad)
+    from . import cuda
+    cp = cuda._require()[1]
+    with cp.cuda.Device(dev.index or 0):
+        return Tensor(make(cp), requires_grad=requires_grad)
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -104,13 +115,18 @@ def from_dlpack(ext) -> Tensor:
     return Tensor(cuda._require()[1].from_dlpack(ext))
 
 
-def _creator(fill, fn):
+def _creator(fill, fn, direct=False):
+    """``fill(xp, shape, dtype)``: with ``direct`` made on the device by its own array
+    module; else on the host (random draws: the same numbers on every device for one
+    seed) and copied."""
     def create(*size, dtype=None, device=None, requires_grad=False, **kw):
         shape = _size_args(size, fn, kw.pop("size", None))
         if kw:
             raise TypeError(f"{fn}: unexpected arguments {sorted(kw)}")
         dt = _parse_dtype(dtype) or np.dtype(np.float32)
-        return _finish(fill(shape, dt), device, requires_grad)
+        if direct:
+            return _make(device, lambda xp: fill(xp, shape, dt), requires_grad)
+        return _finish(fill(np, shape, dt), device, requires_grad)
     create.__name__ = create.__qualname__ = fn
     create.__doc__ = (f"``{fn}(*size, dtype=float32, device=None, requires_grad=False)``: a new "
                       f"tensor of shape ``size`` (ints or one tuple).")
@@ -118,7 +134,7 @@ def _creator(fill, fn):
 
 
 def _random_fill(draw, fn):
-    def fill(shape, dt):
+    def fill(xp, shape, dt):
         if dt.kind != "f":
             raise TypeError(f"{fn}: needs a floating dtype, got {dt}")
         g = get_generator()
@@ -128,20 +144,22 @@ def _random_fill(draw, fn):
     return fill
 
 
-zeros = _creator(lambda s, dt: np.zeros(s, dt), "zeros")
-ones = _creator(lambda s, dt: np.ones(s, dt), "ones")
-empty = _creator(lambda s, dt: np.empty(s, dt), "empty")
+zeros = _creator(lambda xp, s, dt: xp.zeros(s, dt), "zeros", direct=True)
+ones = _creator(lambda xp, s, dt: xp.ones(s, dt), "ones", direct=True)
+empty = _creator(lambda xp, s, dt: xp.empty(s, dt), "empty", direct=True)
 rand = _creator(_random_fill(lambda g, s, dt: g.random(s, dtype=dt), "rand"), "rand")
 randn = _creator(_random_fill(lambda g, s, dt: g.standard_normal(s, dtype=dt), "randn"), "randn")
-rand.__doc__ += " Uniform on [0, 1), from the global generator (lg.manual_seed)."
-randn.__doc__ += " Standard normal, from the global generator (lg.manual_seed)."
+rand.__doc__ += (" Uniform on [0, 1), from the global generator (lg.manual_seed); drawn on "
+                 "the host, so one seed gives the same values on every device.")
+randn.__doc__ += (" Standard normal, from the global generator (lg.manual_seed); drawn on "
+                  "the host, so one seed gives the same values on every device.")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of shape ``size`` filled with ``fill_value`` (dtype inferred from it)."""
     shape = _size_args((size,), "full")
     dt = _parse_dtype(dtype) or _to_array(fill_value).dtype
-    return _finish(np.full(shape, fill_value, dt), device, requires_grad)
+    return _make(device, lambda xp: xp.full(shape, fill_value, dt), requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -309,7 +327,11 @@ def minimum(input, other) -> Tensor:
 
 def where(condition, input, other) -> Tensor:
     """``input`` where ``condition`` else ``other`` (all broadcast; numbers allowed)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.data if isinstance(condition, Tensor) else None
+    if cond is None:
+        like = input if isinstance(input, Tensor) else other
+        cond = array_module(like.data).asarray(condition) if isinstance(like, Tensor) \
+            else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
@@ -321,6 +343,7 @@ def where(condition, input, other) -> Tensor:
     except ValueError:
         raise ValueError(f"where: shapes do not broadcast: condition {tuple(cond.shape)}, "
                          f"input {a.shape}, other {b.shape}") from None
+    check_same_device((cond, a.data, b.data), "where")
     return S.Where.apply(a, b, cond=cond)
 
 
@@ -374,7 +397,8 @@ def _minmax(input, dim, keepdim, is_min, name):
         return F.AMax.apply(input, axes=None, keepdim=False, is_min=is_min)
     axis = _norm_dim(dim, input.ndim, name)
     if input.ndim == 0:
-        return _ValuesIndices(input.clone(), Tensor(np.zeros((), np.int64)))
+        return _ValuesIndices(input.clone(),
+                              Tensor(array_module(input.data).zeros((), np.int64)))
     xp = array_module(input.data)
     if input.data.shape[axis] == 0:
         raise ValueError(f"{name}: cannot reduce dim {dim} of size 0 (shape {input.shape})")

@@ -25,7 +25,28 @@ class DimError(IndexError, ValueError):
 
 
 class device(str):
-    """A device name, ``"cpu"`` or ``"cuda:N"``; a str with torch's ``.type``/``.index``."""
+    """A device name, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: a str with torch's
+    ``.type``/``.index``. ``lg.device("cuda")``, ``lg.device("cuda", 1)``; naming
+    CUDA here needs no GPU (using it does)."""
+
+    def __new__(cls, name, index=None):
+        if isinstance(name, device) and index is None:
+            return name
+        if not isinstance(name, str):
+            raise TypeError(f"device: expected a string like 'cpu' or 'cuda', got "
+                            f"{type(name).__name__}")
+        kind, colon, idx = name.partition(":")
+        if index is not None:
+            if colon:
+                raise ValueError(f"device: {name!r} already has an index; got index={index!r}")
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+                raise ValueError(f"device: index must be an int >= 0, got {index!r}")
+            idx, colon = str(int(index)), ":"
+        if kind not in ("cpu", "cuda") or (colon and not idx.isdigit()) \
+                or (kind == "cpu" and colon and idx != "0"):
+            raise ValueError(f"unknown device {name!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+        return str.__new__(cls, "cpu" if kind == "cpu" else f"cuda:{int(idx)}" if colon
+                           else "cuda")
 
     @property
     def type(self) -> str:
@@ -35,24 +56,29 @@ class device(str):
     def index(self):
         return int(self.partition(":")[2]) if ":" in self else None
 
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + \
+            (f", index={self.index})" if self.index is not None else ")")
+
 
 _CPU = device("cpu")
 
 
 def _parse_device(d):
-    """'cpu' or 'cuda:N' from a string/device/None; raises if CUDA is unusable."""
+    """device 'cpu' or 'cuda:N' from a string/device/None; RuntimeError naming
+    lg.cuda.unavailable_reason() when CUDA is asked for but unusable."""
     if d is None:
         return _CPU
-    if not isinstance(d, str):
-        raise TypeError(f"device must be a string like 'cpu' or 'cuda', got {type(d).__name__}")
-    kind, _, idx = d.partition(":")
-    if kind == "cpu":
+    d = device(d)
+    if d.type == "cpu":
         return _CPU
-    if kind != "cuda" or (idx and not idx.isdigit()):
-        raise ValueError(f"unknown device {d!r}: expected 'cpu', 'cuda' or 'cuda:N'")
     from . import cuda
     cuda._require()  # RuntimeError naming why CUDA is unavailable
-    return device(f"cuda:{idx or 0}")
+    idx = d.index or 0
+    if idx >= cuda.device_count():
+        raise RuntimeError(f"CUDA error: invalid device ordinal: {d} (this machine has "
+                           f"{cuda.device_count()} GPU(s))")
+    return device(f"cuda:{idx}")
 
 
 def _parse_dtype(dtype, arg="dtype"):
@@ -73,8 +99,10 @@ def _to_array(data, dtype=None, copy=False, default_float=np.float32):
     Python numbers/lists get torch's defaults (float32, int64, bool)."""
     if isinstance(data, Tensor):
         arr = data.data
-    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+    elif isinstance(data, np.ndarray):
         arr = data
+    elif hasattr(data, "__cuda_array_interface__"):
+        arr = _as_cupy(data)
     elif isinstance(data, np.generic):
         arr = np.asarray(data)
     else:
@@ -165,7 +193,9 @@ class Tensor:
             data = data.data
         elif isinstance(data, np.generic):
             data = np.asarray(data)
-        elif not (isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__")):
+        elif hasattr(data, "__cuda_array_interface__"):
+            data = _as_cupy(data)
+        elif not isinstance(data, np.ndarray):
             data = _to_array(data, dtype=np.float32)
         self.data = data
         self.grad = None
@@ -396,8 +426,8 @@ class Tensor:
         out = self
         if dev is not None:
             dev = _parse_device(dev)
-            if dev.type != self.device.type:
-                out = _ToDevice.apply(out, target=dev.type)
+            if dev != self.device:
+                out = _ToDevice.apply(out, target=dev)
         if dtype is not None:
             dt = _parse_dtype(dtype)
             if dt != out.data.dtype:
@@ -410,6 +440,7 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self, device=None) -> "Tensor":
+        """A copy on the GPU (self if already there); ``device``: an index or 'cuda:N'."""
         return self.to("cuda" if device is None else
                        device if isinstance(device, str) else f"cuda:{device}")
 
@@ -627,6 +658,7 @@ class Tensor:
     def _nograd(self, other, op):
         o = other.data if isinstance(other, Tensor) else \
             self._operand(other).data
+        autograd.check_same_device((self.data, o), "comparison")
         return Tensor._wrap(op(self.data, o))
 
     # comparisons, logic and integer maths: results carry no gradient
@@ -674,19 +706,35 @@ def _convert_index(index):
 
 
 class _ToDevice(autograd.Function):
+    """A copy to another device; the gradient is copied back to the source's."""
+
     def forward(self, a, target):
-        self.back = "cuda" if not isinstance(a, np.ndarray) else "cpu"
+        self.back = device(autograd.device_name(a))
         return _move(a, target)
 
     def backward(self, g):
         return (_move(g, self.back),)
 
 
+def _as_cupy(a):
+    """A GPU array (CuPy, __cuda_array_interface__) as a CuPy array, no copy."""
+    from . import cuda
+    cp = cuda._require()[1]
+    return a if isinstance(a, cp.ndarray) else cp.asarray(a)
+
+
 def _move(a, target):
-    if target == "cpu":
+    """``a`` copied to device ``target`` ('cpu', 'cuda' or 'cuda:N'); returned as is
+    when it is already there."""
+    target = device(target)
+    if target.type == "cpu":
         return a if isinstance(a, np.ndarray) else a.get()
     from . import cuda
-    return cuda._require()[1].asarray(a)
+    cp = cuda._require()[1]
+    with cp.cuda.Device(target.index or 0):
+        # cupy.asarray would keep an array of another GPU where it is
+        return cp.array(a, copy=not (isinstance(a, cp.ndarray)
+                                     and a.device.id == (target.index or 0)))
 
 
 autograd._Tensor = Tensor  # the engine and Function.apply need the class without a cycle

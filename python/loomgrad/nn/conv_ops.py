@@ -264,9 +264,10 @@ class _NumpyBackend:
 _backend = _nn_kernels
 
 
-def _require_cpu(fn: str, a) -> None:
-    if array_module(a) is not np:
-        raise NotImplementedError(f"{fn}: GPU arrays are not supported yet (CPU only)")
+def _contig(name: str, x):
+    """C-contiguous input for the kernels: size-checked on the host; on the GPU
+    ``loomgrad._gpu`` makes it contiguous (from CuPy's pool)."""
+    return _alloc.contiguous(name, x) if isinstance(x, np.ndarray) else x
 
 
 # ------------------------------------------------------------------ autograd Functions
@@ -275,11 +276,11 @@ class Conv2dFunction(Function):
     right) padding beyond the symmetric ``padding`` (padding='same', even kernels)."""
 
     def forward(self, x, w, *bias, stride, padding, dilation, groups, extra=(0, 0)):
-        _require_cpu("conv2d", x)
         b = bias[0] if bias else None
         self.orig_shape = x.shape
+        xp = array_module(x)
         if extra != (0, 0):
-            x = np.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+            x = xp.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
         self.args = (stride, padding, dilation, groups)
         need = self.needs_input_grad
         # x is needed for dw, w for dx
@@ -287,8 +288,7 @@ class Conv2dFunction(Function):
                       w if need[0] else None, w.shape, x.shape)
         if 0 in x.shape or 0 in w.shape:
             return self._empty_out(x, w, b)
-        return _backend.conv2d(_alloc.contiguous("input", x), _alloc.contiguous("weight", w), b,
-                               *self.args)
+        return _backend.conv2d(_contig("input", x), _contig("weight", w), b, *self.args)
 
     def _empty_out(self, x, w, b):
         (sh, sw), (ph, pw), (dh, dw), _ = self.args
@@ -296,24 +296,25 @@ class Conv2dFunction(Function):
         K, _, R, S = w.shape
         OH = (H + 2 * ph - dh * (R - 1) - 1) // sh + 1
         OW = (W + 2 * pw - dw * (S - 1) - 1) // sw + 1
-        y = np.zeros((N, K, OH, OW), x.dtype)
+        y = array_module(x).zeros((N, K, OH, OW), x.dtype)
         return y if b is None else y + b.reshape(1, K, 1, 1).astype(x.dtype)
 
     def backward(self, g):
         x, w, w_shape, x_shape = self.saved
         need = self.needs_input_grad
         want = (need[0], need[1], len(need) > 2 and need[2])
+        xp = array_module(g)
         if 0 in g.shape or 0 in x_shape or 0 in w_shape:
-            dx = np.zeros(x_shape, g.dtype) if want[0] else None
-            dw = np.zeros(w_shape, g.dtype) if want[1] else None
+            dx = xp.zeros(x_shape, g.dtype) if want[0] else None
+            dw = xp.zeros(w_shape, g.dtype) if want[1] else None
             db = g.sum(axis=(0, 2, 3)) if want[2] else None
         else:
-            xx = x if x is not None else np.empty(x_shape, g.dtype)  # shape only
-            ww = w if w is not None else np.empty(w_shape, g.dtype)
-            dx, dw, db = _backend.conv2d_backward(np.ascontiguousarray(g), xx, ww, *self.args,
+            xx = x if x is not None else xp.empty(x_shape, g.dtype)  # shape only
+            ww = w if w is not None else xp.empty(w_shape, g.dtype)
+            dx, dw, db = _backend.conv2d_backward(xp.ascontiguousarray(g), xx, ww, *self.args,
                                                   need=want)
         if dx is not None and dx.shape != self.orig_shape:
-            dx = np.ascontiguousarray(dx[:, :, :self.orig_shape[2], :self.orig_shape[3]])
+            dx = xp.ascontiguousarray(dx[:, :, :self.orig_shape[2], :self.orig_shape[3]])
         return (dx, dw, db)[:len(need)]
 
 
@@ -321,8 +322,7 @@ class MaxPool2dFunction(Function):
     """max_pool2d as one node; ``self.indices`` keeps the argmax (flat h*W + w per plane)."""
 
     def forward(self, x, *, kernel_size, stride, padding, dilation, ceil_mode):
-        _require_cpu("max_pool2d", x)
-        y, idx = _backend.max_pool2d(_alloc.contiguous("input", x), kernel_size, stride, padding,
+        y, idx = _backend.max_pool2d(_contig("input", x), kernel_size, stride, padding,
                                      dilation, ceil_mode)
         self.indices = idx
         self.x_shape = x.shape
@@ -330,31 +330,31 @@ class MaxPool2dFunction(Function):
         return y
 
     def backward(self, g):
-        return (_backend.max_pool2d_backward(np.ascontiguousarray(g), self.indices,
+        return (_backend.max_pool2d_backward(array_module(g).ascontiguousarray(g), self.indices,
                                              self.x_shape, *self.window),)
 
 
 class AvgPool2dFunction(Function):
     def forward(self, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad,
                 divisor_override):
-        _require_cpu("avg_pool2d", x)
         self.args = (kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
         self.x_shape = x.shape
-        return _backend.avg_pool2d(_alloc.contiguous("input", x), *self.args)
+        return _backend.avg_pool2d(_contig("input", x), *self.args)
 
     def backward(self, g):
-        return (_backend.avg_pool2d_backward(np.ascontiguousarray(g), self.x_shape, *self.args),)
+        return (_backend.avg_pool2d_backward(array_module(g).ascontiguousarray(g), self.x_shape,
+                                             *self.args),)
 
 
 class AdaptiveAvgPool2dFunction(Function):
     def forward(self, x, *, output_size):
-        _require_cpu("adaptive_avg_pool2d", x)
         self.x_shape = x.shape
-        return _backend.adaptive_avg_pool2d(_alloc.contiguous("input", x), output_size)
+        return _backend.adaptive_avg_pool2d(_contig("input", x), output_size)
 
     def backward(self, g):
-        return (_backend.adaptive_avg_pool2d_backward(np.ascontiguousarray(g), self.x_shape),)
+        return (_backend.adaptive_avg_pool2d_backward(array_module(g).ascontiguousarray(g),
+                                                      self.x_shape),)
 
 
 # ------------------------------------------------------------------ functional forms
@@ -475,7 +475,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     if return_indices:
         node = out.grad_fn
         idx = node.indices if node is not None else _backend.max_pool2d(
-            _alloc.contiguous("input", x.data), k, s, p, d, bool(ceil_mode))[1]
+            _contig("input", x.data), k, s, p, d, bool(ceil_mode))[1]
         idx_t = Tensor(idx)
     if unbatched:
         out = out.reshape(*out.shape[1:])

@@ -6,7 +6,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, _as_cupy, _move, _parse_device
 from .parameter import Parameter
 
 __all__ = ["Module", "StateDictError"]
@@ -36,6 +36,10 @@ def _as_array(value, key: str):
         return value.data
     if isinstance(value, np.ndarray):
         return value
+    if hasattr(value, "__cuda_array_interface__"):  # CuPy (a torch.cuda tensor takes the next)
+        if hasattr(value, "detach"):
+            value = value.detach()
+        return _as_cupy(value)
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch.Tensor, without importing torch
         return value.detach().cpu().numpy()
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
@@ -297,7 +301,8 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> _IncompatibleKeys:
         """Copy values into this module's parameters and buffers, in place.
 
-        Values may be Tensors, NumPy arrays or torch tensors; each is cast to
+        Values may be Tensors, NumPy or CuPy arrays or torch tensors (on any
+        device: each is copied to its parameter's device); each is cast to
         the destination's dtype (which is kept) when the cast cannot corrupt
         it (same kind, or bool -> int -> float; integers must fit). Shape and
         dtype mismatches (float -> int, complex -> float) are always an error; missing and unexpected keys are an error when ``strict``.
@@ -319,10 +324,10 @@ class Module:
                               f"{tuple(src.shape)} from checkpoint, the shape in current model "
                               f"is {tuple(dst.data.shape)}.")
                 continue
-            why = _dtype_mismatch(np.asarray(src), dst.data.dtype)
+            why = _dtype_mismatch(src, dst.data.dtype)
             if why:
                 errors.append(f"dtype mismatch for {key}: copying a param of dtype "
-                              f"{np.asarray(src).dtype} from checkpoint into {dst.data.dtype}: "
+                              f"{src.dtype} from checkpoint into {dst.data.dtype}: "
                               f"{why}.")
                 continue
             updates.append((dst, src))
@@ -338,7 +343,7 @@ class Module:
                                  + "\n\t".join(errors))
         # Check everything before writing anything, so a failed load leaves the module intact.
         for dst, src in updates:
-            dst.data[...] = np.asarray(src).astype(dst.data.dtype, copy=False)
+            dst.data[...] = _move(src, dst.device).astype(dst.data.dtype, copy=False)
         return _IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- modes and grads
@@ -385,8 +390,9 @@ class Module:
         """``to(dtype)``, ``to(device)`` or ``to(device, dtype)``, like torch.
 
         A dtype converts floating-point parameters and buffers (integer
-        buffers are left alone); devices are "cpu" and "cuda" ("cuda" needs
-        ``lg.cuda.is_available()``).
+        buffers are left alone); devices are "cpu", "cuda" and "cuda:N" ("cuda"
+        needs ``lg.cuda.is_available()``). In place: the same Parameter objects
+        get the moved arrays (and grads), so optimizers made before stay valid.
         """
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
@@ -406,25 +412,16 @@ class Module:
                 raise TypeError(f"to: nn.Module.to only accepts floating point dtypes, got {dt}")
             self._apply_to_arrays(lambda a: a.astype(dt, copy=False) if a.dtype.kind == "f" else a)
         if device is not None:
-            dev = str(getattr(device, "type", device)).split(":")[0]
-            if dev == "cpu":
-                self._apply_to_arrays(_to_numpy)
-            elif dev == "cuda":
-                from .. import cuda
-                if not cuda.is_available():
-                    raise RuntimeError(f"to('cuda'): CUDA is not available: "
-                                       f"{cuda.unavailable_reason()}")
-                import cupy
-                self._apply_to_arrays(cupy.asarray)
-            else:
-                raise ValueError(f"to: unknown device {device!r} (expected 'cpu' or 'cuda')")
+            dev = _parse_device(device)  # ValueError / RuntimeError (no CUDA) before any move
+            self._apply_to_arrays(lambda a: _move(a, dev))
         return self
 
     def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self) -> Module:
-        return self.to("cuda")
+    def cuda(self, device=None) -> Module:
+        return self.to("cuda" if device is None else
+                       device if isinstance(device, str) else f"cuda:{device}")
 
     def double(self) -> Module:
         """Floating-point parameters and buffers to float64."""
@@ -466,7 +463,8 @@ class Module:
         return main + ")"
 
 
-def _to_numpy(a):
+def _host(a):
+    """``a`` as a NumPy array (GPU arrays are copied to the host)."""
     if isinstance(a, np.ndarray):
         return a
     return a.get() if hasattr(a, "get") else np.asarray(a)

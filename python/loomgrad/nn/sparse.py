@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, array_module, check_same_device
 from ..tensor import Tensor
 from . import init
-from .module import Module
+from .module import Module, _host
 from .parameter import Parameter
 
 __all__ = ["Embedding", "embedding"]
@@ -21,10 +21,12 @@ class _Embedding(Function):
         return weight[idx]
 
     def backward(self, g):
-        gw = np.zeros(self.shape, g.dtype)
-        # add.at accumulates over repeated indices (plain fancy assignment would not)
+        xp = array_module(g)
+        gw = xp.zeros(self.shape, g.dtype)
+        # add.at accumulates over repeated indices (plain fancy assignment would not; on
+        # the GPU it is an atomic scatter-add)
         # (idx.size, dim), not (-1, dim): reshape cannot infer -1 when dim is 0
-        np.add.at(gw, self.idx.reshape(-1), g.reshape(self.idx.size, self.shape[1]))
+        xp.add.at(gw, self.idx.reshape(-1), g.reshape(self.idx.size, self.shape[1]))
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return (gw,)
@@ -51,7 +53,8 @@ def embedding(input, weight: Tensor, padding_idx=None, max_norm=None, norm_type:
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError(f"{fn}: max_norm, scale_grad_by_freq and sparse are not "
                                   f"supported")
-    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input.data if isinstance(input, Tensor) else array_module(weight.data).asarray(input)
+    check_same_device((weight.data, idx), fn)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{fn}: input must hold integer indices, got dtype {idx.dtype} with "
                         f"shape {tuple(idx.shape)}")
@@ -89,7 +92,7 @@ class Embedding(Module):
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            w = np.asarray(_weight.data if isinstance(_weight, Tensor) else _weight)
+            w = _host(_weight.data if isinstance(_weight, Tensor) else _weight)
             if w.shape != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(f"Embedding: _weight must have shape "
                                  f"{(self.num_embeddings, self.embedding_dim)}, got {w.shape}")
@@ -105,7 +108,7 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None):
         """An Embedding holding a copy of ``embeddings`` (2-D); frozen by default."""
-        w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        w = _host(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
         return cls(w.shape[0], w.shape[1], padding_idx=padding_idx, _weight=w, _freeze=freeze,

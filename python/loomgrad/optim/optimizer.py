@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, _move
 
 __all__ = ["Optimizer"]
 
@@ -153,7 +153,7 @@ class Optimizer:
         state = {}
         for p, s in self.state.items():
             if id(p) in index and s:
-                state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
+                state[index[id(p)]] = {k: (v.copy() if _is_array(v) else v)
                                        for k, v in s.items()}
         return {"state": state, "param_groups": groups}
 
@@ -189,12 +189,14 @@ class Optimizer:
                     v = v.data
                 if hasattr(v, "detach") and hasattr(v, "numpy"):  # a torch tensor
                     v = v.detach().cpu().numpy()
-                if isinstance(v, np.ndarray):
-                    if v.shape != tuple(p.shape) and k != "step":
+                if _is_array(v):
+                    if tuple(v.shape) != tuple(p.shape) and k != "step":
                         raise ValueError(f"{name}.load_state_dict: state {k!r} of parameter "
-                                         f"{idx} has shape {v.shape}, the parameter "
+                                         f"{idx} has shape {tuple(v.shape)}, the parameter "
                                          f"{tuple(p.shape)}")
-                    v = v.item() if k == "step" else v.astype(p.data.dtype, copy=True)
+                    # state lives on its parameter's device, whichever it was saved from
+                    v = v.item() if k == "step" else \
+                        _move(v, p.device).astype(p.data.dtype, copy=True)
                 dst[k] = v
         for g, sg in zip(self.param_groups, saved):
             for k, v in sg.items():
@@ -211,6 +213,11 @@ class Optimizer:
                     lines.append(f"    {k}: {g[k]}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _is_array(v) -> bool:
+    """A NumPy or GPU (CuPy) array."""
+    return isinstance(v, np.ndarray) or hasattr(v, "__cuda_array_interface__")
 
 
 def _grad_array(p) -> Any:

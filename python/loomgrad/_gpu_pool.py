@@ -1,31 +1,184 @@
-"""GPU half of the raw pool kernels (being written this session)."""
+"""GPU half of the raw pooling kernels (``loomgrad._cuda``, csrc/cuda/pool.cu).
+
+Same signatures, shapes, 3-D unbatched handling and errors as the CPU
+functions in :mod:`loomgrad._nn_kernels` (which route GPU arrays here); the
+argument parsers and torch's output-size rule (``_cpu.pool2d_output_shape``)
+are shared with them. float32 only; outputs come from CuPy's pool and the
+kernels run on CuPy's current stream. ``max_pool2d_backward`` reads one flag
+back from the GPU (a synchronisation) to raise the CPU kernel's ValueError
+for indices outside the input plane.
+"""
 from __future__ import annotations
 
-from . import _gpu  # noqa: F401
+import numpy as np
+
+from . import _cpu, _gpu
+
+
+def _sizes(in_shape, out_shape):
+    """(planes, H, W, OH, OW) for the bindings."""
+    return (int(in_shape[0]) * int(in_shape[1]), int(in_shape[2]), int(in_shape[3]),
+            int(out_shape[2]), int(out_shape[3]))
+
+
+def _input_shape(name, input_shape):
+    from . import _nn_kernels as nk
+
+    shape, added = nk._shape4(name, input_shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"grad_input: negative dimension in shape {shape}")
+    return shape, added
+
+
+def _grad_out(fn, grad_out, expected, what):
+    from . import _nn_kernels as nk
+
+    g = _gpu.float_array(fn, "grad_out", grad_out)
+    g4, _ = nk._batched("grad_out", g)
+    if tuple(g4.shape) != tuple(expected):
+        raise ValueError(f"grad_out: expected shape {tuple(expected)} ({what}), got "
+                         f"{tuple(grad_out.shape)}")
+    return g4
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    raise NotImplementedError("max_pool2d on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.max_pool2d`: ``(out, indices)``."""
+    from . import _nn_kernels as nk
+
+    cuda, _ = _gpu.require()
+    x = _gpu.float_array("max_pool2d", "x", x)
+    x4, added = nk._batched("x", x)
+    k, s, p, d = nk._pool_args(kernel_size, stride, padding, dilation)
+    shape = _cpu.pool2d_output_shape("max_pool2d", x4.shape, k, s, p, d, bool(ceil_mode))
+    out = _gpu.empty(shape)
+    idx = _gpu.empty(shape, np.int64)
+    cuda.max_pool2d_forward(_sizes(x4.shape, shape), k, s, p, d, _gpu.ptr(x4), _gpu.ptr(out),
+                            _gpu.ptr(idx), _gpu.stream())
+    return (out[0], idx[0]) if added else (out, idx)
 
 
 def max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride=None, padding=0,
                         dilation=1, ceil_mode=False):
-    raise NotImplementedError("max_pool2d_backward on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.max_pool2d_backward` (a deterministic gather)."""
+    from . import _nn_kernels as nk
+
+    cuda, cp = _gpu.require()
+    fn = "max_pool2d_backward"
+    shape, added = _input_shape("input_shape", input_shape)
+    k, s, p, d = nk._pool_args(kernel_size, stride, padding, dilation)
+    oshape = _cpu.pool2d_output_shape(fn, shape, k, s, p, d, bool(ceil_mode))
+    g4 = _grad_out(fn, grad_out, oshape, "the max_pool2d output for this input")
+    indices = _gpu._as_cupy(fn, "indices", indices)
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"indices: expected int64, got dtype {indices.dtype} with shape "
+                         f"{tuple(indices.shape)}")
+    i4 = _gpu.int_array(fn, "indices", indices)
+    i4 = i4[None] if i4.ndim == 3 else i4
+    if tuple(i4.shape) != tuple(oshape):
+        raise ValueError(f"indices: expected shape {tuple(oshape)} (same as grad_out), got "
+                         f"{tuple(indices.shape)}")
+    dx = _gpu.empty(shape)
+    if dx.size:
+        bad = cp.zeros(1, cp.int32)
+        cuda.max_pool2d_backward(_sizes(shape, oshape), k, s, p, d, _gpu.ptr(g4), _gpu.ptr(i4),
+                                 _gpu.ptr(dx), _gpu.ptr(bad), _gpu.stream())
+        if int(bad[0]):
+            raise ValueError(f"{fn}: indices lie outside the {shape[2]}x{shape[3]} input plane "
+                             f"(indices must come from max_pool2d on this input shape)")
+    return dx[0] if added else dx
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
-    raise NotImplementedError("avg_pool2d on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.avg_pool2d`."""
+    from . import _nn_kernels as nk
+
+    cuda, _ = _gpu.require()
+    x = _gpu.float_array("avg_pool2d", "x", x)
+    x4, added = nk._batched("x", x)
+    k, s, p, _ = nk._pool_args(kernel_size, stride, padding, 1)
+    div = nk._divisor(divisor_override)
+    shape = _cpu.pool2d_output_shape("avg_pool2d", x4.shape, k, s, p, (1, 1), bool(ceil_mode))
+    out = _gpu.empty(shape)
+    cuda.avg_pool2d_forward(_sizes(x4.shape, shape), k, s, p, bool(count_include_pad), div,
+                            _gpu.ptr(x4), _gpu.ptr(out), _gpu.stream())
+    return out[0] if added else out
 
 
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None):
-    raise NotImplementedError("avg_pool2d_backward on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.avg_pool2d_backward` (a deterministic gather)."""
+    from . import _nn_kernels as nk
+
+    cuda, _ = _gpu.require()
+    fn = "avg_pool2d_backward"
+    shape, added = _input_shape("input_shape", input_shape)
+    k, s, p, _ = nk._pool_args(kernel_size, stride, padding, 1)
+    div = nk._divisor(divisor_override)
+    oshape = _cpu.pool2d_output_shape(fn, shape, k, s, p, (1, 1), bool(ceil_mode))
+    g4 = _grad_out(fn, grad_out, oshape, "the avg_pool2d output for this input")
+    dx = _gpu.empty(shape)
+    cuda.avg_pool2d_backward(_sizes(shape, oshape), k, s, p, bool(count_include_pad), div,
+                             _gpu.ptr(g4), _gpu.ptr(dx), _gpu.stream())
+    return dx[0] if added else dx
+
+
+def _adaptive_size(output_size, H, W):
+    """torch's output_size: an int, a pair, or a pair with None (keep that input size)."""
+    from . import _nn_kernels as nk
+
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        oh = H if output_size[0] is None else nk._int("output_size", output_size[0])
+        ow = W if output_size[1] is None else nk._int("output_size", output_size[1])
+    else:
+        oh, ow = nk._pair("output_size", output_size)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"output_size must be >= 1, got {(oh, ow)}")
+    return oh, ow
+
+
+def _check_adaptive(N, C, H, W, OH, OW):
+    if (N * C) and (H < 1 or W < 1):
+        raise ValueError(f"adaptive_avg_pool2d: output size must be >= 1 and the input "
+                         f"non-empty, got input ({H}, {W}), output ({OH}, {OW})")
 
 
 def adaptive_avg_pool2d(x, output_size):
-    raise NotImplementedError("adaptive_avg_pool2d on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.adaptive_avg_pool2d`."""
+    from . import _nn_kernels as nk
+
+    cuda, _ = _gpu.require()
+    x = _gpu.float_array("adaptive_avg_pool2d", "x", x)
+    x4, added = nk._batched("x", x)
+    N, C, H, W = x4.shape
+    oh, ow = _adaptive_size(output_size, H, W)
+    _check_adaptive(N, C, H, W, oh, ow)
+    out = _gpu.empty((N, C, oh, ow))
+    if out.size:
+        cuda.adaptive_avg_pool2d((N * C, H, W, oh, ow), False, _gpu.ptr(x4), _gpu.ptr(out),
+                                 _gpu.stream())
+    return out[0] if added else out
 
 
 def adaptive_avg_pool2d_backward(grad_out, input_shape):
-    raise NotImplementedError("adaptive_avg_pool2d_backward on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.adaptive_avg_pool2d_backward`."""
+    from . import _nn_kernels as nk
+
+    cuda, _ = _gpu.require()
+    shape, added = _input_shape("input_shape", input_shape)
+    g = _gpu.float_array("adaptive_avg_pool2d_backward", "grad_out", grad_out)
+    g4, _ = nk._batched("grad_out", g)
+    N, C, H, W = shape
+    if tuple(g4.shape[:2]) != (N, C):
+        raise ValueError(f"grad_input: batch and channels must match grad_out "
+                         f"{tuple(g4.shape)}, got grad_input {shape}")
+    oh, ow = g4.shape[2:]
+    if oh < 1 or ow < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output size must be >= 1 and the input "
+                         f"non-empty, got input ({H}, {W}), output ({oh}, {ow})")
+    _check_adaptive(N, C, H, W, oh, ow)
+    dx = _gpu.empty(shape)
+    if dx.size:
+        cuda.adaptive_avg_pool2d((N * C, H, W, oh, ow), True, _gpu.ptr(g4), _gpu.ptr(dx),
+                                 _gpu.stream())
+    return dx[0] if added else dx

@@ -477,7 +477,13 @@ class LogSoftmax(Function):
 
 
 def _gemm(a, b, trans_a=False, trans_b=False):
-    """GEMM on our kernel for float32/float64; float16 goes through float32."""
+    """GEMM on our kernel for float32/float64; float16 goes through float32. On the
+    GPU our CUDA GEMM takes 2-D float32; other GPU cases (batched, float64/16) use
+    CuPy's matmul."""
+    if not isinstance(a, np.ndarray) and not (a.dtype == np.float32 and a.ndim == 2 == b.ndim):
+        xp = array_module(a)
+        return xp.matmul(xp.swapaxes(a, -1, -2) if trans_a else a,
+                         xp.swapaxes(b, -1, -2) if trans_b else b)
     if a.dtype in _GEMM_DTYPES:
         return kernels.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
     out = kernels.gemm(a.astype(np.float32), b.astype(np.float32), trans_a=trans_a,

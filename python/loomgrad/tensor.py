@@ -542,8 +542,13 @@ class Tensor:
         return self
 
     def copy_(self, src) -> "Tensor":
+        """Copy ``src`` (a Tensor or array on any device, broadcast) into self."""
         self._check_inplace("copy_")
-        self.data[...] = src.data if isinstance(src, Tensor) else src
+        src = src.data if isinstance(src, Tensor) else src
+        if isinstance(self.data, np.ndarray) is not isinstance(src, np.ndarray) \
+                and (isinstance(src, np.ndarray) or hasattr(src, "__cuda_array_interface__")):
+            src = _move(src, self.device)  # a cross-device copy, as torch's copy_
+        self.data[...] = src
         return self
 
     def add_(self, other, alpha=1) -> "Tensor":

@@ -11,8 +11,8 @@ import numbers
 import numpy as np
 
 from .. import random as _random
-from ..autograd import Function, array_module
-from ..tensor import Tensor
+from ..autograd import Function, array_module, check_same_device
+from ..tensor import Tensor, _move
 
 __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatten", "dropout",
            "cross_entropy", "nll_loss", "mse_loss"]
@@ -42,9 +42,26 @@ def _check_probability(fn: str, p) -> None:
         raise ValueError(f"{fn}: p must be a probability in [0, 1], got {p!r}")
 
 
-def _raw(x):
-    """The array behind a Tensor, or ``x`` as an array (targets may be arrays or lists)."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+def _raw(x, input: Tensor, fn: str):
+    """The array behind a Tensor, or ``x`` (a list, number or array) as an array on
+    ``input``'s device; an array or Tensor on another device is a RuntimeError."""
+    if isinstance(x, Tensor):
+        a = x.data
+    elif isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
+        a = x
+    else:
+        a = array_module(input.data).asarray(x)
+    check_same_device((input.data, a), fn)
+    return a
+
+
+def _like_input(x, input: Tensor, fn: str) -> Tensor:
+    """``x`` (Tensor, array, list or number) as a Tensor on input's device (in
+    input's dtype unless it is a Tensor already)."""
+    if isinstance(x, Tensor):
+        check_same_device((input.data, x.data), fn)
+        return x
+    return Tensor(_raw(x, input, fn).astype(input.dtype, copy=False))
 
 
 def _norm_dim(fn: str, dim: int, ndim: int) -> int:
@@ -79,8 +96,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if tuple(bias.shape) != (weight.shape[0],):
             raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
                              f"{tuple(bias.shape)}")
-    if not (isinstance(input.data, np.ndarray) and input.dtype in (np.float32, np.float64)):
-        out = input @ weight.T  # CuPy / other dtypes: the generic ops
+    # our GEMM: CPU float32/float64, GPU float32; other cases through the generic ops
+    if not (input.dtype == np.float32 or
+            (isinstance(input.data, np.ndarray) and input.dtype == np.float64)):
+        out = input @ weight.T
         return out if bias is None else out + bias
     if bias is None:
         return _Linear.apply(input, weight)
@@ -90,7 +109,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 class _Linear(Function):
-    """y = x·Wᵀ + b as one node on our GEMM (CPU float arrays). The leading
+    """y = x·Wᵀ + b as one node on our GEMM (CPU float32/64, GPU float32). The leading
     dims of x fold into GEMM rows; backward uses the transpose flags, so
     dW = dyᵀ·x comes out C-ordered in W's own (out, in) layout (through
     ``x @ weight.T`` it would arrive as a transposed view, which makes every
@@ -100,7 +119,9 @@ class _Linear(Function):
         from .. import _alloc, kernels
 
         self.x_shape = x.shape
-        x2 = _alloc.contiguous("input", x).reshape(_rows(x), w.shape[1])
+        xc = _alloc.contiguous("input", x) if isinstance(x, np.ndarray) else \
+            array_module(x).ascontiguousarray(x)
+        x2 = xc.reshape(_rows(x), w.shape[1])
         out = kernels.gemm(x2, w, trans_b=True)
         if b is not None:
             out += b
@@ -112,7 +133,7 @@ class _Linear(Function):
         from .. import kernels
 
         x2, w = self.saved
-        g2 = np.ascontiguousarray(g).reshape(_rows(g), g.shape[-1])
+        g2 = array_module(g).ascontiguousarray(g).reshape(_rows(g), g.shape[-1])
         dx = dw = db = None
         if self.needs_input_grad[0]:
             dx = kernels.gemm(g2, w).reshape(self.x_shape)
@@ -189,10 +210,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     data = input.data
     if p == 1.0:
-        mask = np.zeros(data.shape, dtype=data.dtype)
+        mask = array_module(data).zeros(data.shape, dtype=data.dtype)
     else:
+        # drawn on the host and copied: one seed gives the same mask on every device
         keep = _random.get_generator().random(data.shape) >= p
-        mask = (keep / (1.0 - p)).astype(data.dtype)
+        mask = _move((keep / (1.0 - p)).astype(data.dtype), input.device)
     return input * Tensor(mask)
 
 
@@ -216,20 +238,22 @@ def _class_layout(fn: str, input: Tensor):
     return shape[1], (shape[0],) + shape[2:]
 
 
-def _class_weights(fn: str, weight, C: int, dtype) -> np.ndarray | None:
+def _class_weights(fn: str, weight, C: int, input: Tensor):
     if weight is None:
         return None
-    w = _raw(weight)
+    w = _raw(weight, input, fn)
     if w.shape != (C,):
         raise ValueError(f"{fn}: weight must have shape ({C},) (one per class), got "
                          f"{tuple(w.shape)}")
-    return w.astype(dtype, copy=False)
+    return w.astype(input.dtype, copy=False)
 
 
-def _index_target_weights(fn: str, target, C: int, item_shape, ignore_index: int, w, dtype):
+def _index_target_weights(fn: str, target, C: int, item_shape, ignore_index: int, w,
+                          input: Tensor):
     """For class-index targets: (t, valid, wy) flattened to (M,), where t are
     safe indices, valid marks non-ignored items and wy their class weights."""
-    t = _raw(target)
+    dtype, xp = input.dtype, array_module(input.data)
+    t = _raw(target, input, fn)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: class-index target must be an integer array, got dtype {t.dtype} "
                         f"with shape {tuple(t.shape)}")
@@ -242,8 +266,8 @@ def _index_target_weights(fn: str, target, C: int, item_shape, ignore_index: int
     if bad.any():
         raise ValueError(f"{fn}: target holds class index {int(t[bad][0])}, outside [0, {C}) "
                          f"(and not ignore_index={ignore_index})")
-    t = np.where(valid, t, 0)
-    wy = valid.astype(dtype) if w is None else np.where(valid, w[t], 0).astype(dtype)
+    t = xp.where(valid, t, 0)
+    wy = valid.astype(dtype) if w is None else xp.where(valid, w[t], 0).astype(dtype)
     return t, valid, wy
 
 
@@ -251,25 +275,26 @@ def _to_rows(a: np.ndarray, C: int) -> np.ndarray:
     """(N, C, d1, ...) or (C,) -> (M, C) with the class dim last."""
     if a.ndim == 1:
         return a.reshape(1, C)
-    return np.moveaxis(a, 1, -1).reshape(-1, C)
+    return array_module(a).moveaxis(a, 1, -1).reshape(-1, C)
 
 
 def _from_rows(rows: np.ndarray, shape) -> np.ndarray:
     if len(shape) == 1:
         return rows.reshape(shape)
     moved = rows.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],))
-    return np.moveaxis(moved, -1, 1)
+    return array_module(rows).moveaxis(moved, -1, 1)
 
 
 def _xent_forward_rows(z: np.ndarray, q: np.ndarray):
     """Rows of logits z (M, C) and target weights q (M, C) -> per-row loss
     -sum(q * log_softmax(z)) (M,) and softmax(z) (M, C). Subtracting the row
     max keeps logits of +-1e4 finite."""
+    xp = array_module(z)
     shifted = z - z.max(axis=1, keepdims=True)
-    lse = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    lse = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
     logp = shifted - lse
     loss = -(q * logp).sum(axis=1)
-    return loss, np.exp(logp)
+    return loss, xp.exp(logp)
 
 
 def cross_entropy(input: Tensor, target, weight=None, size_average=None,
@@ -300,10 +325,12 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
         raise TypeError(f"{fn}: input must be floating point, got {input.dtype}")
     C, item_shape = _class_layout(fn, input)
     dtype = input.dtype
-    w = _class_weights(fn, weight, C, dtype)
+    w = _class_weights(fn, weight, C, input)
     eps = float(label_smoothing)
-    t_raw = _raw(target)
-    if isinstance(input.data, np.ndarray):
+    t_raw = _raw(target, input, fn)
+    xp = array_module(input.data)
+    # the fused kernel: every CPU float dtype; the CUDA kernel is float32 only
+    if xp is np or dtype == np.float32:
         return _cross_entropy_fused(fn, input, target, t_raw, C, item_shape, w, ignore_index,
                                     reduction, eps)
     if t_raw.dtype.kind == "f" and tuple(t_raw.shape) == tuple(input.shape):
@@ -318,10 +345,10 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
             raise ValueError(f"{fn}: float target must have input's shape {tuple(input.shape)} "
                              f"(class probabilities), got {tuple(t_raw.shape)}; class-index "
                              f"targets must be integers of shape {tuple(item_shape)}")
-        t, valid, wy = _index_target_weights(fn, target, C, item_shape, ignore_index, w, dtype)
-        wc = np.ones(C, dtype) if w is None else w
+        t, valid, wy = _index_target_weights(fn, target, C, item_shape, ignore_index, w, input)
+        wc = xp.ones(C, dtype) if w is None else w
         q = (eps / C) * wc[None, :] * valid[:, None].astype(dtype)
-        q[np.arange(t.size), t] += (1 - eps) * wy
+        q[xp.arange(t.size), t] += (1 - eps) * wy
         denom = wy.sum()
     return _SoftmaxCrossEntropy.apply(input, q=q.astype(dtype, copy=False), reduction=reduction,
                                denom=denom, item_shape=item_shape)
@@ -336,7 +363,8 @@ def _cross_entropy_fused(fn, input, target, t_raw, C, item_shape, w, ignore_inde
             raise ValueError(f"{fn}: float target must have input's shape {tuple(input.shape)} "
                              f"(class probabilities), got {tuple(t_raw.shape)}; class-index "
                              f"targets must be integers of shape {tuple(item_shape)}")
-        t = np.ascontiguousarray(_to_rows(t_raw.astype(input.dtype, copy=False), C))
+        t = array_module(t_raw).ascontiguousarray(
+            _to_rows(t_raw.astype(input.dtype, copy=False), C))
     else:
         if t_raw.dtype.kind not in "iu":
             raise TypeError(f"{fn}: class-index target must be an integer array, got dtype "
@@ -356,14 +384,16 @@ def _cross_entropy_fused(fn, input, target, t_raw, C, item_shape, w, ignore_inde
 
 
 class _FusedCrossEntropyCPU(Function):
-    """Softmax cross-entropy on the C++ kernel: forward and backward in one
-    node; backward recomputes the softmax from the logits instead of saving it."""
+    """Softmax cross-entropy on the C++ kernel (or the CUDA one, for GPU float32):
+    forward and backward in one node; backward recomputes the softmax from the
+    logits instead of saving it."""
 
     def forward(self, z, *, target, weight, ignore_index, reduction, label_smoothing,
                 item_shape):
         from .. import kernels
 
-        rows = np.ascontiguousarray(_to_rows(z, z.shape[0] if z.ndim == 1 else z.shape[1]))
+        rows = array_module(z).ascontiguousarray(
+            _to_rows(z, z.shape[0] if z.ndim == 1 else z.shape[1]))
         self.args = (target, weight, ignore_index, reduction, label_smoothing)
         self.shape = z.shape
         if self.needs_input_grad[0]:
@@ -394,11 +424,12 @@ class _SoftmaxCrossEntropy(Function):
             self.saved = (p, q)
         if reduction == "none":
             return loss.reshape(item_shape)
+        xp = array_module(z)
         total = loss.sum()
         if reduction == "sum":
-            return np.asarray(total, dtype=z.dtype)
+            return xp.asarray(total, dtype=z.dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 -> nan, as torch
-            return np.asarray(total / denom, dtype=z.dtype)
+            return xp.asarray(total / denom, dtype=z.dtype)
 
     def backward(self, grad):
         p, q = self.saved
@@ -427,15 +458,16 @@ def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index
     _check_reduction(fn, reduction)
     C, item_shape = _class_layout(fn, input)
     dtype = input.dtype
-    w = _class_weights(fn, weight, C, dtype)
-    t, valid, wy = _index_target_weights(fn, target, C, item_shape, ignore_index, w, dtype)
-    q = np.zeros((t.size, C), dtype)
-    q[np.arange(t.size), t] = wy
+    w = _class_weights(fn, weight, C, input)
+    t, valid, wy = _index_target_weights(fn, target, C, item_shape, ignore_index, w, input)
+    xp = array_module(input.data)
+    q = xp.zeros((t.size, C), dtype)
+    q[xp.arange(t.size), t] = wy
     q_full = Tensor(_from_rows(q, tuple(input.shape)).astype(dtype, copy=False))
     picked = input * q_full
     per_item = -(picked.sum(1) if input.ndim > 1 else picked.sum())
     if reduction == "mean":
-        return per_item.sum() / Tensor(np.asarray(wy.sum(), dtype))
+        return per_item.sum() / Tensor(xp.asarray(wy.sum(), dtype))
     return _reduce(fn, per_item, reduction)
 
 
@@ -451,8 +483,7 @@ def mse_loss(input: Tensor, target, size_average=None, reduce=None,
     if size_average is not None or reduce is not None:
         raise TypeError(f"{fn}: size_average and reduce are deprecated; use reduction=")
     _check_reduction(fn, reduction)
-    if not isinstance(target, Tensor):
-        target = Tensor(np.asarray(target, dtype=input.dtype))
+    target = _like_input(target, input, fn)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{fn}: target shape {tuple(target.shape)} differs from input shape "
                          f"{tuple(input.shape)}")
@@ -468,8 +499,7 @@ from .conv_ops import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # noq
 def _target_like(fn: str, input: Tensor, target) -> Tensor:
     """``target`` as a Tensor of input's dtype and shape (a mismatch is a ValueError:
     broadcasting a target is almost always a bug, and torch refuses it for BCE)."""
-    if not isinstance(target, Tensor):
-        target = Tensor(np.asarray(target, dtype=input.dtype))
+    target = _like_input(target, input, fn)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{fn}: target shape {tuple(target.shape)} differs from input shape "
                          f"{tuple(input.shape)}")
@@ -509,7 +539,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
 def _elementwise_weight(fn: str, weight, input: Tensor):
     if weight is None:
         return None
-    w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=input.dtype))
+    w = _like_input(weight, input, fn)
     try:
         np.broadcast_shapes(tuple(w.shape), tuple(input.shape))
     except ValueError:
@@ -523,15 +553,17 @@ class _BinaryCrossEntropy(Function):
     as one node: d/dx = (x - y) / max(x (1 - x), 1e-12), d/dy = log(1 - x) - log x."""
 
     def forward(self, x, y):
+        xp = array_module(x)
         with np.errstate(divide="ignore"):
-            lx = np.maximum(np.log(x), -100)
-            l1x = np.maximum(np.log1p(-x), -100)
+            lx = xp.maximum(xp.log(x), -100)
+            l1x = xp.maximum(xp.log1p(-x), -100)
         self.saved = (x, y, lx, l1x)
         return ((y - 1) * l1x - y * lx).astype(x.dtype, copy=False)
 
     def backward(self, g):
         x, y, lx, l1x = self.saved
-        gx = g * (x - y) / np.maximum((1 - x) * x, 1e-12) if self.needs_input_grad[0] else None
+        gx = g * (x - y) / array_module(x).maximum((1 - x) * x, 1e-12) \
+            if self.needs_input_grad[0] else None
         gy = g * (l1x - lx) if self.needs_input_grad[1] else None
         return gx, gy
 
@@ -590,8 +622,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_av
     target = _loss_args(fn, input, target, size_average, reduce, reduction)
     args = (input, target)
     if pos_weight is not None:
-        pw = pos_weight if isinstance(pos_weight, Tensor) else \
-            Tensor(np.asarray(pos_weight, dtype=input.dtype))
+        pw = _like_input(pos_weight, input, fn)
         try:
             if np.broadcast_shapes(tuple(pw.shape), tuple(input.shape)) != tuple(input.shape):
                 raise ValueError

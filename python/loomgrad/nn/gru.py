@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 from .. import kernels
-from ..autograd import Function
+from ..autograd import Function, array_module
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -30,29 +30,31 @@ __all__ = ["GRU"]
 
 
 def _sigmoid(a):
-    return 1.0 / (1.0 + np.exp(-a))
+    return 1.0 / (1.0 + array_module(a).exp(-a))
 
 
 def _mm(a, b, trans_b=False, out=None, beta=0.0):
-    """a @ op(b) on our GEMM (2-D, C-contiguous operands)."""
-    return kernels.gemm(np.ascontiguousarray(a), b, False, trans_b, 1.0, beta, out=out)
+    """a @ op(b) on our GEMM (2-D, C-contiguous operands; CPU or GPU)."""
+    return kernels.gemm(array_module(a).ascontiguousarray(a), b, False, trans_b, 1.0, beta,
+                        out=out)
 
 
 class _GRUSequence(Function):
     """One layer-direction: inputs (x, h0, w_ih, w_hh[, b_ih, b_hh]) -> y (T, N, H)."""
 
     def forward(self, x, h0, w_ih, w_hh, *biases, reverse=False, box=None):
-        x = np.ascontiguousarray(x)
+        xp = array_module(x)
+        x = xp.ascontiguousarray(x)
         T, N, I = x.shape
         H = w_hh.shape[1]
         b_ih, b_hh = biases if biases else (None, None)
         gx = _mm(x.reshape(T * N, I), w_ih, trans_b=True).reshape(T, N, 3 * H)
         if b_ih is not None:
             gx += b_ih
-        y = np.empty((T, N, H), x.dtype)
-        acts = np.empty((T, N, 4 * H), x.dtype)  # r, z, n and h·W_hnᵀ + b_hn per step
-        h = np.ascontiguousarray(h0)
-        gh = np.empty((N, 3 * H), x.dtype)
+        y = xp.empty((T, N, H), x.dtype)
+        acts = xp.empty((T, N, 4 * H), x.dtype)  # r, z, n and h·W_hnᵀ + b_hn per step
+        h = xp.ascontiguousarray(h0)
+        gh = xp.empty((N, 3 * H), x.dtype)
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
             _mm(h, w_hh, trans_b=True, out=gh)
             if b_hh is not None:
@@ -60,17 +62,17 @@ class _GRUSequence(Function):
             g = gx[t]
             r = _sigmoid(g[:, :H] + gh[:, :H])
             z = _sigmoid(g[:, H:2 * H] + gh[:, H:2 * H])
-            n = np.tanh(g[:, 2 * H:] + r * gh[:, 2 * H:])
+            n = xp.tanh(g[:, 2 * H:] + r * gh[:, 2 * H:])
             h = (1 - z) * n + z * h
             y[t] = h
             a = acts[t]
             a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:] = r, z, n, gh[:, 2 * H:]
         self.reverse = reverse
         if any(self.needs_input_grad):
-            self.saved = (x, np.ascontiguousarray(h0), w_ih, w_hh, y, acts)
+            self.saved = (x, xp.ascontiguousarray(h0), w_ih, w_hh, y, acts)
         self.has_bias = bool(biases)
         self.state_grads = {}
-        box.update(h=np.array(y[T - 1 if not reverse else 0]) if T else np.array(h0))
+        box.update(h=xp.array(y[T - 1 if not reverse else 0]) if T else xp.array(h0))
         return y
 
     def backward(self, g):
@@ -80,9 +82,10 @@ class _GRUSequence(Function):
         H = w_hh.shape[1]
         dy = None if g.ndim == 0 else g
         dh = self.state_grads.pop("h", None)
-        dh = np.zeros((N, H), x.dtype) if dh is None else dh.astype(x.dtype, copy=True)
-        dgx = np.empty((T, N, 3 * H), x.dtype)
-        dgh = np.empty((T, N, 3 * H), x.dtype)
+        xp = array_module(x)
+        dh = xp.zeros((N, H), x.dtype) if dh is None else dh.astype(x.dtype, copy=True)
+        dgx = xp.empty((T, N, 3 * H), x.dtype)
+        dgh = xp.empty((T, N, 3 * H), x.dtype)
         steps = range(T) if self.reverse else range(T - 1, -1, -1)
         first = T - 1 if self.reverse else 0
         for t in steps:
@@ -180,7 +183,7 @@ class GRU(Module):
                 raise ValueError(f"{fn}: hx must have shape {want}, got {hx.shape}")
             if unbatched:
                 hx = hx.unsqueeze(1)
-        zero = _zeros_state((N, H), x.dtype)
+        zero = _zeros_state((N, H), x)
         h_out = []
         for layer in range(L):
             ys = []

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .. import random as _random
+from ..autograd import array_module
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -56,8 +57,11 @@ def _array(tensor, fn: str) -> np.ndarray:
 
 
 def _fill(tensor, values) -> None:
+    """Write host-drawn ``values`` into the tensor on its device (one seed gives the
+    same init on every device)."""
     data = tensor.data
-    data[...] = np.asarray(values).astype(data.dtype, copy=False)
+    values = np.asarray(values).astype(data.dtype, copy=False)
+    data[...] = values if isinstance(data, np.ndarray) else array_module(data).asarray(values)
 
 
 def _gen(generator):

@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 
 from .. import _lstm_kernels as K
-from ..autograd import Function
+from ..autograd import Function, array_module, check_same_device
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -85,7 +85,7 @@ class _LSTMStateOut(Function):
     def backward(self, g):
         prev = self.node.state_grads.get(self.key)
         self.node.state_grads[self.key] = g if prev is None else prev + g
-        return (np.zeros((), g.dtype),)
+        return (array_module(g).zeros((), g.dtype),)
 
 
 def _side_output(main: Tensor, key: str, value) -> Tensor:
@@ -109,13 +109,13 @@ def _check_input(fn: str, name: str, x, weight: Tensor) -> Tensor:
     if x.dtype != weight.dtype:
         raise TypeError(f"{fn}: {name} has dtype {x.dtype} but the weights are {weight.dtype} "
                         f"(convert with .float() / .double() or the module with .to(dtype))")
-    if x.is_cuda:
-        raise NotImplementedError(f"{fn}: the LSTM runs on the CPU only for now")
+    check_same_device((weight.data, x.data), fn)
     return x
 
 
-def _zeros_state(shape, dtype) -> Tensor:
-    return Tensor._wrap(np.zeros(shape, dtype))
+def _zeros_state(shape, like: Tensor) -> Tensor:
+    """Zeros of ``like``'s dtype on its device (a default h0/c0 or bias)."""
+    return Tensor._wrap(array_module(like.data).zeros(shape, like.dtype))
 
 
 # ----------------------------------------------------------------------------- functional
@@ -141,7 +141,7 @@ def lstm_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None
     x = input.unsqueeze(0) if unbatched else input
     N = x.shape[0]
     if hx is None:
-        h = c = _zeros_state((N, H), x.dtype)
+        h = c = _zeros_state((N, H), x)
     else:
         h, c = hx
         for name, s in (("h", h), ("c", c)):
@@ -154,8 +154,8 @@ def lstm_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None
             h, c = h.unsqueeze(0), c.unsqueeze(0)
     biases = [b for b in (b_ih, b_hh) if b is not None]
     if len(biases) == 1:  # the kernel takes both or neither; a zero stands in
-        biases = [b_ih if b_ih is not None else _zeros_state((4 * H,), x.dtype),
-                  b_hh if b_hh is not None else _zeros_state((4 * H,), x.dtype)]
+        biases = [b_ih if b_ih is not None else _zeros_state((4 * H,), x),
+                  b_hh if b_hh is not None else _zeros_state((4 * H,), x)]
     box = {}
     h1 = _LSTMCellNode.apply(x, h, c, w_ih, w_hh, *biases, box=box)
     c1 = _side_output(h1, "c", box["c"])
@@ -180,7 +180,7 @@ def lstm_layers(x: Tensor, h0, c0, weights, num_layers: int, num_directions: int
             k = layer * D + d
             if h0 is None:
                 if zero is None:
-                    zero = _zeros_state((N, H), x.dtype)
+                    zero = _zeros_state((N, H), x)
                 hk = ck = zero
             else:
                 hk, ck = h0[k], c0[k]

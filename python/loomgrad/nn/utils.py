@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ..autograd import array_module
 from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
@@ -28,10 +29,11 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if not grads:
         return Tensor(np.asarray(0.0, np.float32))
     dtype = grads[0].data.dtype
+    xp = array_module(grads[0].data)  # NumPy or CuPy (the sum is a host float either way)
     if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(g.data))) if g.data.size else 0.0 for g in grads)
+        total = max(float(xp.abs(g.data).max()) if g.data.size else 0.0 for g in grads)
     else:
-        total = sum(float(np.sum(np.abs(g.data.astype(np.float64)) ** norm_type))
+        total = sum(float((xp.abs(g.data.astype(np.float64)) ** norm_type).sum())
                     for g in grads) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
@@ -42,11 +44,11 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if coef < 1.0:
         for g in grads:
             g.data *= g.data.dtype.type(coef)
-    return Tensor(np.asarray(total, dtype))
+    return Tensor(xp.asarray(total, dtype))
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """Clamp every gradient in place to [-clip_value, clip_value]."""
     c = float(clip_value)
     for g in _grads(parameters):
-        np.clip(g.data, -c, c, out=g.data)
+        array_module(g.data).clip(g.data, -c, c, out=g.data)

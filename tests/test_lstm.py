@@ -62,13 +62,16 @@ def _rand(rng, shape, dtype, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
 
 
+# N > 4 takes the packed recurrent GEMM (edge tiles: 9 and 13 rows, 4H = 68 columns;
+# H = 300 makes K = 4H = 1200 span several K blocks in backward)
+SEQUENCE_SHAPES = [(5, 3, 4, 6), (1, 1, 1, 1), (7, 2, 13, 17), (4, 9, 5, 17), (3, 13, 7, 300),
+                   (2, 64, 8, 16)]
+
+
 @needs_kernels
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reverse", [False, True])
-# N > 4 takes the packed recurrent GEMM (edge tiles: 9 and 13 rows, 4H = 68 columns;
-# H = 300 makes K = 4H = 1200 span several K blocks in backward)
-@pytest.mark.parametrize("T,N,I,H", [(5, 3, 4, 6), (1, 1, 1, 1), (7, 2, 13, 17), (4, 9, 5, 17),
-                                     (3, 13, 7, 300), (2, 64, 8, 16)])
+@pytest.mark.parametrize("T,N,I,H", SEQUENCE_SHAPES)
 def test_sequence_kernel_matches_numpy(dtype, reverse, T, N, I, H):
     rng = np.random.default_rng(T * 100 + H)
     x, h0, c0 = _rand(rng, (T, N, I), dtype), _rand(rng, (N, H), dtype), _rand(rng, (N, H), dtype)
@@ -441,3 +444,259 @@ def test_gru_gradcheck_and_float32():
     helper_gradcheck(lambda x, h: m(x, h), [(3, 2, 3), (4, 2, 2)], low=-1.0, high=1.0)
     out, h = lg.nn.GRU(3, 5)(lg.randn(4, 2, 3))
     assert out.dtype == np.float32 and out.shape == (4, 2, 5) and h.shape == (1, 2, 5)
+
+
+# ----------------------------------------------------------------------------- CUDA vs the CPU kernels
+# Each CUDA kernel against the float32 CPU kernel on the tables above; skipped without a GPU.
+requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
+                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
+CELL_SHAPES = [(N, I, H) for _, N, I, H in SEQUENCE_SHAPES]
+GRAD_NAMES = ["dx", "dh", "dc", "dw_ih", "dw_hh", "db_ih", "db_hh"]
+
+
+def _seq_inputs(T, N, I, H, bias=True, seed=0):
+    rng = np.random.default_rng(seed)
+    f = np.float32
+    return dict(x=_rand(rng, (T, N, I), f), h0=_rand(rng, (N, H), f), c0=_rand(rng, (N, H), f),
+                w_ih=_rand(rng, (4 * H, I), f, 0.5), w_hh=_rand(rng, (4 * H, H), f, 0.5),
+                b_ih=_rand(rng, 4 * H, f) if bias else None,
+                b_hh=_rand(rng, 4 * H, f) if bias else None)
+
+
+def _to_gpu(arrays):
+    import cupy
+
+    if isinstance(arrays, dict):
+        return {k: None if v is None else cupy.asarray(v) for k, v in arrays.items()}
+    return [None if v is None else cupy.asarray(v) for v in arrays]
+
+
+def _cuda_tol(*reduction_lengths):
+    # float32 on both sides; GEMM summation order and expf vs the CPU's polynomial differ
+    return dict(rtol=1e-3, atol=2e-5 * np.sqrt(max(reduction_lengths + (1,))))
+
+
+def _assert_gpu_close(got, want, tol, names):
+    import cupy
+
+    for name, a, b in zip(names, got, want):
+        if b is None:
+            assert a is None, name
+            continue
+        assert isinstance(a, cupy.ndarray) and a.dtype == np.float32, name
+        assert a.shape == b.shape, (name, a.shape, b.shape)
+        np.testing.assert_allclose(cupy.asnumpy(a), b, **tol, err_msg=name)
+
+
+def _check_sequence(inp, reverse, path=None, seed=0, need=(True, True), stream=None):
+    """GPU lstm_sequence (+ backward) on `path` vs the CPU kernel; returns the GPU results."""
+    import cupy
+
+    from loomgrad import _gpu_lstm
+
+    T, N, I = inp["x"].shape
+    H = inp["w_hh"].shape[1]
+    rng = np.random.default_rng(seed)
+    grads = [_rand(rng, (T, N, H), np.float32), _rand(rng, (N, H), np.float32),
+             _rand(rng, (N, H), np.float32)]
+    with _gpu_lstm.forced_path(path), (stream or cupy.cuda.get_current_stream()):
+        got = K.lstm_sequence(**_to_gpu(inp), reverse=reverse)
+        ran = _gpu_lstm.last_path
+        got_g = K.lstm_sequence_backward(*_to_gpu(grads), got[3], *need)
+    if stream is not None:
+        stream.synchronize()
+    if path is not None:
+        assert ran == path
+    want = K.lstm_sequence(**inp, reverse=reverse)
+    want_g = K.lstm_sequence_backward(*grads, want[3], *need)
+    tol = _cuda_tol(I, 4 * H, T * N)
+    _assert_gpu_close(got[:3], want[:3], tol, ["y", "h_n", "c_n"])
+    _assert_gpu_close([got[3].gates, got[3].cs], [want[3].gates, want[3].cs], tol, ["gates", "cs"])
+    _assert_gpu_close(got_g, want_g, tol, GRAD_NAMES)
+    return got, got_g
+
+
+@pytest.mark.cuda
+@requires_cuda
+@needs_kernels
+@pytest.mark.parametrize("path", ["gemm", "persistent"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("T,N,I,H", SEQUENCE_SHAPES)
+def test_cuda_sequence_matches_cpu(T, N, I, H, reverse, bias, path):
+    inp = _seq_inputs(T, N, I, H, bias, seed=T * 100 + H)
+    if path == "persistent" and H % 4:
+        from loomgrad import _gpu_lstm
+
+        with _gpu_lstm.forced_path(path), pytest.raises(ValueError, match="multiple of 4"):
+            K.lstm_sequence(**_to_gpu(inp), reverse=reverse)
+        return
+    _check_sequence(inp, reverse, path, seed=H)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@needs_kernels
+@pytest.mark.parametrize("need", [(True, False), (False, True), (False, False)])
+def test_cuda_sequence_need_flags(need):
+    _, g = _check_sequence(_seq_inputs(6, 5, 7, 12), False, seed=1, need=need)
+    assert (g[0] is None) == (not need[0]) and (g[3] is None) == (not need[1])
+
+
+@pytest.mark.cuda
+@requires_cuda
+@needs_kernels
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("need_input,need_weight", [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("N,I,H", CELL_SHAPES)
+def test_cuda_cell_matches_cpu(N, I, H, need_input, need_weight, bias):
+    import cupy
+
+    inp = _seq_inputs(1, N, I, H, bias, seed=N + H)
+    x, h, c, wi, wh, bi, bh = (inp["x"][0], inp["h0"], inp["c0"], inp["w_ih"], inp["w_hh"],
+                               inp["b_ih"], inp["b_hh"])
+    got = K.lstm_cell(*_to_gpu([x, h, c, wi, wh, bi, bh]))
+    want = K.lstm_cell(x, h, c, wi, wh, bi, bh)
+    tol = _cuda_tol(I, H, 4 * H, N)
+    _assert_gpu_close(got[:2], want[:2], tol, ["h'", "c'"])
+    np.testing.assert_allclose(cupy.asnumpy(got[2].gates), want[2].gates, **tol)
+    rng = np.random.default_rng(2)
+    dh, dc = _rand(rng, (N, H), np.float32), _rand(rng, (N, H), np.float32)
+    for dc_arg in (dc, None):  # dc' None means zero
+        g = K.lstm_cell_backward(cupy.asarray(dh), None if dc_arg is None else cupy.asarray(dc),
+                                 got[2], need_input, need_weight)
+        w = K.lstm_cell_backward(dh, dc_arg, want[2], need_input, need_weight)
+        _assert_gpu_close(g, w, tol, GRAD_NAMES)
+    # zero states given as None
+    a = K.lstm_cell(*_to_gpu([x, None, None, wi, wh]))
+    b = K.lstm_cell(x, None, None, wi, wh)
+    _assert_gpu_close(a[:2], b[:2], tol, ["h' (zero state)", "c' (zero state)"])
+
+
+@pytest.mark.cuda
+@requires_cuda
+@needs_kernels
+def test_cuda_zero_sizes_and_errors():
+    import cupy
+
+    f = np.float32
+    g = lambda a: cupy.asarray(np.asarray(a, f))  # noqa: E731
+    # N = 0 and I = 0 (both paths), T = 0: as the CPU kernels
+    y, hn, cn, s = K.lstm_sequence(g(np.zeros((3, 0, 4))), None, None, g(np.ones((8, 4))),
+                                   g(np.ones((8, 2))))
+    assert y.shape == (3, 0, 2) and hn.shape == (0, 2)
+    d = K.lstm_sequence_backward(None, None, None, s)
+    assert d[0].shape == (3, 0, 4) and not d[3].any() and not d[4].any()
+    for path in ("gemm", "persistent"):
+        from loomgrad import _gpu_lstm
+
+        inp = dict(x=np.zeros((2, 3, 0), f), h0=None, c0=None, w_ih=np.ones((16, 0), f),
+                   w_hh=np.full((16, 4), 0.1, f), b_ih=np.ones(16, f), b_hh=np.ones(16, f))
+        with _gpu_lstm.forced_path(path):
+            y, *_ = K.lstm_sequence(**_to_gpu(inp))
+        want = K.lstm_sequence(**inp)[0]
+        np.testing.assert_allclose(cupy.asnumpy(y), want, rtol=1e-5, atol=1e-6)
+    h0 = np.full((3, 2), 0.5, f)
+    y, hn, cn, s = K.lstm_sequence(g(np.zeros((0, 3, 4))), g(h0), g(h0), g(np.ones((8, 4))),
+                                   g(np.ones((8, 2))))
+    assert y.shape == (0, 3, 2)
+    np.testing.assert_array_equal(cupy.asnumpy(hn), h0)
+    dx, dh0, dc0, *_ = K.lstm_sequence_backward(None, g(h0), None, s)
+    np.testing.assert_array_equal(cupy.asnumpy(dh0), h0)
+    assert not dc0.any() and dx.shape == (0, 3, 4)
+    h1, c1, cs = K.lstm_cell(g(np.zeros((0, 4))), None, None, g(np.ones((8, 4))),
+                             g(np.ones((8, 2))))
+    assert h1.shape == (0, 2)
+    d = K.lstm_cell_backward(None, None, cs)
+    assert d[0].shape == (0, 4) and not d[3].any() and not d[4].any()
+    # errors name the argument and the shapes, as on the CPU
+    x = g(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"w_ih.*\(8, 4\)"):
+        K.lstm_sequence(x, None, None, g(np.ones((8, 5))), g(np.ones((8, 2))))
+    with pytest.raises(ValueError, match="w_hh"):
+        K.lstm_sequence(x, None, None, g(np.ones((8, 4))), g(np.ones((7, 2))))
+    with pytest.raises(TypeError, match="float32"):
+        K.lstm_sequence(x, None, None, cupy.ones((8, 4)), g(np.ones((8, 2))))
+    with pytest.raises(TypeError, match="NumPy"):
+        K.lstm_sequence(x, None, None, np.ones((8, 4), f), g(np.ones((8, 2))))
+    with pytest.raises(ValueError, match="3-D"):
+        K.lstm_sequence(g(np.zeros((3, 4))), None, None, g(np.ones((8, 4))), g(np.ones((8, 2))))
+
+
+@pytest.mark.cuda
+@requires_cuda
+@needs_kernels
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("T,N,I,H", [(50, 8, 32, 64), (1, 3, 5, 8), (20, 1, 16, 256),
+                                     (7, 64, 16, 128)])
+def test_cuda_persistent_and_gemm_paths_agree(T, N, I, H, reverse):
+    import cupy
+
+    from loomgrad import _gpu_lstm
+
+    inp = _to_gpu(_seq_inputs(T, N, I, H, seed=3))
+    out = {}
+    for path in ("persistent", "gemm"):
+        with _gpu_lstm.forced_path(path):
+            out[path] = K.lstm_sequence(**inp, reverse=reverse)
+        assert _gpu_lstm.last_path == path
+    for k, name in enumerate(["y", "h_n", "c_n"]):
+        np.testing.assert_allclose(cupy.asnumpy(out["persistent"][k]),
+                                   cupy.asnumpy(out["gemm"][k]), rtol=1e-4,
+                                   atol=1e-5 * np.sqrt(H), err_msg=name)
+    K.lstm_sequence(**inp)  # auto: small batches take the persistent kernel
+    assert _gpu_lstm.last_path == ("persistent" if N <= 64 else "gemm")
+
+
+@pytest.mark.cuda
+@requires_cuda
+@needs_kernels
+@pytest.mark.parametrize("path", ["gemm", "persistent"])
+def test_cuda_long_sequence_has_no_nan(path):
+    import cupy
+
+    from loomgrad import _gpu_lstm
+
+    inp = _seq_inputs(1000, 4, 8, 32, seed=4)
+    with _gpu_lstm.forced_path(path):
+        y, hn, cn, s = K.lstm_sequence(**_to_gpu(inp))
+    g = K.lstm_sequence_backward(cupy.ones_like(y), None, None, s)
+    assert bool(cupy.isfinite(y).all()) and all(bool(cupy.isfinite(a).all()) for a in g[:6])
+    want = K.lstm_sequence(**inp)
+    np.testing.assert_allclose(cupy.asnumpy(hn), want[1], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@needs_kernels
+@pytest.mark.parametrize("path", ["gemm", "persistent"])
+def test_cuda_sequence_on_non_default_stream(path):
+    import cupy
+
+    stream = cupy.cuda.Stream(non_blocking=True)
+    _check_sequence(_seq_inputs(9, 6, 10, 24, seed=5), True, path, seed=5, stream=stream)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@needs_kernels
+def test_cuda_kernels_take_torch_cuda_tensors():
+    torch_ = pytest.importorskip("torch")
+    if not torch_.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    import cupy
+
+    inp = _seq_inputs(5, 3, 4, 8, seed=6)
+    tin = {k: torch_.from_numpy(v).cuda() for k, v in inp.items()}
+    y, hn, cn, s = K.lstm_sequence(**tin)
+    torch_.cuda.synchronize()
+    assert isinstance(y, cupy.ndarray)
+    want = K.lstm_sequence(**inp)
+    tol = _cuda_tol(4, 32, 15)
+    _assert_gpu_close([y, hn, cn], want[:3], tol, ["y", "h_n", "c_n"])
+    dy = np.ones((5, 3, 8), np.float32)
+    g = K.lstm_sequence_backward(torch_.from_numpy(dy).cuda(), None, None, s)
+    _assert_gpu_close(g, K.lstm_sequence_backward(dy, None, None, want[3]), tol, GRAD_NAMES)
+    h1, c1, _ = K.lstm_cell(tin["x"][0], tin["h0"], tin["c0"], tin["w_ih"], tin["w_hh"])
+    w1 = K.lstm_cell(inp["x"][0], inp["h0"], inp["c0"], inp["w_ih"], inp["w_hh"])
+    _assert_gpu_close([h1, c1], w1[:2], tol, ["h'", "c'"])

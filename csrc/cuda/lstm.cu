@@ -1,2 +1,482 @@
-// lstm kernels on the GPU (being written this session).
+// LSTM kernels on the GPU (see lstm.h for shapes and contracts).
+//
+// GEMM driver (any size). A sequence's input projection for all T steps is
+// ONE sgemm, gates = x (T*N, I) · w_ihᵀ, written into the saved gates
+// buffer; then per step one sgemm adds h_{t-1} · w_hhᵀ (beta = 1) and one
+// fused pointwise kernel adds both biases, applies the activations in place
+// and writes c_t, h_t (h_t is y_t itself). Backward walks the steps in
+// reverse: a fused pointwise kernel turns (dy_t + dh_next, dc_next) into
+// dgates_t and dc_{t-1}, one sgemm gives dh_{t-1} = dgates_t · w_hh; after the
+// loop dx, dw_ih and dw_hh are whole-sequence GEMMs over T*N rows and db a
+// column sum of dgates (never per-step accumulation).
+//
+// Persistent forward (small batches). One cooperative launch runs all T
+// steps. Block b owns `units` hidden units j and so all four gate rows of
+// each (i, f, g, o of unit j), which keeps the pointwise update local; its
+// slice of w_hh (4*units x H floats) is loaded into shared memory ONCE and
+// stays there for the whole sequence. Each step stages h_{t-1} (N x H,
+// read from y_{t-1} or h0) into shared memory, computes the recurrent dot
+// products (each (unit, batch row) item split over `slices` lanes of a warp
+// along H, float4 loads, shuffle reduction), finishes the cell in
+// registers and writes gates_t, c_t, y_t to global memory; a grid-wide
+// barrier (cooperative_groups::this_grid().sync(), which also orders the
+// memory) then publishes y_t to every block before the next step. Needs H %
+// 4 == 0, 16-byte aligned h0 and w_hh, cooperative launch support and every
+// block resident (checked with the occupancy API); otherwise the GEMM
+// driver runs. The backward always uses the GEMM driver.
+//
+// Limits: sizes are int64 on the host and in index maths; element-wise
+// kernels use grid-stride loops (no grid-size limit). Every zero-size case
+// returns early with the same outputs as the CPU kernels. Activations use
+// expf / tanhf (not the fast intrinsics) to stay close to the CPU results.
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "common/check.h"
+#include "cuda/gemm.h"
+#include "cuda/launch.h"
+#include "cuda/lstm.h"
+
+namespace cg = cooperative_groups;
+
+namespace lg {
+namespace cuda {
+namespace {
+
+constexpr int kPointwiseThreads = 256;
+constexpr int kPersistentThreads = 256;
+
+void check_call(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorName(err) + ": " +
+                             cudaGetErrorString(err));
+}
+
+// Blocks for a grid-stride loop over n elements (the loop covers any excess).
+unsigned grid_for(int64_t n, int threads) {
+  const int64_t blocks = (n + threads - 1) / threads;
+  return static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(blocks, 1), 1 << 20));
+}
+
+void zero(float* p, int64_t count, cudaStream_t s) {
+  if (p && count > 0) check_call(cudaMemsetAsync(p, 0, count * sizeof(float), s), "lstm: cudaMemsetAsync");
+}
+
+void copy_or_zero(float* dst, const float* src, int64_t count, cudaStream_t s) {
+  if (count <= 0) return;
+  if (!src) return zero(dst, count, s);
+  check_call(cudaMemcpyAsync(dst, src, count * sizeof(float), cudaMemcpyDeviceToDevice, s),
+             "lstm: cudaMemcpyAsync");
+}
+
+// C (M x Nc, ldc = Nc) = op(A) · op(B) + beta·C; K = 0 gives beta·C.
+void mm(bool ta, bool tb, int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda,
+        const float* B, int64_t ldb, float beta, float* C, cudaStream_t s) {
+  if (M == 0 || Nc == 0) return;
+  if (K == 0) {
+    if (beta == 0.f) zero(C, M * Nc, s);
+    return;
+  }
+  sgemm(ta, tb, M, Nc, K, 1.f, A, lda, B, ldb, beta, C, Nc, s);
+}
+
+// ------------------------------------------------------------------ pointwise cell
+__device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
+
+__device__ __forceinline__ float bias_at(const float* b_ih, const float* b_hh, int64_t k) {
+  return (b_ih ? b_ih[k] : 0.f) + (b_hh ? b_hh[k] : 0.f);
+}
+
+// Unit j of one batch row: pre-activations p* (without bias) -> activations
+// stored in g_row (that row's 4H gates), c and h written to *c_out, *h_out.
+__device__ __forceinline__ void cell_update(float* g_row, int64_t H, int64_t j, float pi,
+                                            float pf, float pg, float po, const float* b_ih,
+                                            const float* b_hh, float c_prev, float* c_out,
+                                            float* h_out) {
+  const float i = sigmoid(pi + bias_at(b_ih, b_hh, j));
+  const float f = sigmoid(pf + bias_at(b_ih, b_hh, H + j));
+  const float g = tanhf(pg + bias_at(b_ih, b_hh, 2 * H + j));
+  const float o = sigmoid(po + bias_at(b_ih, b_hh, 3 * H + j));
+  const float c = f * c_prev + i * g;
+  g_row[j] = i;
+  g_row[H + j] = f;
+  g_row[2 * H + j] = g;
+  g_row[3 * H + j] = o;
+  *c_out = c;
+  *h_out = o * tanhf(c);
+}
+
+// gates (N, 4H): pre-activations in, activations out (in place).
+__global__ void lstm_pointwise_forward_kernel(int64_t N, int64_t H, float* gates,
+                                              const float* __restrict__ b_ih,
+                                              const float* __restrict__ b_hh,
+                                              const float* __restrict__ c_prev,
+                                              float* __restrict__ c_out,
+                                              float* __restrict__ h_out) {
+  const int64_t NH = N * H;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < NH;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t n = e / H, j = e - n * H;
+    float* g = gates + n * 4 * H;
+    cell_update(g, H, j, g[j], g[H + j], g[2 * H + j], g[3 * H + j], b_ih, b_hh, c_prev[e],
+                c_out + e, h_out + e);
+  }
+}
+
+// dh = dh_next + dy, dc = dc_in + dh·o·(1 - tanh²c); null inputs are zero.
+// dc_out (= dc·f, may alias dc_in: each element is read before it is
+// written by the same thread) may be null.
+__global__ void lstm_pointwise_backward_kernel(int64_t N, int64_t H,
+                                               const float* __restrict__ act,
+                                               const float* __restrict__ c_prev,
+                                               const float* __restrict__ c_cur,
+                                               const float* __restrict__ dy,
+                                               const float* __restrict__ dh_next,
+                                               const float* dc_in, float* dc_out,
+                                               float* __restrict__ dgates) {
+  const int64_t NH = N * H;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < NH;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t n = e / H, j = e - n * H;
+    const float* a = act + n * 4 * H;
+    const float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+    const float tc = tanhf(c_cur[e]);
+    const float dh = (dh_next ? dh_next[e] : 0.f) + (dy ? dy[e] : 0.f);
+    const float dc = (dc_in ? dc_in[e] : 0.f) + dh * o * (1.f - tc * tc);
+    float* dg = dgates + n * 4 * H;
+    dg[j] = dc * g * i * (1.f - i);
+    dg[H + j] = dc * c_prev[e] * f * (1.f - f);
+    dg[2 * H + j] = dc * i * (1.f - g * g);
+    dg[3 * H + j] = dh * tc * o * (1.f - o);
+    if (dc_out) dc_out[e] = dc * f;
+  }
+}
+
+// db[j] = Σ_r dg[r, j] over `rows` rows of width W. A block sums 32 columns
+// (coalesced row segments) with kColSumRows row-strided partial sums, then
+// reduces them in shared memory; deterministic (no atomics).
+constexpr int kColSumRows = 16;
+__global__ void lstm_bias_grad_kernel(int64_t rows, int64_t W, const float* __restrict__ dg,
+                                      float* __restrict__ db) {
+  __shared__ float part[kColSumRows][33];
+  const int64_t col = blockIdx.x * int64_t(32) + threadIdx.x;
+  float acc = 0.f;
+  if (col < W)
+    for (int64_t r = threadIdx.y; r < rows; r += kColSumRows) acc += dg[r * W + col];
+  part[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < W) {
+    float sum = 0.f;
+    for (int k = 0; k < kColSumRows; ++k) sum += part[k][threadIdx.x];
+    db[col] = sum;
+  }
+}
+
+void pointwise_forward(int64_t N, int64_t H, float* g, const float* b_ih, const float* b_hh,
+                       const float* c_prev, float* c_out, float* h_out, cudaStream_t s) {
+  lstm_pointwise_forward_kernel<<<grid_for(N * H, kPointwiseThreads), kPointwiseThreads, 0, s>>>(
+      N, H, g, b_ih, b_hh, c_prev, c_out, h_out);
+  check_launch("lstm_pointwise_forward_kernel");
+}
+
+void pointwise_backward(int64_t N, int64_t H, const float* act, const float* c_prev,
+                        const float* c_cur, const float* dy, const float* dh_next,
+                        const float* dc_in, float* dc_out, float* dg, cudaStream_t s) {
+  lstm_pointwise_backward_kernel<<<grid_for(N * H, kPointwiseThreads), kPointwiseThreads, 0, s>>>(
+      N, H, act, c_prev, c_cur, dy, dh_next, dc_in, dc_out, dg);
+  check_launch("lstm_pointwise_backward_kernel");
+}
+
+void bias_grad(int64_t rows, int64_t W, const float* dg, float* db, cudaStream_t s) {
+  if (!db || W == 0) return;
+  const unsigned blocks = static_cast<unsigned>((W + 31) / 32);  // W = 4H < 2^31 * 32
+  lstm_bias_grad_kernel<<<blocks, dim3(32, kColSumRows), 0, s>>>(rows, W, dg, db);
+  check_launch("lstm_bias_grad_kernel");
+}
+
+// ------------------------------------------------------------------ persistent forward
+// Shared memory: w_s [4*units][H4] float4 (row q*units + u = w_hh row q*H +
+// j0 + u), then h_s [N][ldh4] float4. Items (u, n), n fastest, are spread
+// over groups of `slices` consecutive lanes; lane k4-slice `ls` of an item
+// reads float4 column ls, ls + slices, ... ldh4 ≡ slices (mod 8) puts the
+// 8 lanes of a quarter-warp (one 128-bit shared-memory wavefront) on
+// distinct bank groups.
+__global__ void __launch_bounds__(kPersistentThreads)
+lstm_persistent_forward_kernel(int T, int N, int H, int units, int slices, int ldh4,
+                               bool reverse, const float* h0, const float* c0,
+                               const float* w_hh, const float* b_ih, const float* b_hh,
+                               float* y, float* gates, float* cs) {
+  // No __restrict__ / __ldg on y and cs: other blocks write them during the
+  // kernel, and the non-coherent read path would not see those writes.
+  extern __shared__ float4 smem4[];
+  const int H4 = H / 4;
+  float4* w_s = smem4;
+  float4* h_s = smem4 + 4 * units * H4;
+  const int j0 = blockIdx.x * units;
+  const int my_units = min(units, H - j0);
+  for (int e = threadIdx.x; e < 4 * units * H4; e += blockDim.x) {
+    const int r = e / H4, k4 = e - r * H4, q = r / units, u = r - q * units;
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (u < my_units)
+      v = reinterpret_cast<const float4*>(w_hh + (int64_t(q) * H + j0 + u) * H)[k4];
+    w_s[e] = v;
+  }
+  cg::grid_group grid = cg::this_grid();
+  const int64_t NH = int64_t(N) * H, G = 4 * int64_t(H);
+  const int items = my_units * N;
+  const int ls = threadIdx.x % slices;
+  const int item_stride = blockDim.x / slices;
+  for (int s = 0; s < T; ++s) {
+    const int64_t t = reverse ? T - 1 - s : s;
+    const int64_t tp = reverse ? t + 1 : t - 1;
+    const float* h_prev = s == 0 ? h0 : y + tp * NH;
+    const float* c_prev = s == 0 ? c0 : cs + tp * NH;
+    const float4* h_prev4 = reinterpret_cast<const float4*>(h_prev);
+    for (int e = threadIdx.x; e < N * H4; e += blockDim.x) {
+      const int n = e / H4;
+      h_s[n * ldh4 + (e - n * H4)] = h_prev4[e];
+    }
+    __syncthreads();
+    // Uniform trip count across the block: the shuffles need whole warps.
+    for (int base = 0; base < items; base += item_stride) {
+      const int item = base + threadIdx.x / slices;
+      const bool valid = item < items;
+      const int u = valid ? item / N : 0, n = valid ? item - u * N : 0;
+      float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
+      if (valid) {
+        const float4* hr = h_s + n * ldh4;
+        const float4* w0 = w_s + u * H4;
+        const float4* w1 = w0 + units * H4;
+        const float4* w2 = w1 + units * H4;
+        const float4* w3 = w2 + units * H4;
+#pragma unroll 4
+        for (int k = ls; k < H4; k += slices) {
+          const float4 hv = hr[k];
+          float4 w = w0[k];
+          a0 = fmaf(w.x, hv.x, fmaf(w.y, hv.y, fmaf(w.z, hv.z, fmaf(w.w, hv.w, a0))));
+          w = w1[k];
+          a1 = fmaf(w.x, hv.x, fmaf(w.y, hv.y, fmaf(w.z, hv.z, fmaf(w.w, hv.w, a1))));
+          w = w2[k];
+          a2 = fmaf(w.x, hv.x, fmaf(w.y, hv.y, fmaf(w.z, hv.z, fmaf(w.w, hv.w, a2))));
+          w = w3[k];
+          a3 = fmaf(w.x, hv.x, fmaf(w.y, hv.y, fmaf(w.z, hv.z, fmaf(w.w, hv.w, a3))));
+        }
+      }
+      for (int off = slices / 2; off > 0; off >>= 1) {  // groups never straddle a warp
+        a0 += __shfl_xor_sync(0xffffffffu, a0, off);
+        a1 += __shfl_xor_sync(0xffffffffu, a1, off);
+        a2 += __shfl_xor_sync(0xffffffffu, a2, off);
+        a3 += __shfl_xor_sync(0xffffffffu, a3, off);
+      }
+      if (valid && ls == 0) {
+        const int64_t j = j0 + u, e = int64_t(n) * H + j;
+        float* g = gates + (t * N + n) * G;  // holds x_t · w_ihᵀ from the input GEMM
+        cell_update(g, H, j, g[j] + a0, g[H + j] + a1, g[2 * H + j] + a2, g[3 * H + j] + a3,
+                    b_ih, b_hh, c_prev[e], cs + t * NH + e, y + t * NH + e);
+      }
+    }
+    // Publishes y_t / c_t to every block and frees h_s for the next step.
+    if (s + 1 < T) grid.sync();
+  }
+}
+
+bool fail(std::string* why, std::string msg) {
+  *why = std::move(msg);
+  return false;
+}
+
+struct PersistentPlan {
+  int units = 0, blocks = 0, slices = 0, ldh4 = 0;
+  size_t smem = 0;
+};
+
+// A launch configuration with every block resident, or false and the reason.
+bool plan_persistent(int64_t T, int64_t N, int64_t H, const float* h0, const float* w_hh,
+                     PersistentPlan* plan, std::string* why) {
+  if (H % 4 != 0) return fail(why, "hidden size must be a multiple of 4");
+  if (T > INT_MAX || N * H > INT_MAX / 4) return fail(why, "sizes exceed the int range");
+  if (reinterpret_cast<uintptr_t>(h0) % 16 || reinterpret_cast<uintptr_t>(w_hh) % 16)
+    return fail(why, "h0 and w_hh must be 16-byte aligned");
+  int dev = 0, coop = 0, sms = 0, optin = 0;
+  check_call(cudaGetDevice(&dev), "lstm: cudaGetDevice");
+  check_call(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev),
+             "lstm: cudaDeviceGetAttribute");
+  if (!coop) return fail(why, "the device does not support cooperative launches");
+  check_call(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
+             "lstm: cudaDeviceGetAttribute");
+  check_call(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
+             "lstm: cudaDeviceGetAttribute");
+  check_call(cudaFuncSetAttribute(lstm_persistent_forward_kernel,
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, optin),
+             "lstm: cudaFuncSetAttribute");
+  const int64_t H4 = H / 4;
+  // Fewest units per block (most blocks, most parallelism) whose grid is resident.
+  for (int64_t units = std::max<int64_t>(1, (H + sms - 1) / sms); units <= H; ++units) {
+    const int64_t items = units * N;
+    int slices = 1;
+    while (slices < 32 && items * slices * 2 <= kPersistentThreads) slices *= 2;
+    const int64_t ldh4 = (H4 + 7) / 8 * 8 + slices % 8;
+    const int64_t smem = (4 * units * H4 + N * ldh4) * int64_t(sizeof(float4));
+    if (smem > optin) {
+      return fail(why, "w_hh slice and h (" + std::to_string(smem) +
+                           " B) exceed shared memory (" + std::to_string(optin) + " B per block)");
+    }
+    const int64_t blocks = (H + units - 1) / units;
+    int per_sm = 0;
+    check_call(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                   &per_sm, lstm_persistent_forward_kernel, kPersistentThreads, size_t(smem)),
+               "lstm: cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+    if (int64_t(per_sm) * sms >= blocks) {
+      *plan = {int(units), int(blocks), slices, int(ldh4), size_t(smem)};
+      return true;
+    }
+  }
+  return fail(why, "no resident grid found");
+}
+
+void launch_persistent(const PersistentPlan& p, int64_t T, int64_t N, int64_t H, bool reverse,
+                       const float* h0, const float* c0, const float* w_hh, const float* b_ih,
+                       const float* b_hh, float* y, float* gates, float* cs, cudaStream_t s) {
+  int t = int(T), n = int(N), h = int(H), units = p.units, slices = p.slices, ldh4 = p.ldh4;
+  void* args[] = {&t, &n, &h, &units, &slices, &ldh4, &reverse, &h0, &c0,
+                  &w_hh, &b_ih, &b_hh, &y, &gates, &cs};
+  check_call(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(lstm_persistent_forward_kernel),
+                                         dim3(p.blocks), dim3(kPersistentThreads), args, p.smem,
+                                         s),
+             "lstm_persistent_forward_kernel");
+  check_launch("lstm_persistent_forward_kernel");
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ cell
+void lstm_cell_forward(int64_t N, int64_t I, int64_t H, const float* x, const float* h,
+                       const float* c, const float* w_ih, const float* w_hh, const float* b_ih,
+                       const float* b_hh, float* h_out, float* c_out, float* gates,
+                       void* stream) {
+  if (N == 0 || H == 0) return;
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const int64_t G = 4 * H;
+  mm(false, true, N, G, I, x, I, w_ih, I, 0.f, gates, s);
+  mm(false, true, N, G, H, h, H, w_hh, H, 1.f, gates, s);
+  pointwise_forward(N, H, gates, b_ih, b_hh, c, c_out, h_out, s);
+}
+
+void lstm_cell_backward(int64_t N, int64_t I, int64_t H, const float* dh_out,
+                        const float* dc_out, const float* x, const float* h, const float* c,
+                        const float* w_ih, const float* w_hh, const float* gates,
+                        const float* c_out, float* dgates, float* dx, float* dh, float* dc,
+                        float* dw_ih, float* dw_hh, float* db, void* stream) {
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const int64_t G = 4 * H;
+  if (N == 0 || H == 0) {
+    zero(dx, N * I, s);
+    zero(dh, N * H, s);
+    zero(dc, N * H, s);
+    zero(dw_ih, G * I, s);
+    zero(dw_hh, G * H, s);
+    zero(db, G, s);
+    return;
+  }
+  pointwise_backward(N, H, gates, c, c_out, nullptr, dh_out, dc_out, dc, dgates, s);
+  if (dx) mm(false, false, N, I, G, dgates, G, w_ih, I, 0.f, dx, s);
+  if (dh) mm(false, false, N, H, G, dgates, G, w_hh, H, 0.f, dh, s);
+  if (dw_ih) mm(true, false, G, I, N, dgates, G, x, I, 0.f, dw_ih, s);
+  if (dw_hh) mm(true, false, G, H, N, dgates, G, h, H, 0.f, dw_hh, s);
+  bias_grad(N, G, dgates, db, s);
+}
+
+// ------------------------------------------------------------------ sequence
+LstmPath lstm_sequence_forward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse,
+                               const float* x, const float* h0, const float* c0,
+                               const float* w_ih, const float* w_hh, const float* b_ih,
+                               const float* b_hh, float* y, float* h_n, float* c_n,
+                               float* gates, float* cs, int mode, void* stream) {
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const int64_t G = 4 * H, NH = N * H;
+  if (T == 0 || NH == 0) {  // no step: the state passes through
+    copy_or_zero(h_n, h0, NH, s);
+    copy_or_zero(c_n, c0, NH, s);
+    return LstmPath::kGemm;
+  }
+  PersistentPlan plan;
+  std::string why;
+  bool persistent = false;
+  if (mode > 0 || (mode == 0 && N <= kLstmPersistentMaxBatch)) {
+    persistent = plan_persistent(T, N, H, h0, w_hh, &plan, &why);
+    LG_CHECK(persistent || mode <= 0, "lstm_sequence_forward: the persistent kernel cannot run ",
+             "(T=", T, ", N=", N, ", H=", H, "): ", why);
+  }
+  mm(false, true, T * N, G, I, x, I, w_ih, I, 0.f, gates, s);
+  if (persistent) {
+    launch_persistent(plan, T, N, H, reverse, h0, c0, w_hh, b_ih, b_hh, y, gates, cs, s);
+  } else {
+    for (int64_t step = 0; step < T; ++step) {
+      const int64_t t = reverse ? T - 1 - step : step;
+      const int64_t tp = reverse ? t + 1 : t - 1;  // the step before t in processing order
+      const float* h_prev = step == 0 ? h0 : y + tp * NH;
+      const float* c_prev = step == 0 ? c0 : cs + tp * NH;
+      float* g = gates + t * N * G;
+      mm(false, true, N, G, H, h_prev, H, w_hh, H, 1.f, g, s);
+      pointwise_forward(N, H, g, b_ih, b_hh, c_prev, cs + t * NH, y + t * NH, s);
+    }
+  }
+  const int64_t last = reverse ? 0 : T - 1;
+  copy_or_zero(h_n, y + last * NH, NH, s);
+  copy_or_zero(c_n, cs + last * NH, NH, s);
+  return persistent ? LstmPath::kPersistent : LstmPath::kGemm;
+}
+
+void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse,
+                            const float* dy, const float* dh_n, const float* dc_n,
+                            const float* x, const float* h0, const float* c0,
+                            const float* w_ih, const float* w_hh, const float* y,
+                            const float* gates, const float* cs, float* dgates, float* dx,
+                            float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db,
+                            void* stream) {
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const int64_t G = 4 * H, NH = N * H, TN = T * N;
+  // dh0 / dc0 carry dh_next / dc_next through the loop.
+  copy_or_zero(dh0, dh_n, NH, s);
+  copy_or_zero(dc0, dc_n, NH, s);
+  if (TN == 0 || H == 0) {
+    zero(dx, TN * I, s);
+    zero(dw_ih, G * I, s);
+    zero(dw_hh, G * H, s);
+    zero(db, G, s);
+    return;
+  }
+  for (int64_t step = 0; step < T; ++step) {
+    const int64_t t = reverse ? step : T - 1 - step;  // reverse of the forward order
+    const bool first = reverse ? t == T - 1 : t == 0;  // first step of the forward pass
+    const int64_t tp = reverse ? t + 1 : t - 1;
+    const float* c_prev = first ? c0 : cs + tp * NH;
+    float* dg = dgates + t * N * G;
+    pointwise_backward(N, H, gates + t * N * G, c_prev, cs + t * NH, dy ? dy + t * NH : nullptr,
+                       dh0, dc0, dc0, dg, s);
+    mm(false, false, N, H, G, dg, G, w_hh, H, 0.f, dh0, s);
+  }
+  if (dx) mm(false, false, TN, I, G, dgates, G, w_ih, I, 0.f, dx, s);
+  if (dw_ih) mm(true, false, G, I, TN, dgates, G, x, I, 0.f, dw_ih, s);
+  if (dw_hh) {
+    // h_{t-1} is h0 for the first step and y of the neighbouring step
+    // otherwise; the other T-1 steps are one contiguous slab of each.
+    const int64_t first = reverse ? T - 1 : 0;
+    mm(true, false, G, H, N, dgates + first * N * G, G, h0, H, 0.f, dw_hh, s);
+    if (T > 1) {
+      const float* dg_rest = reverse ? dgates : dgates + N * G;
+      const float* h_rest = reverse ? y + NH : y;
+      mm(true, false, G, H, (T - 1) * N, dg_rest, G, h_rest, H, 1.f, dw_hh, s);
+    }
+  }
+  bias_grad(TN, G, dgates, db, s);
+}
+
+}  // namespace cuda
+}  // namespace lg

@@ -1,30 +1,182 @@
-"""GPU half of the raw xent kernels (being written this session)."""
+"""GPU half of the raw softmax / cross-entropy kernels (``loomgrad._cuda``,
+csrc/cuda/softmax_xent.cu).
+
+Same signatures, shapes and errors as the CPU functions in
+:mod:`loomgrad._nn_kernels` (which route GPU arrays here). float32 only;
+outputs and workspaces come from CuPy's pool and the kernels run on CuPy's
+current stream. Class-index targets are checked on the GPU before any
+launch (one reduction and a read-back: a synchronisation), because a kernel
+cannot raise and an index outside [0, C) would read out of bounds; a bad one
+raises the CPU kernel's ValueError. A scalar ``grad_loss`` may be a Python
+number or 0-d host array (it is copied over); other operands must be GPU
+arrays.
+"""
 from __future__ import annotations
 
-from . import _gpu  # noqa: F401
+import numbers
+
+import numpy as np
+
+from . import _gpu
+
+
+def _softmax_fwd(fn, x, log):
+    from . import _nn_kernels as nk
+
+    cuda, _ = _gpu.require()
+    x = _gpu.float_array(fn, "x", x)
+    out = _gpu.empty(x.shape)
+    if x.size:
+        rows = nk._rows("x", x)
+        cuda.softmax_forward(rows.shape[0], rows.shape[1], _gpu.ptr(x), _gpu.ptr(out), log,
+                             _gpu.stream())
+    return out
 
 
 def softmax(x):
-    raise NotImplementedError("softmax on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.softmax` (last dimension)."""
+    return _softmax_fwd("softmax", x, False)
 
 
 def log_softmax(x):
-    raise NotImplementedError("log_softmax on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.log_softmax` (last dimension)."""
+    return _softmax_fwd("log_softmax", x, True)
+
+
+def _softmax_bwd(fn, grad_out, out, log):
+    from . import _nn_kernels as nk
+
+    cuda, _ = _gpu.require()
+    out = _gpu.float_array(fn, "out", out)
+    grad_out = _gpu.float_array(fn, "grad_out", grad_out)
+    if grad_out.shape != out.shape:
+        raise ValueError(f"grad_out: expected shape {out.shape} (like out), got {grad_out.shape}")
+    dx = _gpu.empty(out.shape)
+    if out.size:
+        rows = nk._rows("out", out)
+        cuda.softmax_backward(rows.shape[0], rows.shape[1], _gpu.ptr(out), _gpu.ptr(grad_out),
+                              _gpu.ptr(dx), log, _gpu.stream())
+    return dx
 
 
 def softmax_backward(grad_out, out):
-    raise NotImplementedError("softmax_backward on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.softmax_backward`."""
+    return _softmax_bwd("softmax_backward", grad_out, out, False)
 
 
 def log_softmax_backward(grad_out, out):
-    raise NotImplementedError("log_softmax_backward on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.log_softmax_backward`."""
+    return _softmax_bwd("log_softmax_backward", grad_out, out, True)
+
+
+def _xent_args(fn, logits, target, weight, reduction, label_smoothing, ignore_index):
+    """The CPU ``_xent_args`` and the CPU binding's checks, on GPU arrays:
+    (logits (N, C), int64 target or None, float32 target_prob or None,
+    weight or None, label_smoothing, ignore_index, unbatched)."""
+    from . import _nn_kernels as nk
+
+    _, cp = _gpu.require()
+    logits = _gpu.float_array(fn, "logits", logits)
+    if reduction not in nk._REDUCTIONS:
+        raise ValueError(f"reduction must be one of {nk._REDUCTIONS}, got {reduction!r}")
+    ls = float(label_smoothing)
+    if not 0.0 <= ls <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    ignore_index = nk._int("ignore_index", ignore_index)
+    if isinstance(target, numbers.Number) and not isinstance(target, bool):
+        target = cp.asarray(target)  # a 0-d class index for unbatched logits
+    else:
+        target = _gpu._as_cupy(fn, "target", target)
+    if logits.ndim not in (1, 2):
+        raise ValueError(f"logits: expected a 2-D (N, C) or 1-D (C,) array, got shape "
+                         f"{logits.shape}")
+    unbatched = logits.ndim == 1
+    if unbatched:
+        logits, target = logits[None], target[None]
+    N, C = logits.shape
+    index = prob = None
+    if np.issubdtype(target.dtype, np.integer):
+        index = _gpu.int_array(fn, "target", target)
+        if index.shape != (N,):
+            raise ValueError(f"target: expected shape {(N,)} (class indices, one per row of "
+                             f"logits), got {index.shape}")
+    elif np.issubdtype(target.dtype, np.floating):
+        prob = _gpu.float_array(fn, "target", target.astype(cp.float32, copy=False))
+        if prob.shape != (N, C):
+            raise ValueError(f"target: expected shape {(N, C)} (class probabilities, like "
+                             f"logits), got {prob.shape}")
+    else:
+        raise TypeError(f"target: expected integer class indices or float probabilities, "
+                        f"got dtype {target.dtype}")
+    if weight is not None:
+        weight = _gpu.float_array(fn, "weight", weight)
+        if weight.shape != (C,):
+            raise ValueError(f"weight: expected shape {(C,)} (one per class), got {weight.shape}")
+    if index is not None and N:
+        bad = (index != ignore_index) & ((index < 0) | (index >= C))
+        if bool(bad.any()):
+            i = int(cp.argmax(bad))
+            raise ValueError(f"softmax_cross_entropy: target[{i}] = {int(index[i])} is out of "
+                             f"range for {C} classes (and is not ignore_index = {ignore_index})")
+    return logits, index, prob, weight, ls, ignore_index, unbatched
 
 
 def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
                           label_smoothing=0.0):
-    raise NotImplementedError("softmax_cross_entropy on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.softmax_cross_entropy`; mean/sum are
+    deterministic (per-row losses summed in double by one block)."""
+    cuda, _ = _gpu.require()
+    logits, index, prob, weight, ls, ii, unbatched = _xent_args(
+        "softmax_cross_entropy", logits, target, weight, reduction, label_smoothing,
+        ignore_index)
+    n, C = logits.shape
+    none = reduction == "none"
+    loss = _gpu.empty((n,) if none else ())
+    if n == 0 or C == 0:  # empty sums; an empty mean is NaN (as the CPU kernel)
+        loss.fill(np.nan if reduction == "mean" else 0.0)
+    else:
+        ws = None if none else _gpu.empty((2, n), np.float64)
+        cuda.softmax_xent_forward(n, C, _gpu.ptr(logits), _gpu.ptr(index), _gpu.ptr(prob),
+                                  _gpu.ptr(weight), ii, reduction, ls, _gpu.ptr(loss),
+                                  0 if ws is None else _gpu.ptr(ws[0]),
+                                  0 if ws is None else _gpu.ptr(ws[1]), _gpu.stream())
+    if unbatched and none:
+        loss = loss.reshape(())
+    return loss
+
+
+def _grad_loss(fn, grad_loss, n, reduction):
+    _, cp = _gpu.require()
+    if not _gpu.is_gpu_array(grad_loss) and np.ndim(grad_loss) == 0:
+        g = cp.asarray(np.asarray(grad_loss, dtype=np.float32))
+    else:
+        g = cp.ascontiguousarray(_gpu._as_cupy(fn, "grad_loss", grad_loss), dtype=cp.float32)
+    if reduction == "none":
+        g = g.reshape((n,)) if g.size == n else g
+        if g.shape != (n,):
+            raise ValueError(f"grad_loss: expected shape {(n,)} (reduction='none': one per "
+                             f"row), got {g.shape}")
+    elif g.shape != ():
+        if g.size != 1:
+            raise ValueError(f"grad_loss: expected a scalar for reduction={reduction!r}, "
+                             f"got shape {g.shape}")
+        g = g.reshape(())
+    return g
 
 
 def softmax_cross_entropy_backward(grad_loss, logits, target, weight=None, ignore_index=-100,
                                    reduction="mean", label_smoothing=0.0):
-    raise NotImplementedError("softmax_cross_entropy_backward on GPU arrays: not written yet")
+    """GPU :func:`loomgrad.kernels.softmax_cross_entropy_backward`."""
+    cuda, _ = _gpu.require()
+    fn = "softmax_cross_entropy_backward"
+    logits, index, prob, weight, ls, ii, unbatched = _xent_args(
+        fn, logits, target, weight, reduction, label_smoothing, ignore_index)
+    n, C = logits.shape
+    g = _grad_loss(fn, grad_loss, n, reduction)
+    dx = _gpu.empty((n, C))
+    if n and C:
+        scalars = _gpu.empty((2,))
+        cuda.softmax_xent_backward(n, C, _gpu.ptr(g), _gpu.ptr(logits), _gpu.ptr(index),
+                                   _gpu.ptr(prob), _gpu.ptr(weight), ii, reduction, ls,
+                                   _gpu.ptr(dx), _gpu.ptr(scalars), _gpu.stream())
+    return dx[0] if unbatched else dx

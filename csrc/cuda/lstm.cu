@@ -202,11 +202,16 @@ void bias_grad(int64_t rows, int64_t W, const float* dg, float* db, cudaStream_t
 
 // ------------------------------------------------------------------ persistent forward
 // Shared memory: w_s [4*units][H4] float4 (row q*units + u = w_hh row q*H +
-// j0 + u), then h_s [N][ldh4] float4. Items (u, n), n fastest, are spread
-// over groups of `slices` consecutive lanes; lane k4-slice `ls` of an item
-// reads float4 column ls, ls + slices, ... ldh4 ≡ slices (mod 8) puts the
-// 8 lanes of a quarter-warp (one 128-bit shared-memory wavefront) on
-// distinct bank groups.
+// j0 + u), then h_s [NG*NB][ldh4] float4, NG = ceil(N / NB); rows N.. are
+// zero padding (never staged), so the inner loop needs no guards. An item
+// is (unit u, group of NB batch rows): each w float4 loaded from shared
+// memory feeds NB rows (register blocking). Items, group fastest, are
+// spread over groups of `slices` consecutive lanes, lane `ls` taking float4
+// columns ls, ls + slices, ...; the xor-shuffle reduction leaves every lane
+// of a group with the sums, and lane r % slices finishes row r. ldh4 is
+// padded so the 8 lanes of a quarter-warp (one 128-bit shared-memory
+// wavefront) mostly hit distinct bank groups.
+template <int NB>
 __global__ void __launch_bounds__(kPersistentThreads)
 lstm_persistent_forward_kernel(int T, int N, int H, int units, int slices, int ldh4,
                                bool reverse, const float* h0, const float* c0,
@@ -215,7 +220,7 @@ lstm_persistent_forward_kernel(int T, int N, int H, int units, int slices, int l
   // No __restrict__ / __ldg on y and cs: other blocks write them during the
   // kernel, and the non-coherent read path would not see those writes.
   extern __shared__ float4 smem4[];
-  const int H4 = H / 4;
+  const int H4 = H / 4, NG = (N + NB - 1) / NB;
   float4* w_s = smem4;
   float4* h_s = smem4 + 4 * units * H4;
   const int j0 = blockIdx.x * units;
@@ -227,9 +232,11 @@ lstm_persistent_forward_kernel(int T, int N, int H, int units, int slices, int l
       v = reinterpret_cast<const float4*>(w_hh + (int64_t(q) * H + j0 + u) * H)[k4];
     w_s[e] = v;
   }
+  for (int e = N * ldh4 + threadIdx.x; e < NG * NB * ldh4; e += blockDim.x)
+    h_s[e] = make_float4(0.f, 0.f, 0.f, 0.f);
   cg::grid_group grid = cg::this_grid();
   const int64_t NH = int64_t(N) * H, G = 4 * int64_t(H);
-  const int items = my_units * N;
+  const int items = my_units * NG;
   const int ls = threadIdx.x % slices;
   const int item_stride = blockDim.x / slices;
   for (int s = 0; s < T; ++s) {
@@ -247,38 +254,44 @@ lstm_persistent_forward_kernel(int T, int N, int H, int units, int slices, int l
     for (int base = 0; base < items; base += item_stride) {
       const int item = base + threadIdx.x / slices;
       const bool valid = item < items;
-      const int u = valid ? item / N : 0, n = valid ? item - u * N : 0;
-      float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
+      const int u = valid ? item / NG : 0, n0 = valid ? (item - u * NG) * NB : 0;
+      float acc[4][NB];
+#pragma unroll
+      for (int q = 0; q < 4; ++q)
+#pragma unroll
+        for (int r = 0; r < NB; ++r) acc[q][r] = 0.f;
       if (valid) {
-        const float4* hr = h_s + n * ldh4;
-        const float4* w0 = w_s + u * H4;
-        const float4* w1 = w0 + units * H4;
-        const float4* w2 = w1 + units * H4;
-        const float4* w3 = w2 + units * H4;
-#pragma unroll 4
+        const float4* hr = h_s + n0 * ldh4;
+        const float4* wr = w_s + u * H4;
+#pragma unroll 2
         for (int k = ls; k < H4; k += slices) {
-          const float4 hv = hr[k];
-          float4 w = w0[k];
-          a0 = fmaf(w.x, hv.x, fmaf(w.y, hv.y, fmaf(w.z, hv.z, fmaf(w.w, hv.w, a0))));
-          w = w1[k];
-          a1 = fmaf(w.x, hv.x, fmaf(w.y, hv.y, fmaf(w.z, hv.z, fmaf(w.w, hv.w, a1))));
-          w = w2[k];
-          a2 = fmaf(w.x, hv.x, fmaf(w.y, hv.y, fmaf(w.z, hv.z, fmaf(w.w, hv.w, a2))));
-          w = w3[k];
-          a3 = fmaf(w.x, hv.x, fmaf(w.y, hv.y, fmaf(w.z, hv.z, fmaf(w.w, hv.w, a3))));
+          float4 hv[NB];
+#pragma unroll
+          for (int r = 0; r < NB; ++r) hv[r] = hr[r * ldh4 + k];
+#pragma unroll
+          for (int q = 0; q < 4; ++q) {
+            const float4 w = wr[q * units * H4 + k];
+#pragma unroll
+            for (int r = 0; r < NB; ++r)
+              acc[q][r] = fmaf(w.x, hv[r].x, fmaf(w.y, hv[r].y,
+                               fmaf(w.z, hv[r].z, fmaf(w.w, hv[r].w, acc[q][r]))));
+          }
         }
       }
-      for (int off = slices / 2; off > 0; off >>= 1) {  // groups never straddle a warp
-        a0 += __shfl_xor_sync(0xffffffffu, a0, off);
-        a1 += __shfl_xor_sync(0xffffffffu, a1, off);
-        a2 += __shfl_xor_sync(0xffffffffu, a2, off);
-        a3 += __shfl_xor_sync(0xffffffffu, a3, off);
-      }
-      if (valid && ls == 0) {
+      for (int off = slices / 2; off > 0; off >>= 1)  // groups never straddle a warp
+#pragma unroll
+        for (int q = 0; q < 4; ++q)
+#pragma unroll
+          for (int r = 0; r < NB; ++r) acc[q][r] += __shfl_xor_sync(0xffffffffu, acc[q][r], off);
+#pragma unroll
+      for (int r = 0; r < NB; ++r) {
+        const int n = n0 + r;
+        if (!valid || n >= N || (r & (slices - 1)) != ls) continue;
         const int64_t j = j0 + u, e = int64_t(n) * H + j;
         float* g = gates + (t * N + n) * G;  // holds x_t · w_ihᵀ from the input GEMM
-        cell_update(g, H, j, g[j] + a0, g[H + j] + a1, g[2 * H + j] + a2, g[3 * H + j] + a3,
-                    b_ih, b_hh, c_prev[e], cs + t * NH + e, y + t * NH + e);
+        cell_update(g, H, j, g[j] + acc[0][r], g[H + j] + acc[1][r], g[2 * H + j] + acc[2][r],
+                    g[3 * H + j] + acc[3][r], b_ih, b_hh, c_prev[e], cs + t * NH + e,
+                    y + t * NH + e);
       }
     }
     // Publishes y_t / c_t to every block and frees h_s for the next step.
@@ -291,16 +304,25 @@ bool fail(std::string* why, std::string msg) {
   return false;
 }
 
+using PersistentKernel = void (*)(int, int, int, int, int, int, bool, const float*, const float*,
+                                  const float*, const float*, const float*, float*, float*,
+                                  float*);
+
 struct PersistentPlan {
+  PersistentKernel kernel = nullptr;
   int units = 0, blocks = 0, slices = 0, ldh4 = 0;
   size_t smem = 0;
 };
+
+// Batch rows per item: register blocking pays once a group is mostly full.
+constexpr int kRowsBlocked = 4, kRowsBlockedMinBatch = 8;
 
 // A launch configuration with every block resident, or false and the reason.
 bool plan_persistent(int64_t T, int64_t N, int64_t H, const float* h0, const float* w_hh,
                      PersistentPlan* plan, std::string* why) {
   if (H % 4 != 0) return fail(why, "hidden size must be a multiple of 4");
-  if (T > INT_MAX || N * H > INT_MAX / 4) return fail(why, "sizes exceed the int range");
+  if (T > INT_MAX || (N + kRowsBlocked) * H > INT_MAX / 4)
+    return fail(why, "sizes exceed the int range");
   if (reinterpret_cast<uintptr_t>(h0) % 16 || reinterpret_cast<uintptr_t>(w_hh) % 16)
     return fail(why, "h0 and w_hh must be 16-byte aligned");
   int dev = 0, coop = 0, sms = 0, optin = 0;
@@ -312,28 +334,30 @@ bool plan_persistent(int64_t T, int64_t N, int64_t H, const float* h0, const flo
              "lstm: cudaDeviceGetAttribute");
   check_call(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
              "lstm: cudaDeviceGetAttribute");
-  check_call(cudaFuncSetAttribute(lstm_persistent_forward_kernel,
-                                  cudaFuncAttributeMaxDynamicSharedMemorySize, optin),
+  const int nb = N >= kRowsBlockedMinBatch ? kRowsBlocked : 1;
+  const PersistentKernel kernel = nb == 1 ? lstm_persistent_forward_kernel<1>
+                                          : lstm_persistent_forward_kernel<kRowsBlocked>;
+  check_call(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin),
              "lstm: cudaFuncSetAttribute");
-  const int64_t H4 = H / 4;
+  const int64_t H4 = H / 4, rows = (N + nb - 1) / nb * nb;
   // Fewest units per block (most blocks, most parallelism) whose grid is resident.
   for (int64_t units = std::max<int64_t>(1, (H + sms - 1) / sms); units <= H; ++units) {
-    const int64_t items = units * N;
+    const int64_t items = units * (rows / nb);
     int slices = 1;
     while (slices < 32 && items * slices * 2 <= kPersistentThreads) slices *= 2;
-    const int64_t ldh4 = (H4 + 7) / 8 * 8 + slices % 8;
-    const int64_t smem = (4 * units * H4 + N * ldh4) * int64_t(sizeof(float4));
-    if (smem > optin) {
+    const int64_t pad = nb == 1 ? slices % 8 : (slices < 8 ? 1 : 0);
+    const int64_t ldh4 = (H4 + 7) / 8 * 8 + pad;
+    const int64_t smem = (4 * units * H4 + rows * ldh4) * int64_t(sizeof(float4));
+    if (smem > optin)
       return fail(why, "w_hh slice and h (" + std::to_string(smem) +
                            " B) exceed shared memory (" + std::to_string(optin) + " B per block)");
-    }
     const int64_t blocks = (H + units - 1) / units;
     int per_sm = 0;
-    check_call(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-                   &per_sm, lstm_persistent_forward_kernel, kPersistentThreads, size_t(smem)),
+    check_call(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kPersistentThreads,
+                                                             size_t(smem)),
                "lstm: cudaOccupancyMaxActiveBlocksPerMultiprocessor");
     if (int64_t(per_sm) * sms >= blocks) {
-      *plan = {int(units), int(blocks), slices, int(ldh4), size_t(smem)};
+      *plan = {kernel, int(units), int(blocks), slices, int(ldh4), size_t(smem)};
       return true;
     }
   }
@@ -346,9 +370,8 @@ void launch_persistent(const PersistentPlan& p, int64_t T, int64_t N, int64_t H,
   int t = int(T), n = int(N), h = int(H), units = p.units, slices = p.slices, ldh4 = p.ldh4;
   void* args[] = {&t, &n, &h, &units, &slices, &ldh4, &reverse, &h0, &c0,
                   &w_hh, &b_ih, &b_hh, &y, &gates, &cs};
-  check_call(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(lstm_persistent_forward_kernel),
-                                         dim3(p.blocks), dim3(kPersistentThreads), args, p.smem,
-                                         s),
+  check_call(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(p.kernel), dim3(p.blocks),
+                                         dim3(kPersistentThreads), args, p.smem, s),
              "lstm_persistent_forward_kernel");
   check_launch("lstm_persistent_forward_kernel");
 }

@@ -142,28 +142,30 @@ def sample(model, vocab: str, prompt: str, length: int, temperature: float, rng)
     index = {ch: i for i, ch in enumerate(vocab)}
     ids = [index.get(ch, 0) for ch in prompt] or [0]
     out = []
+    device = next(iter(model.parameters())).device  # inputs go where the model is
     model.eval()
     with lg.no_grad():
-        logits, state = model(lg.tensor(np.array([ids], np.int64)))
+        logits, state = model(lg.tensor(np.array([ids], np.int64), device=device))
         for _ in range(length):
-            z = logits.data[0, -1].astype(np.float64) / temperature
+            z = logits[0, -1].cpu().numpy().astype(np.float64) / temperature  # drawn on the host
             p = np.exp(z - z.max())
             nxt = int(rng.choice(len(vocab), p=p / p.sum()))
             out.append(vocab[nxt])
-            logits, state = model(lg.tensor(np.array([[nxt]], np.int64)), state)
+            logits, state = model(lg.tensor(np.array([[nxt]], np.int64), device=device), state)
     model.train()
     return prompt + "".join(out)
 
 
-def _perplexity(model, streams, F) -> float:
+def _perplexity(model, streams, F, device="cpu") -> float:
     import loomgrad as lg
 
     model.eval()
     total, count, state = 0.0, 0, None
     with lg.no_grad():
         for xb, yb in streams:
-            logits, state = model(lg.tensor(xb), state)
-            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
+            logits, state = model(lg.tensor(xb, device=device), state)
+            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                           lg.tensor(yb.reshape(-1), device=device),
                                            reduction="sum").item())
             count += yb.size
     model.train()
@@ -180,9 +182,10 @@ def run(args: argparse.Namespace | None = None) -> dict:
     from . import models, optim
     from .nn import functional as F
 
+    from .train import _require_device
+
     a = _complete(args)
-    if a.device != "cpu":
-        raise NotImplementedError("charlstm trains on the CPU only for now; use --device cpu")
+    device = _require_device(a)
     out = (lambda *x, **k: None) if a.quiet else print
     lg.manual_seed(int(a.seed))
     if a.text:
@@ -200,6 +203,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
                    a.seq_len)
     model = models.char_lstm(len(vocab), hidden_size=a.hidden[0], num_layers=len(a.hidden),
                              embedding_dim=a.embedding_dim)
+    model.to(device)  # initialised on the host from the seed, then moved
     params = list(model.parameters())
     opt = (optim.Adam(params, lr=a.lr, weight_decay=a.weight_decay) if a.optimizer == "adam"
            else optim.SGD(params, lr=a.lr, momentum=0.9, weight_decay=a.weight_decay))
@@ -217,8 +221,9 @@ def run(args: argparse.Namespace | None = None) -> dict:
         bar.set_description(f"epoch {epoch}/{a.epochs}", refresh=False)
         state, total, count = None, 0.0, 0
         for xb, yb in train:
-            logits, state = model(lg.tensor(xb), _detach(state))
-            loss = F.cross_entropy(logits.reshape(-1, len(vocab)), yb.reshape(-1))
+            logits, state = model(lg.tensor(xb, device=device), _detach(state))
+            loss = F.cross_entropy(logits.reshape(-1, len(vocab)),
+                                   lg.tensor(yb.reshape(-1), device=device))
             opt.zero_grad()
             loss.backward()
             lg.nn.utils.clip_grad_norm_(params, a.clip)
@@ -228,7 +233,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
             bar.set_postfix(ppl=f"{math.exp(total / count):.2f}", refresh=False)
             bar.update(1)
         hist_train.append(math.exp(total / count))
-        hist_val.append(_perplexity(model, val, F))
+        hist_val.append(_perplexity(model, val, F, device))
         say(f"epoch {epoch:3d}/{a.epochs}  train perplexity {hist_train[-1]:7.3f}  held-out "
             f"perplexity {hist_val[-1]:7.3f}  ({time.perf_counter() - t0:.1f} s)")
     bar.close()

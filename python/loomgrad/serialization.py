@@ -88,6 +88,10 @@ class _Encoder:
                     "a": self._array(data, where), "rg": bool(v.requires_grad)}
         if isinstance(v, np.ndarray):
             return {"t": "ndarray", "a": self._array(v, where)}
+        if hasattr(v, "__cuda_array_interface__") and hasattr(v, "get"):
+            # a CuPy array (e.g. optimizer state of a GPU model): saved from host memory,
+            # loaded as a NumPy array
+            return {"t": "ndarray", "a": self._array(v.get(), where)}
         if isinstance(v, np.generic):
             return {"t": "npscalar", "a": self._array(np.asarray(v), where)}
         if isinstance(v, dict):
@@ -258,10 +262,19 @@ class _Decoder:
         self.fail(f"unknown or malformed metadata node of type {t!r:.40}")
 
 
-def load(path):
+def load(path, map_location=None):
     """Load what :func:`save` wrote. Raises :class:`LoadError` (a ValueError)
     naming ``path`` for a truncated, corrupted, hostile or foreign file, and
-    FileNotFoundError when there is none."""
+    FileNotFoundError when there is none.
+
+    Tensors load on the CPU (a file never records a device: a checkpoint from a
+    GPU run loads anywhere); ``map_location`` ("cpu", "cuda", "cuda:N" or an
+    ``lg.device``) puts them on that device instead. NumPy arrays stay NumPy."""
+    if map_location is not None:
+        from .tensor import _parse_device
+        dev = _parse_device(map_location)  # bad names and missing CUDA fail before reading
+        obj = load(path)
+        return obj if dev.type == "cpu" else _to_device(obj, dev)
     path = os.fspath(path)
     file_size = os.path.getsize(path)
     try:
@@ -307,3 +320,18 @@ def load(path):
             return dec.value(meta.get("root"), 0)
         except RecursionError:
             dec.fail("metadata nested too deeply")
+
+
+def _to_device(v, dev):
+    """``v`` with every Tensor moved to ``dev`` in place (Parameters stay Parameters)."""
+    from .tensor import Tensor, _move
+
+    if isinstance(v, Tensor):
+        v.data = _move(v.data, dev)
+        return v
+    if isinstance(v, dict):
+        return {k: _to_device(x, dev) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        items = [_to_device(x, dev) for x in v]
+        return items if isinstance(v, list) else tuple(items)
+    return v

@@ -21,7 +21,6 @@ SCHEDULES = ("none", "step", "cosine", "inverse-time")
 _MODEL_DEFAULTS = {"mlp": dict(lr=3e-3, schedule="none"),
                    "charlstm": dict(lr=3e-3, schedule="none"),
                    "lenet": dict(lr=1e-2, schedule="cosine")}
-_CUDA_NOT_WIRED = "training on the GPU is not wired up yet (the loss and data path are CPU-only)"
 
 
 def _positive(kind):
@@ -58,7 +57,6 @@ def _device(text: str) -> str:
         if not cuda.is_available():
             raise argparse.ArgumentTypeError(f"CUDA is not available: "
                                              f"{cuda.unavailable_reason()}")
-        raise argparse.ArgumentTypeError(_CUDA_NOT_WIRED)
     return text
 
 
@@ -266,8 +264,24 @@ def _distributed_result(dist, model) -> dict:
             "max_param_diff_across_ranks": diff}
 
 
-def _evaluate(model, X, y, batch_size: int = 512) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of ``model`` on arrays X, y, in eval mode."""
+def _require_device(args) -> str:
+    """args.device, after checking CUDA when it is asked for (the CLI checks at parse
+    time; this covers ``run()`` from Python)."""
+    if args.device == "cuda":
+        from . import cuda
+        if not cuda.is_available():
+            raise RuntimeError(f"--device cuda: CUDA is not available: "
+                               f"{cuda.unavailable_reason()}")
+        if getattr(args, "distributed", False):
+            raise NotImplementedError("train --distributed runs on the MPI backend, CPU tensors "
+                                      "only: use --device cpu")
+    return args.device
+
+
+def _evaluate(model, X, y, batch_size: int = 512,
+              device: str = "cpu") -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of ``model`` on host arrays X, y, in eval mode;
+    batches go to ``device`` (the model's)."""
     import loomgrad as lg
     from .nn import functional as F
 
@@ -276,10 +290,11 @@ def _evaluate(model, X, y, batch_size: int = 512) -> tuple[float, float]:
     total_loss, correct = 0.0, 0
     with lg.no_grad():
         for i in range(0, len(y), batch_size):
-            xb, yb = lg.Tensor(X[i:i + batch_size]), y[i:i + batch_size]
+            xb = lg.Tensor(X[i:i + batch_size]).to(device)
+            yb = lg.Tensor(y[i:i + batch_size]).to(device)
             logits = model(xb)
             total_loss += float(F.cross_entropy(logits, yb, reduction="sum").item())
-            correct += int((logits.data.argmax(axis=1) == yb).sum())
+            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
     model.train(was_training)
     return total_loss / len(y), correct / len(y)
 
@@ -307,11 +322,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
         from . import charlm
 
         return charlm.run(args)
-    if args.device == "cuda":
-        if not lg.cuda.is_available():
-            raise RuntimeError(f"--device cuda: CUDA is not available: "
-                               f"{lg.cuda.unavailable_reason()}")
-        raise NotImplementedError(f"--device cuda: {_CUDA_NOT_WIRED}; use --device cpu")
+    device = _require_device(args)
     dist = _init_distributed(args)  # None unless --distributed; then only rank 0 prints
     out = (lambda *a, **k: None) if args.quiet or (dist and dist.get_rank()) else print
 
@@ -326,6 +337,8 @@ def run(args: argparse.Namespace | None = None) -> dict:
     else:
         model = models.mlp(in_features=X_train.shape[1], hidden=args.hidden, num_classes=10)
         shape = f"{model.in_features}-{'-'.join(map(str, model.hidden))}-10"
+    # initialised on the host from the seed, then moved: one seed, one model on every device
+    model.to(device)
     if args.optimizer == "adam":
         opt = optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     else:
@@ -347,7 +360,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
     loader = data.DataLoader(data.TensorDataset(X_train, y_train), batch_size=args.batch_size,
                              shuffle=True, generator=shuffle_rng)
     n_params = sum(p.numel() for p in model.parameters())
-    out(f"training {args.model} {shape} "
+    out(f"training {args.model} {shape} " + ("on the GPU " if device == "cuda" else "") +
         f"({n_params:,} parameters) on digits: {len(y_train)} train / {len(y_test)} test, "
         f"{args.epochs} epochs, {args.optimizer} lr={args.lr}"
         f"{'' if sched is None else ' (' + args.schedule + ' schedule)'}, "
@@ -378,6 +391,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
             weight = 1.0
             if dist is not None:
                 xb, yb, weight = _shard(xb, yb, dist)
+            xb, yb = xb.to(device), yb.to(device)  # the loader yields CPU tensors, as torch's
             opt.zero_grad()
             logits = train_model(xb)
             loss = F.cross_entropy(logits, yb)
@@ -395,7 +409,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
         if dist is not None:  # the epoch's metrics over all ranks
             loss_sum, correct, seen = _global_sums(dist, loss_sum, correct, seen)
         train_loss, train_acc = loss_sum / seen, correct / seen
-        test_loss, test_acc = _evaluate(model, X_test, y_test)
+        test_loss, test_acc = _evaluate(model, X_test, y_test, device=device)
         history.append(dict(epoch=epoch, train_loss=train_loss, train_accuracy=train_acc,
                             test_loss=test_loss, test_accuracy=test_acc))
         say(f"epoch {epoch:3d}/{args.epochs}  loss {train_loss:.4f}  train acc "
@@ -405,7 +419,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
             _save_checkpoint(args, epoch, history, model, opt, sched, shuffle_rng)
     bar.close()
     seconds = time.perf_counter() - start
-    test_loss, test_acc = _evaluate(model, X_test, y_test)
+    test_loss, test_acc = _evaluate(model, X_test, y_test, device=device)
     out(f"test accuracy: {100 * test_acc:.2f}% ({round(test_acc * len(y_test))}/{len(y_test)}), "
         f"trained in {seconds:.1f} s")
     return {"test_accuracy": test_acc, "test_loss": test_loss,

@@ -2,15 +2,22 @@
 
 Everything random in loomgrad (``rand``/``randn``, parameter init, dropout,
 DataLoader shuffling) draws from :func:`get_generator`, so one
-:func:`manual_seed` makes a run repeatable.
+:func:`manual_seed` makes a run repeatable. Creation functions and init draw on
+the host even for GPU tensors (one seed, the same values on every device);
+dropout masks of GPU tensors come from a CuPy generator per GPU
+(:func:`get_cuda_generator`), seeded by one draw from the global generator when
+first used, so :func:`manual_seed` / :func:`set_rng_state` make GPU runs
+repeatable too (but a mask differs from the CPU one for the same seed).
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["manual_seed", "seed", "get_generator", "get_rng_state", "set_rng_state"]
+__all__ = ["manual_seed", "seed", "get_generator", "get_cuda_generator", "get_rng_state",
+           "set_rng_state"]
 
 _generator = np.random.default_rng()
+_cuda_generators = {}  # GPU id -> cupy.random.RandomState; dropped on every re-seed
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -21,6 +28,7 @@ def manual_seed(seed: int) -> np.random.Generator:
     if seed < 0:
         raise ValueError(f"manual_seed: seed must be >= 0, got {seed}")
     _generator = np.random.default_rng(int(seed))
+    _cuda_generators.clear()
     return _generator
 
 
@@ -36,10 +44,26 @@ def get_generator() -> np.random.Generator:
     return _generator
 
 
+def get_cuda_generator(device_id=None):
+    """The ``cupy.random.RandomState`` of GPU ``device_id`` (default: the current
+    one), seeded by one draw from the global generator on first use."""
+    from . import cuda
+    cp = cuda._require()[1]
+    dev = cp.cuda.Device().id if device_id is None else int(device_id)
+    g = _cuda_generators.get(dev)
+    if g is None:
+        with cp.cuda.Device(dev):  # curand's state lives on that GPU
+            g = cp.random.RandomState(int(_generator.integers(2**63)))
+        _cuda_generators[dev] = g
+    return g
+
+
 def get_rng_state() -> dict:
     """A JSON-able copy of the generator state (for checkpoints)."""
     return _generator.bit_generator.state
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore :func:`get_rng_state`'s state; GPU generators are re-seeded from it."""
     _generator.bit_generator.state = state
+    _cuda_generators.clear()

@@ -1,6 +1,7 @@
-"""One LeNet training step, loomgrad beside the same model in PyTorch (CPU).
+"""One LeNet training step, loomgrad beside the same model in PyTorch (CPU or GPU).
 
     python -m loomgrad bench lenet [--threads 2] [--batch 64] [--quick]
+    python -m loomgrad bench lenet --device cuda     # ours on the GPU vs torch.cuda
     python bench/lenet.py ...
 
 The model is the classic LeNet-5-style CNN on 28x28 single-channel images:
@@ -10,6 +11,9 @@ linear 1024->10, softmax cross-entropy. One step = zero_grad, forward, loss,
 backward and an SGD-with-momentum update, on identical initial weights.
 GFLOP/s counts the convolutions' and linears' multiply-adds of forward and
 both backward passes (3x forward); elementwise work is not counted.
+With ``--device cuda`` both models and the batch live on the GPU and the step
+is timed with CUDA events (median); dropout masks then differ between the two
+(each draws on the GPU), which does not change the work.
 """
 from __future__ import annotations
 
@@ -67,9 +71,10 @@ def main(argv=None) -> int:
     x = rng.random((n, 1, 28, 28)).astype(dtype)
     y = rng.integers(0, 10, n)
     lg.manual_seed(0)
-    model = lenet_lg(lg).to(dtype)
+    dev = setup.device  # "cpu" or "cuda"
+    model = lenet_lg(lg).to(dtype).to(dev)
     opt = lg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    xt, yt = lg.tensor(x), lg.tensor(y)
+    xt, yt = lg.tensor(x, device=dev), lg.tensor(y, device=dev)
 
     def step_ours():
         opt.zero_grad()
@@ -80,16 +85,17 @@ def main(argv=None) -> int:
     contenders = {"loomgrad": step_ours}
     if torch is not None:
         tmodel = lenet_torch(torch).to(torch.float64 if dtype == np.float64 else torch.float32)
-        tmodel.load_state_dict({k: torch.from_numpy(v.numpy().copy())
+        tmodel.load_state_dict({k: torch.from_numpy(v.cpu().numpy().copy())
                                 for k, v in model.state_dict().items()})
+        tmodel.to(dev)
         topt = torch.optim.SGD(tmodel.parameters(), lr=0.01, momentum=0.9)
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        tx, ty = torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
         model.eval()
         tmodel.eval()
         with lg.no_grad():
-            ours = model(xt).numpy()
+            ours = model(xt).cpu().numpy()
         with torch.no_grad():
-            ref = tmodel(tx).numpy()
+            ref = tmodel(tx).cpu().numpy()
         if not np.allclose(ours, ref, rtol=1e-3, atol=1e-4):
             print(f"WARNING: loomgrad and torch LeNet outputs disagree "
                   f"(max diff {np.max(np.abs(ours - ref)):.3g})")

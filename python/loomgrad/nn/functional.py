@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import random as _random
 from ..autograd import Function, array_module, check_same_device
-from ..tensor import Tensor, _move
+from ..tensor import Tensor
 
 __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatten", "dropout",
            "cross_entropy", "nll_loss", "mse_loss"]
@@ -212,9 +212,13 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if p == 1.0:
         mask = array_module(data).zeros(data.shape, dtype=data.dtype)
     else:
-        # drawn on the host and copied: one seed gives the same mask on every device
-        keep = _random.get_generator().random(data.shape) >= p
-        mask = _move((keep / (1.0 - p)).astype(data.dtype), input.device)
+        if isinstance(data, np.ndarray):
+            keep = _random.get_generator().random(data.shape) >= p
+        else:  # drawn on the GPU (no host round trip), from lg.manual_seed's stream
+            with data.device:
+                gen = _random.get_cuda_generator(data.device.id)
+                keep = gen.random_sample(data.shape, dtype=np.float32) >= p
+        mask = (keep / (1.0 - p)).astype(data.dtype)
     return input * Tensor(mask)
 
 

@@ -6,6 +6,7 @@ float32/float64, and argument errors."""
 import numpy as np
 import pytest
 
+import loomgrad as lg
 from loomgrad import _nn_kernels as nk
 
 DTYPES = [np.float32, np.float64]
@@ -255,3 +256,175 @@ def test_pool_bad_arguments(call, match):
         call(x)
     with pytest.raises(TypeError):
         nk.max_pool2d(x.astype(np.int32), 2)
+
+
+# ------------------------------------------------- CUDA kernels vs the CPU kernels
+requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
+                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
+# the (hw, out_size) table of test_adaptive_avg_pool2d
+ADAPTIVE_CASES = [((9, 10), (3, 4)), ((7, 7), 1), ((5, 6), (5, 6)), ((5, 7), (4, 7)),
+                  ((13, 11), (7, None)), ((3, 4), (6, 8))]
+GPU_TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def _on_gpu(*arrays):
+    import cupy
+
+    return [cupy.asarray(a) for a in arrays]
+
+
+def _host(a):
+    import cupy
+
+    assert isinstance(a, cupy.ndarray), type(a)
+    return cupy.asnumpy(a)
+
+
+def _pool_input(H, W, seed=0):
+    x = np.random.default_rng(seed).standard_normal((2, 3, H, W)).astype(np.float32)
+    x[0, 0, :2, :2] = 0.5  # a tie
+    x[1, 2, -1, -1] = np.nan
+    return x
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("case", MAX_CASES, ids=str)
+def test_cuda_max_pool2d_matches_cpu(case):
+    H, W, k, s, p, d, ceil = case
+    x = _pool_input(H, W)
+    out, idx = nk.max_pool2d(x, k, s, p, d, ceil)
+    (gx,) = _on_gpu(x)
+    gout, gidx = nk.max_pool2d(gx, k, s, p, d, ceil)
+    assert gidx.dtype == np.int64
+    np.testing.assert_array_equal(_host(gout), out)  # NaNs compare equal here
+    np.testing.assert_array_equal(_host(gidx), idx)
+    dy = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    (gdy,) = _on_gpu(dy)
+    dx = nk.max_pool2d_backward(gdy, gidx, x.shape, k, s, p, d, ceil)
+    np.testing.assert_allclose(_host(dx), nk.max_pool2d_backward(dy, idx, x.shape, k, s, p, d,
+                                                                 ceil), **GPU_TOL)
+    # a gather, not atomics: bitwise repeatable
+    again = nk.max_pool2d_backward(gdy, gidx, x.shape, k, s, p, d, ceil)
+    np.testing.assert_array_equal(_host(again), _host(dx))
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_max_pool2d_ties_nan_inf():
+    x = np.zeros((1, 4, 6, 6), np.float32)
+    x[0, 1] = -np.inf
+    x[0, 2, 1, 1] = np.nan
+    x[0, 2, 4, 4] = np.nan
+    x[0, 2, 4, 5] = np.nan
+    x[0, 3] = np.arange(36).reshape(6, 6) % 3
+    (gx,) = _on_gpu(x)
+    for args in [(2, 2, 0), (3, 2, 1), (3, 1, 1)]:
+        out, idx = nk.max_pool2d(x, *args)
+        gout, gidx = nk.max_pool2d(gx, *args)
+        np.testing.assert_array_equal(_host(gout), out)
+        np.testing.assert_array_equal(_host(gidx), idx)
+    assert int(nk.max_pool2d(gx, 2)[1][0, 0, 0, 0]) == 0  # all equal: the first
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("include_pad", [True, False])
+@pytest.mark.parametrize("case", AVG_CASES, ids=str)
+def test_cuda_avg_pool2d_matches_cpu(case, include_pad):
+    H, W, k, s, p, ceil = case
+    x = np.random.default_rng(0).standard_normal((2, 3, H, W)).astype(np.float32)
+    (gx,) = _on_gpu(x)
+    for divisor in (None, 5):
+        out = nk.avg_pool2d(x, k, s, p, ceil, include_pad, divisor)
+        np.testing.assert_allclose(_host(nk.avg_pool2d(gx, k, s, p, ceil, include_pad, divisor)),
+                                   out, **GPU_TOL)
+        dy = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+        (gdy,) = _on_gpu(dy)
+        np.testing.assert_allclose(
+            _host(nk.avg_pool2d_backward(gdy, x.shape, k, s, p, ceil, include_pad, divisor)),
+            nk.avg_pool2d_backward(dy, x.shape, k, s, p, ceil, include_pad, divisor), **GPU_TOL)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("hw, out_size", ADAPTIVE_CASES)
+def test_cuda_adaptive_avg_pool2d_matches_cpu(hw, out_size):
+    x = np.random.default_rng(0).standard_normal((2, 3) + hw).astype(np.float32)
+    out = nk.adaptive_avg_pool2d(x, out_size)
+    (gx,) = _on_gpu(x)
+    np.testing.assert_allclose(_host(nk.adaptive_avg_pool2d(gx, out_size)), out, **GPU_TOL)
+    dy = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    (gdy,) = _on_gpu(dy)
+    np.testing.assert_allclose(_host(nk.adaptive_avg_pool2d_backward(gdy, x.shape)),
+                               nk.adaptive_avg_pool2d_backward(dy, x.shape), **GPU_TOL)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_pool_unbatched_zero_batch_and_errors():
+    x = np.random.default_rng(0).standard_normal((3, 8, 8)).astype(np.float32)
+    (gx,) = _on_gpu(x)
+    out, idx = nk.max_pool2d(gx, 2)
+    assert out.shape == idx.shape == (3, 4, 4)
+    np.testing.assert_array_equal(_host(out), nk.max_pool2d(x, 2)[0])
+    assert nk.max_pool2d_backward(out, idx, x.shape, 2).shape == x.shape
+    np.testing.assert_allclose(_host(nk.avg_pool2d(gx, 2)), nk.avg_pool2d(x, 2), **GPU_TOL)
+    (z,) = _on_gpu(np.zeros((0, 3, 8, 8), np.float32))
+    out, idx = nk.max_pool2d(z, 3, 2, 1)
+    assert out.shape == (0, 3, 4, 4)
+    assert nk.max_pool2d_backward(out, idx, z.shape, 3, 2, 1).shape == z.shape
+    assert nk.avg_pool2d_backward(nk.avg_pool2d(z, 2), z.shape, 2).shape == z.shape
+    assert nk.adaptive_avg_pool2d(z, 3).shape == (0, 3, 3, 3)
+    g1, bad = _on_gpu(np.ones((1, 2, 4, 4), np.float32), np.full((1, 2, 4, 4), 99))
+    with pytest.raises(ValueError, match="indices"):  # outside the plane, as on the CPU
+        nk.max_pool2d_backward(g1, bad, (1, 2, 8, 8), 2)
+    with pytest.raises(ValueError, match="padding"):
+        nk.max_pool2d(gx, 3, padding=2)
+    with pytest.raises(ValueError, match="divisor_override"):
+        nk.avg_pool2d(gx, 2, divisor_override=0)
+    with pytest.raises(TypeError, match="float32"):
+        nk.max_pool2d(gx.astype(np.float64), 2)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_pool_on_a_non_default_stream():
+    import cupy
+
+    x = _pool_input(13, 7)
+    out, idx = nk.max_pool2d(x, 4, 3, 2, 1, True)
+    dy = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    with cupy.cuda.Stream(non_blocking=True) as stream:
+        gx, gdy = _on_gpu(x, dy)
+        gout, gidx = nk.max_pool2d(gx, 4, 3, 2, 1, True)
+        gdx = nk.max_pool2d_backward(gdy, gidx, x.shape, 4, 3, 2, 1, True)
+        gavg = nk.avg_pool2d(gx, 3, 2, 1, True, False)
+        stream.synchronize()
+    np.testing.assert_array_equal(_host(gout), out)
+    np.testing.assert_allclose(_host(gdx), nk.max_pool2d_backward(dy, idx, x.shape, 4, 3, 2, 1,
+                                                                  True), **GPU_TOL)
+    np.testing.assert_allclose(_host(gavg), nk.avg_pool2d(x, 3, 2, 1, True, False), **GPU_TOL)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_pool_on_torch_cuda_tensors():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    F = torch.nn.functional
+    x = torch.tensor(_pool_input(9, 10)).cuda()
+    tout, tidx = F.max_pool2d(x, 3, 2, 1, 1, True, return_indices=True)
+    out, idx = nk.max_pool2d(x, 3, 2, 1, 1, True)  # DLPack / __cuda_array_interface__, no copy
+    np.testing.assert_array_equal(_host(out), tout.cpu().numpy())
+    np.testing.assert_array_equal(_host(idx), tidx.cpu().numpy())
+    dy = torch.randn(tout.shape, device="cuda", generator=None)
+    np.testing.assert_allclose(_host(nk.max_pool2d_backward(dy, tidx, tuple(x.shape), 3, 2, 1, 1,
+                                                            True)),
+                               nk.max_pool2d_backward(dy.cpu().numpy(), tidx.cpu().numpy(),
+                                                      tuple(x.shape), 3, 2, 1, 1, True),
+                               **GPU_TOL)
+    np.testing.assert_allclose(_host(nk.avg_pool2d(x, 3, 2, 1, True, False, None)),
+                               F.avg_pool2d(x, 3, 2, 1, True, False, None).cpu().numpy(),
+                               **GPU_TOL)

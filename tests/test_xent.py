@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
+import loomgrad as lg
 from loomgrad import _nn_kernels as nk
 
 DTYPES = [np.float32, np.float64]
@@ -196,3 +197,207 @@ def test_xent_bad_arguments(call, exc, match):
     t = np.array([0, 1, 2])
     with pytest.raises(exc, match=match):
         call(x, t)
+
+
+# ------------------------------------------------- CUDA kernels vs the CPU kernels
+requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
+                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
+GPU_TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def _on_gpu(*arrays):
+    import cupy
+
+    return [None if a is None else cupy.asarray(a) for a in arrays]
+
+
+def _host(a):
+    import cupy
+
+    assert isinstance(a, cupy.ndarray), type(a)
+    return cupy.asnumpy(a)
+
+
+def _xent_both(x, target, weight=None, reduction="mean", g=None, **kw):
+    """(CPU loss, GPU loss, CPU dlogits, GPU dlogits) for one configuration."""
+    loss = nk.softmax_cross_entropy(x, target, weight, reduction=reduction, **kw)
+    g = np.ones(np.shape(loss), np.float32) if g is None else g
+    dx = nk.softmax_cross_entropy_backward(g, x, target, weight, reduction=reduction, **kw)
+    gx, gt, gw, gg = _on_gpu(x, target, weight, g)
+    gloss = nk.softmax_cross_entropy(gx, gt, gw, reduction=reduction, **kw)
+    gdx = nk.softmax_cross_entropy_backward(gg, gx, gt, gw, reduction=reduction, **kw)
+    return loss, _host(gloss), dx, _host(gdx)
+
+
+def _assert_xent_match(*args, **kw):
+    loss, gloss, dx, gdx = _xent_both(*args, **kw)
+    assert gloss.shape == loss.shape and gdx.shape == dx.shape
+    np.testing.assert_allclose(gloss, loss, **GPU_TOL)  # inf/NaN must match too
+    np.testing.assert_allclose(gdx, dx, **GPU_TOL)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("target_kind", ["index", "prob"])
+@pytest.mark.parametrize("reduction, weighted, ls", OPTIONS)
+def test_cuda_xent_matches_cpu(reduction, weighted, ls, target_kind):
+    x, t, p, w = _inputs(np.float32)
+    target = t if target_kind == "index" else p
+    g = np.random.default_rng(1).uniform(0.5, 1.5, (23,) if reduction == "none" else ())
+    _assert_xent_match(x, target, w if weighted else None, reduction, g.astype(np.float32),
+                       label_smoothing=ls)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("C", [1000, 1025, 4096, 5000, 32000])  # each row-group size
+@pytest.mark.parametrize("target_kind", ["index", "prob"])
+def test_cuda_xent_large_c_matches_cpu(C, target_kind):
+    x, t, p, w = _inputs(np.float32, N=37, C=C, seed=C)
+    target = t if target_kind == "index" else p
+    for reduction, weight, ls in [("mean", None, 0.0), ("sum", w, 0.1), ("none", w, 0.0)]:
+        loss, gloss, dx, gdx = _xent_both(x, target, weight, reduction, label_smoothing=ls)
+        # sums over C terms: relative tolerance, absolute only at the array's own scale
+        np.testing.assert_allclose(gloss, loss, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(gdx, dx, rtol=1e-4, atol=1e-4 * np.abs(dx).max())
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_xent_ignore_index_and_extremes_match_cpu():
+    x, t, p, w = _inputs(np.float32, N=9, C=6)
+    x[0] = [1e4, -1e4, 0, 1e4, 3, -3]
+    x[1, 2] = -np.inf
+    x[2] = [-np.inf, 5, -np.inf, -np.inf, -np.inf, -np.inf]
+    t = np.array([0, 1, 1, 3, 7, 2, 7, 5, 4])
+    cases = [dict(ignore_index=7), dict(ignore_index=7, label_smoothing=0.3),
+             dict(ignore_index=7, weight=w), dict(ignore_index=7, weight=w, label_smoothing=0.2)]
+    for kw in cases:
+        for reduction in ("mean", "sum", "none"):
+            _assert_xent_match(x, t, reduction=reduction, **kw)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_xent_minus_inf_rows_all_ignored_zero_size_unbatched():
+    x = np.zeros((3, 4), np.float32)
+    x[1] = -np.inf
+    t = np.array([0, 2, 3])
+    loss, gloss, _, _ = _xent_both(x, t, reduction="none")
+    np.testing.assert_array_equal(np.isnan(gloss), np.isnan(loss))
+    assert np.isnan(gloss[1]) and np.isfinite(gloss[[0, 2]]).all()
+    loss, gloss, dx, gdx = _xent_both(np.zeros((3, 4), np.float32), np.full(3, -100))
+    assert np.isnan(gloss) and np.isnan(loss)
+    np.testing.assert_array_equal(gdx, 0)
+    gx, gt = _on_gpu(np.zeros((0, 5), np.float32), np.zeros(0, np.int64))
+    assert np.isnan(_host(nk.softmax_cross_entropy(gx, gt)))
+    assert _host(nk.softmax_cross_entropy(gx, gt, reduction="sum")) == 0
+    assert nk.softmax_cross_entropy(gx, gt, reduction="none").shape == (0,)
+    assert nk.softmax_cross_entropy_backward(1.0, gx, gt).shape == (0, 5)
+    x1 = np.array([1.0, 2.0, 0.5], np.float32)
+    (g1,) = _on_gpu(x1)
+    np.testing.assert_allclose(_host(nk.softmax_cross_entropy(g1, 1)),
+                               nk.softmax_cross_entropy(x1, 1), **GPU_TOL)
+    np.testing.assert_allclose(_host(nk.softmax_cross_entropy_backward(1.0, g1, 1)),
+                               nk.softmax_cross_entropy_backward(1.0, x1, 1), **GPU_TOL)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_xent_bad_targets_raise_before_launch():
+    gx, gt = _on_gpu(np.zeros((3, 5), np.float32), np.array([0, 1, 2]))
+    for bad in ([0, 5, 1], [0, -1, 1]):
+        (gbad,) = _on_gpu(np.array(bad))
+        with pytest.raises(ValueError, match="target"):
+            nk.softmax_cross_entropy(gx, gbad)
+        with pytest.raises(ValueError, match="target"):
+            nk.softmax_cross_entropy_backward(1.0, gx, gbad)
+    (g2,) = _on_gpu(np.ones(2, np.float32))
+    with pytest.raises(ValueError, match="grad_loss"):
+        nk.softmax_cross_entropy_backward(g2, gx, gt)
+    with pytest.raises(ValueError, match="weight"):
+        nk.softmax_cross_entropy(gx, gt, weight=_on_gpu(np.ones(4, np.float32))[0])
+    with pytest.raises(TypeError, match="target"):
+        nk.softmax_cross_entropy(gx, gt.astype(bool))
+    with pytest.raises(ValueError, match="reduction"):
+        nk.softmax_cross_entropy(gx, gt, reduction="avg")
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_xent_mean_is_deterministic():
+    x, t, p, w = _inputs(np.float32, N=5000, C=129, seed=3)
+    gx, gt, gw = _on_gpu(x, t, w)
+    first = _host(nk.softmax_cross_entropy(gx, gt, gw, label_smoothing=0.1))
+    for _ in range(3):
+        np.testing.assert_array_equal(
+            _host(nk.softmax_cross_entropy(gx, gt, gw, label_smoothing=0.1)), first)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("shape", [(5, 7), (1, 1), (3, 1000), (2, 3, 4), (0, 3), (4, 2000),
+                                   (3, 32000)])
+def test_cuda_softmax_and_log_softmax_match_cpu(shape):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 4).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    gx, gdy = _on_gpu(x, dy)
+    for fwd, bwd in ((nk.softmax, nk.softmax_backward), (nk.log_softmax, nk.log_softmax_backward)):
+        y, gy = fwd(x), fwd(gx)
+        np.testing.assert_allclose(_host(gy), y, **GPU_TOL)
+        np.testing.assert_allclose(_host(bwd(gdy, gy)), bwd(dy, y), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_softmax_extremes_match_cpu():
+    x = np.array([[1e4, -1e4, 0.0], [-np.inf, 1.0, -np.inf], [-np.inf] * 3, [np.inf, 0, 1],
+                  [np.nan, 0, 1]], np.float32)
+    (gx,) = _on_gpu(x)
+    for fn in (nk.softmax, nk.log_softmax):
+        np.testing.assert_allclose(_host(fn(gx)), fn(x), rtol=1e-6, atol=1e-6)
+    assert np.isnan(_host(nk.softmax(gx))[2]).all()
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_xent_on_a_non_default_stream():
+    import cupy
+
+    x, t, p, w = _inputs(np.float32, N=300, C=2000, seed=5)
+    loss = nk.softmax_cross_entropy(x, t, w, label_smoothing=0.1)
+    dx = nk.softmax_cross_entropy_backward(1.0, x, t, w, label_smoothing=0.1)
+    with cupy.cuda.Stream(non_blocking=True) as stream:
+        gx, gt, gw = _on_gpu(x, t, w)
+        gloss = nk.softmax_cross_entropy(gx, gt, gw, label_smoothing=0.1)
+        gdx = nk.softmax_cross_entropy_backward(1.0, gx, gt, gw, label_smoothing=0.1)
+        gsm = nk.log_softmax(gx)
+        stream.synchronize()
+    np.testing.assert_allclose(_host(gloss), loss, **GPU_TOL)
+    np.testing.assert_allclose(_host(gdx), dx, **GPU_TOL)
+    np.testing.assert_allclose(_host(gsm), nk.log_softmax(x), **GPU_TOL)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_xent_on_torch_cuda_tensors():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    F = torch.nn.functional
+    x, t, p, w = _inputs(np.float32)
+    tx = torch.tensor(x, device="cuda", requires_grad=True)
+    tt, tw = torch.tensor(t, device="cuda"), torch.tensor(w, device="cuda")
+    tl = F.cross_entropy(tx, tt, tw, label_smoothing=0.1)
+    tl.backward()
+    xd = tx.detach()  # DLPack / __cuda_array_interface__, no copy
+    np.testing.assert_allclose(_host(nk.softmax_cross_entropy(xd, tt, tw, label_smoothing=0.1)),
+                               tl.item(), **GPU_TOL)
+    np.testing.assert_allclose(
+        _host(nk.softmax_cross_entropy_backward(1.0, xd, tt, tw, label_smoothing=0.1)),
+        tx.grad.cpu().numpy(), **GPU_TOL)
+    np.testing.assert_allclose(_host(nk.log_softmax(xd)), F.log_softmax(xd, -1).cpu().numpy(),
+                               **GPU_TOL)
+    with pytest.raises(ValueError, match="target"):
+        nk.softmax_cross_entropy(xd, torch.full_like(tt, 99))

@@ -417,8 +417,12 @@ class MaxDim(Function):
         return (out,)
 
 
-def _on_cpu_kernel(a) -> bool:
-    return isinstance(a, np.ndarray) and a.dtype in _GEMM_DTYPES
+def _on_row_kernel(a) -> bool:
+    """True when the row kernels of loomgrad.kernels take ``a``: CPU float32/float64,
+    GPU float32 (the CUDA kernels); other cases use the array module's maths."""
+    if isinstance(a, np.ndarray):
+        return a.dtype in _GEMM_DTYPES
+    return a.dtype == np.float32
 
 
 def _last_axis_kernel(fn, axis, *arrays):
@@ -426,8 +430,9 @@ def _last_axis_kernel(fn, axis, *arrays):
     along ``axis``: move it last, run, move it back."""
     if axis in (-1, arrays[0].ndim - 1):
         return fn(*arrays)
-    moved = [np.moveaxis(x, axis, -1) for x in arrays]
-    return np.moveaxis(fn(*moved), -1, axis)
+    xp = array_module(arrays[0])
+    moved = [xp.moveaxis(x, axis, -1) for x in arrays]
+    return xp.moveaxis(fn(*moved), -1, axis)
 
 
 class Softmax(Function):
@@ -435,7 +440,7 @@ class Softmax(Function):
 
     def forward(self, a, axis):
         self.axis = axis
-        if _on_cpu_kernel(a):
+        if _on_row_kernel(a):
             out = _last_axis_kernel(kernels.softmax, axis, a)
         else:
             xp = array_module(a)
@@ -446,7 +451,7 @@ class Softmax(Function):
 
     def backward(self, g):
         (s,) = self.saved
-        if _on_cpu_kernel(s) and g.dtype == s.dtype:
+        if _on_row_kernel(s) and g.dtype == s.dtype:
             return (_last_axis_kernel(kernels.softmax_backward, self.axis, g, s),)
         return (s * (g - (g * s).sum(axis=self.axis, keepdims=True)),)
 
@@ -456,7 +461,7 @@ class LogSoftmax(Function):
 
     def forward(self, a, axis):
         self.axis = axis
-        if _on_cpu_kernel(a):
+        if _on_row_kernel(a):
             out = _last_axis_kernel(kernels.log_softmax, axis, a)
         else:
             xp = array_module(a)
@@ -467,7 +472,7 @@ class LogSoftmax(Function):
 
     def backward(self, g):
         (out,) = self.saved
-        if _on_cpu_kernel(out) and g.dtype == out.dtype:
+        if _on_row_kernel(out) and g.dtype == out.dtype:
             return (_last_axis_kernel(kernels.log_softmax_backward, self.axis, g, out),)
         xp = array_module(g)
         return (g - xp.exp(out) * g.sum(axis=self.axis, keepdims=True),)

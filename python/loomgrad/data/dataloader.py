@@ -8,6 +8,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .. import random as _random
+from ..autograd import array_module
 from ..tensor import Tensor
 from .dataset import TensorDataset
 
@@ -22,7 +23,8 @@ def default_collate(batch: list):
         raise ValueError("default_collate: empty batch")
     first = batch[0]
     if isinstance(first, Tensor):
-        return Tensor(np.stack([s.data for s in batch]))
+        # samples stay where they are: CPU data (the usual case) gives CPU batches
+        return Tensor(array_module(first.data).stack([s.data for s in batch]))
     if isinstance(first, (np.ndarray, np.number)):
         return Tensor(np.stack([np.asarray(s) for s in batch]))
     if isinstance(first, bool):

@@ -700,3 +700,157 @@ def test_cuda_kernels_take_torch_cuda_tensors():
     h1, c1, _ = K.lstm_cell(tin["x"][0], tin["h0"], tin["c0"], tin["w_ih"], tin["w_hh"])
     w1 = K.lstm_cell(inp["x"][0], inp["h0"], inp["c0"], inp["w_ih"], inp["w_hh"])
     _assert_gpu_close([h1, c1], w1[:2], tol, ["h'", "c'"])
+
+
+# ----------------------------------------------------------------------------- GPU glue, CPU double
+class _CudaDouble:
+    """Stands in for loomgrad._cuda's LSTM bindings on the CPU: takes the
+    arguments in the order csrc/bindings/cuda_lstm.cpp declares them (parsed
+    from the source), turns "pointers" back into the NumPy arrays they name
+    and runs the CPU kernels. Checks the Python glue's argument order, sizes,
+    allocations, None handling and need flags where no GPU is at hand."""
+
+    def __init__(self, source):
+        import re
+
+        defs = source.split('m.def("')[1:]  # one chunk per binding: name, then its args
+        self.order = {d.split('"')[0]: re.findall(r'arg\("(\w+)"\)', d) for d in defs}
+        self.arrays, self.modes = {}, []
+
+    def ptr(self, a):
+        if a is None:
+            return 0
+        self.arrays[id(a)] = a
+        return id(a)
+
+    def _args(self, fn, args):
+        names = self.order[fn]
+        assert len(args) == len(names), (fn, len(args), names)
+        a = dict(zip(names, args))
+        arr = lambda k: self.arrays[a[k]] if a[k] else None  # noqa: E731
+        return a, arr
+
+    def lstm_sequence_forward(self, *args):
+        a, arr = self._args("lstm_sequence_forward", args)
+        assert (a["T"], a["N"], a["I"]) == arr("x").shape and a["H"] == arr("w_hh").shape[1]
+        K._module.lstm_sequence_forward(*[arr(k) for k in ("x", "h0", "c0", "w_ih", "w_hh",
+                                                            "b_ih", "b_hh", "y", "h_n", "c_n",
+                                                            "gates", "cs")], a["reverse"])
+        self.modes.append(a["mode"])
+        return 1 if a["mode"] == 1 else 0
+
+    def lstm_sequence_backward(self, *args):
+        a, arr = self._args("lstm_sequence_backward", args)
+        assert (a["T"], a["N"], a["I"]) == arr("x").shape and a["H"] == arr("w_hh").shape[1]
+        K._module.lstm_sequence_backward(*[arr(k) for k in (
+            "dy", "dh_n", "dc_n", "x", "h0", "c0", "w_ih", "w_hh", "y", "gates", "cs", "dgates",
+            "dx", "dh0", "dc0", "dw_ih", "dw_hh", "db")], a["reverse"])
+
+    def lstm_cell_forward(self, *args):
+        a, arr = self._args("lstm_cell_forward", args)
+        assert (a["N"], a["I"]) == arr("x").shape and a["H"] == arr("w_hh").shape[1]
+        K._module.lstm_cell_forward(*[arr(k) for k in ("x", "h", "c", "w_ih", "w_hh", "b_ih",
+                                                        "b_hh", "h_out", "c_out", "gates")])
+
+    def lstm_cell_backward(self, *args):
+        a, arr = self._args("lstm_cell_backward", args)
+        assert (a["N"], a["I"]) == arr("x").shape and a["H"] == arr("w_hh").shape[1]
+        K._module.lstm_cell_backward(*[arr(k) for k in (
+            "dh_out", "dc_out", "x", "h", "c", "w_ih", "w_hh", "gates", "c_out", "dgates", "dx",
+            "dh", "dc", "dw_ih", "dw_hh", "db")])
+
+
+def _assert_same_grads(got, want):
+    for name, a, b in zip(GRAD_NAMES, got, want):
+        assert (a is None) == (b is None), name
+        if a is not None:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@pytest.fixture
+def gpu_glue_on_cpu(monkeypatch):
+    """loomgrad._gpu_lstm wired to _CudaDouble and NumPy instead of _cuda and CuPy."""
+    import pathlib
+    import types
+
+    from loomgrad import _gpu_lstm
+
+    src = pathlib.Path(__file__).resolve().parents[1] / "csrc" / "bindings" / "cuda_lstm.cpp"
+    if not src.exists():
+        pytest.skip("needs the source tree (csrc/bindings/cuda_lstm.cpp)")
+    double = _CudaDouble(src.read_text())
+
+    def float_array(fn, name, x, ndim=None):
+        if x is None:
+            return None
+        if x.dtype != np.float32:
+            raise TypeError(f"{fn}: {name}: the CUDA kernels take float32, got {x.dtype}")
+        return np.ascontiguousarray(x)
+
+    fake = types.SimpleNamespace(require=lambda: (double, np), float_array=float_array,
+                                 empty=lambda shape: np.full(shape, np.nan, np.float32),
+                                 ptr=double.ptr, stream=lambda: 0)
+    monkeypatch.setattr(_gpu_lstm, "_gpu", fake)
+    return _gpu_lstm, double
+
+
+@needs_kernels
+@pytest.mark.parametrize("need", [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("bias,reverse", [(True, False), (False, True)])
+@pytest.mark.parametrize("T,N,I,H", SEQUENCE_SHAPES + [(0, 3, 4, 2), (3, 0, 4, 2), (2, 3, 0, 4)])
+def test_gpu_glue_sequence_matches_cpu_kernels(gpu_glue_on_cpu, T, N, I, H, bias, reverse, need):
+    G, double = gpu_glue_on_cpu
+    inp = _seq_inputs(T, N, I, H, bias, seed=7)
+    for path, mode in ((None, 0), ("gemm", -1), ("persistent", 1)):
+        with G.forced_path(path):
+            got = G.lstm_sequence(**inp, reverse=reverse)
+        assert double.modes[-1] == mode and G.last_path == ("persistent" if mode == 1 else "gemm")
+    want = K.lstm_sequence(**inp, reverse=reverse)
+    for a, b in zip(got[:3], want[:3]):
+        np.testing.assert_array_equal(a, b)
+    assert got[3].reverse == reverse and got[3].has_bias == bias
+    rng = np.random.default_rng(8)
+    dy, dh = _rand(rng, (T, N, H), np.float32), _rand(rng, (N, H), np.float32)
+    for grads in ((dy, dh, None), (None, None, dh)):
+        g = G.lstm_sequence_backward(*grads, got[3], *need)
+        w = K.lstm_sequence_backward(*grads, want[3], *need)
+        _assert_same_grads(g, w)
+
+
+@needs_kernels
+@pytest.mark.parametrize("need", [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("N,I,H", CELL_SHAPES + [(0, 4, 2)])
+def test_gpu_glue_cell_matches_cpu_kernels(gpu_glue_on_cpu, N, I, H, need):
+    G, _ = gpu_glue_on_cpu
+    inp = _seq_inputs(1, N, I, H, seed=9)
+    args = (inp["x"][0], inp["h0"], None, inp["w_ih"], inp["w_hh"], inp["b_ih"], None)
+    got, want = G.lstm_cell(*args), K.lstm_cell(*args)
+    for a, b in zip(got[:2], want[:2]):
+        np.testing.assert_array_equal(a, b)
+    dh = _rand(np.random.default_rng(10), (N, H), np.float32)
+    for grads in ((dh, None), (None, dh)):
+        g = G.lstm_cell_backward(*grads, got[2], *need)
+        w = K.lstm_cell_backward(*grads, want[2], *need)
+        _assert_same_grads(g, w)
+
+
+@needs_kernels
+def test_gpu_glue_errors(gpu_glue_on_cpu):
+    G, _ = gpu_glue_on_cpu
+    f = np.float32
+    x = np.zeros((2, 3, 4), f)
+    with pytest.raises(ValueError, match=r"w_ih.*\(8, 4\)"):
+        G.lstm_sequence(x, None, None, np.ones((8, 5), f), np.ones((8, 2), f))
+    with pytest.raises(ValueError, match="w_hh"):
+        G.lstm_sequence(x, None, None, np.ones((8, 4), f), np.ones((7, 2), f))
+    with pytest.raises(ValueError, match=r"h0.*\(3, 2\)"):
+        G.lstm_sequence(x, np.ones((2, 2), f), None, np.ones((8, 4), f), np.ones((8, 2), f))
+    with pytest.raises(ValueError, match="3-D"):
+        G.lstm_sequence(x[0], None, None, np.ones((8, 4), f), np.ones((8, 2), f))
+    with pytest.raises(ValueError, match="2-D"):
+        G.lstm_cell(x, None, None, np.ones((8, 4), f), np.ones((8, 2), f))
+    with pytest.raises(TypeError, match="float32"):
+        G.lstm_sequence(x, None, None, np.ones((8, 4)), np.ones((8, 2), f))
+    with pytest.raises(ValueError, match="path"):
+        with G.forced_path("fast"):
+            pass

@@ -3,7 +3,15 @@ projection, whole-sequence weight-gradient GEMMs) beside ``torch.nn.LSTM`` on
 the CPU, forward and forward+backward, on the usual language-model shapes.
 
     python -m loomgrad bench lstm [--threads 2] [--dtype float32] [--quick]
+    python -m loomgrad bench lstm --device cuda [--quick]
     python bench/lstm.py ...
+
+With ``--device cuda`` our side is the raw CUDA kernels layer by layer
+(``lg.kernels.lstm_sequence`` / ``lstm_sequence_backward`` on CuPy arrays,
+what nn.LSTM runs on the GPU, without the Tensor layer) against
+``torch.nn.LSTM`` on cuDNN with TF32 off (FP32 on both sides), same weights;
+the table header says which forward path (persistent kernel or GEMM driver)
+each shape took.
 
 Both sides run the module with autograd, same weights (torch's state_dict
 loaded into ours): forward under no_grad, forward+backward = forward then
@@ -42,6 +50,25 @@ def lstm_flops(T: int, N: int, I: int, H: int, layers: int, directions: int = 1)
     return total
 
 
+def _torch_contenders(torch, tm, x, gy, device):
+    """torch.nn.LSTM `tm`: (forward under no_grad, forward + backward with the
+    input's and every parameter's gradient, reset each call) on x, gy."""
+    tx = torch.from_numpy(x).to(device)
+    txg = tx.clone().requires_grad_()
+    tgy = torch.from_numpy(gy).to(device)
+
+    def torch_fwd():
+        with torch.no_grad():
+            return tm(tx)[0]
+
+    def torch_train():
+        tm.zero_grad(set_to_none=True)
+        txg.grad = None
+        tm(txg)[0].backward(tgy)
+
+    return torch_fwd, torch_train
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
 
@@ -51,6 +78,8 @@ def main(argv=None) -> int:
     from . import harness
 
     setup = harness.bench_setup(args)
+    if setup.device == "cuda":
+        return _main_cuda(args, setup)
     dtype, torch = setup.dtype, setup.torch
     peak = setup.peak
     harness.print_header("LSTM benchmark", setup)
@@ -82,19 +111,7 @@ def main(argv=None) -> int:
         if torch is not None:
             tm = torch.nn.LSTM(I, H, L).to(getattr(torch, dtype.name))
             ours.load_state_dict(tm.state_dict())
-            tx = torch.from_numpy(x)
-            txg = tx.clone().requires_grad_()
-            tgy = torch.from_numpy(gy)
-
-            def torch_fwd():
-                with torch.no_grad():
-                    return tm(tx)[0]
-
-            def torch_train():
-                tm.zero_grad(set_to_none=True)
-                txg.grad = None
-                tm(txg)[0].backward(tgy)
-
+            torch_fwd, torch_train = _torch_contenders(torch, tm, x, gy, "cpu")
             fwd["torch"] = torch_fwd
             train["torch"] = torch_train
             tol = 1e-4 if dtype == np.float32 else 1e-10
@@ -111,6 +128,80 @@ def main(argv=None) -> int:
                         title="forward (no_grad)")
     print()
     harness.print_table(train_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
+                        title="forward + backward (input and all parameter gradients)")
+    return 0
+
+
+def _main_cuda(args, setup) -> int:
+    """Our CUDA kernels (layer by layer) vs torch.nn.LSTM on cuDNN, FP32."""
+    import cupy as cp
+    import numpy as np
+
+    from .. import _gpu_lstm, kernels
+    from . import harness
+
+    torch = setup.torch
+    extra = []
+    if torch is not None:
+        # FP32 against FP32: cuDNN's RNNs may otherwise use TF32 tensor cores.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        extra.append(f"torch.nn.LSTM on cuDNN {torch.backends.cudnn.version()}, TF32 off")
+    rng = np.random.default_rng(0)
+    rows = {"fwd": [], "train": []}
+    paths = []
+    for label, T, N, I, H, L in (QUICK if args.quick else SHAPES):
+        x = rng.standard_normal((T, N, I)).astype(np.float32)
+        gy = rng.standard_normal((T, N, H)).astype(np.float32)
+        tm = None
+        if torch is not None:
+            tm = torch.nn.LSTM(I, H, L).cuda()
+            weights = [[cp.array(cp.from_dlpack(getattr(tm, f"{n}_l{k}").detach()))
+                        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                       for k in range(L)]
+        else:
+            bound = 1 / np.sqrt(H)
+            weights = [[cp.asarray(rng.uniform(-bound, bound, s).astype(np.float32))
+                        for s in ((4 * H, I if k == 0 else H), (4 * H, H), (4 * H,), (4 * H,))]
+                       for k in range(L)]
+        gx, ggy = cp.asarray(x), cp.asarray(gy)
+
+        def ours_fwd():
+            out = gx
+            for w in weights:
+                out = kernels.lstm_sequence(out, None, None, *w)[0]
+            return out
+
+        def ours_train():
+            out, saved = gx, []
+            for w in weights:
+                out, _, _, s = kernels.lstm_sequence(out, None, None, *w)
+                saved.append(s)
+            g = ggy
+            for s in reversed(saved):
+                g = kernels.lstm_sequence_backward(g, None, None, s)[0]
+
+        ours_fwd()
+        paths.append(f"{label}: forward on the {_gpu_lstm.last_path} path")
+        fwd, train = {"loomgrad": ours_fwd}, {"loomgrad": ours_train}
+        if tm is not None:
+            torch_fwd, torch_train = _torch_contenders(torch, tm, x, gy, "cuda")
+            fwd["torch"], train["torch"] = torch_fwd, torch_train
+            got, ref = cp.asnumpy(ours_fwd()), torch_fwd().cpu().numpy()
+            if not np.allclose(got, ref, rtol=1e-3, atol=1e-4):
+                print(f"WARNING: {label}: loomgrad and torch disagree "
+                      f"(max diff {np.max(np.abs(got - ref)):.3g})")
+        flops = lstm_flops(T, N, I, H, L)
+        rows["fwd"].append(harness.Row(label, flops, setup.time(fwd)))
+        rows["train"].append(harness.Row(label, 3 * flops, setup.time(train)))
+        print(f"  ... {label}", flush=True)
+    harness.print_header("LSTM benchmark (CUDA)", setup, extra + paths)
+    yardsticks = ["torch"] if torch is not None else []
+    harness.print_table(rows["fwd"], ours="loomgrad", yardsticks=yardsticks,
+                        peak_gflops=setup.peak, title="forward (no_grad)")
+    print()
+    harness.print_table(rows["train"], ours="loomgrad", yardsticks=yardsticks,
+                        peak_gflops=setup.peak,
                         title="forward + backward (input and all parameter gradients)")
     return 0
 

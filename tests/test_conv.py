@@ -228,3 +228,143 @@ def test_public_raw_api_exports_the_cnn_kernels():
     for name in nk.__all__:
         assert getattr(lg.kernels, name) is getattr(nk, name)
         assert getattr(nk, name).__doc__
+
+
+# ---------------------------------------------------------------- CUDA
+# Each CUDA kernel against the CPU kernel (float32 vs float32) on the CPU
+# tests' table plus shapes that reach every GEMM row tile (32/64/128 rows),
+# split-K backward-weight (long N*OH*OW reductions) and the direct depthwise
+# kernels. Skipped without a GPU.
+import loomgrad as lg  # noqa: E402
+
+requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
+                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
+
+CUDA_CASES = CASES + [
+    (4, 64, 14, 14, 96, 3, 3, 1, 1, 1, 1),                # 128-row tiles, 2 row tiles
+    (2, 48, 9, 11, 40, 3, 3, 2, 1, 1, 1),                 # 64-row tiles, stride 2
+    (8, 16, 32, 32, 24, 3, 3, 1, 1, 1, 1),                # split-K dw (8192-long reduction)
+    (3, 32, 12, 10, 64, 3, 5, (2, 1), (1, 2), (2, 1), 2),  # grouped, mixed parameters
+    (2, 32, 20, 20, 32, 3, 3, 1, 1, 1, 32),               # depthwise, many channels
+    (2, 130, 7, 7, 200, 1, 1, 1, 0, 1, 1),                # 1x1, ragged tiles
+    (16, 3, 28, 28, 8, 5, 5, 1, 2, 1, 1),                 # LeNet-like, C=3 < tile
+]
+
+
+def _cuda_results(case, seed=0, to_gpu=None, stream=None):
+    """(CPU results, GPU results) of forward and all three gradients."""
+    import cupy
+
+    to_gpu = to_gpu or cupy.asarray
+    x, w, b, kw = _make(case, np.float32, seed)
+    y = nk.conv2d(x, w, b, **kw)
+    dy = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(np.float32)
+    cpu = (y,) + nk.conv2d_backward(dy, x, w, **kw)
+    gx, gw, gb, gdy = (to_gpu(a) for a in (x, w, b, dy))
+    with (stream or cupy.cuda.get_current_stream()):
+        gpu = (nk.conv2d(gx, gw, gb, **kw),) + nk.conv2d_backward(gdy, gx, gw, **kw)
+    if stream is not None:
+        stream.synchronize()
+    return cpu, tuple(cupy.asnumpy(cupy.asarray(a)) for a in gpu), (x, w, dy)
+
+
+def _assert_cuda_close(cpu, gpu, x, w, dy):
+    K, Cg, R, S = w.shape
+    lengths = (Cg * R * S, K * R * S, dy[:, 0].size, dy[:, 0].size)  # y, dx, dw, db
+    for name, c, g, k in zip(("y", "dx", "dw", "db"), cpu, gpu, lengths):
+        assert g.shape == c.shape and g.dtype == np.float32, name
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-4 * np.sqrt(max(k, 1)),
+                                   err_msg=name)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("case", CUDA_CASES, ids=str)
+def test_cuda_conv2d_matches_cpu(case):
+    cpu, gpu, (x, w, dy) = _cuda_results(case)
+    _assert_cuda_close(cpu, gpu, x, w, dy)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_conv2d_deterministic_and_need_flags():
+    import cupy
+
+    x, w, b, kw = _make((8, 16, 32, 32, 24, 3, 3, 1, 1, 1, 1), np.float32)
+    gx, gw = cupy.asarray(x), cupy.asarray(w)
+    gdy = cupy.asarray(np.random.default_rng(7).standard_normal((8, 24, 32, 32)), np.float32)
+    first = nk.conv2d_backward(gdy, gx, gw, **kw)
+    again = nk.conv2d_backward(gdy, gx, gw, **kw)
+    for a, c in zip(first, again):  # split-K sums in a fixed order: bitwise equal
+        np.testing.assert_array_equal(cupy.asnumpy(a), cupy.asnumpy(c))
+    dx, dw, db = nk.conv2d_backward(gdy, gx, gw, need=(False, True, False), **kw)
+    assert dx is None and db is None
+    np.testing.assert_array_equal(cupy.asnumpy(dw), cupy.asnumpy(first[1]))
+    # unbatched (C, H, W), like the CPU kernel
+    y3 = nk.conv2d(gx[0], gw, cupy.asarray(b), **kw)
+    assert y3.shape == (24, 32, 32)
+    np.testing.assert_allclose(cupy.asnumpy(y3), nk.conv2d(x[0], w, b, **kw), rtol=1e-4,
+                               atol=1e-3)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_conv2d_on_non_default_stream():
+    import cupy
+
+    stream = cupy.cuda.Stream(non_blocking=True)
+    case = (4, 64, 14, 14, 96, 3, 3, 1, 1, 1, 1)
+    cpu, gpu, rest = _cuda_results(case, seed=3, stream=stream)
+    _assert_cuda_close(cpu, gpu, *rest)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("case", [(2, 16, 9, 9, 32, 3, 3, 1, 1, 1, 1),
+                                  (2, 8, 9, 9, 8, 3, 3, 2, 1, 1, 8)], ids=str)
+def test_cuda_conv2d_on_torch_tensors(case):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    cpu, gpu, rest = _cuda_results(case, seed=4, to_gpu=lambda a: torch.from_numpy(a).cuda())
+    _assert_cuda_close(cpu, gpu, *rest)
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_cuda_conv2d_zero_size_and_errors():
+    import cupy
+
+    x = cupy.zeros((0, 3, 5, 5), np.float32)
+    w = cupy.ones((4, 3, 3, 3), np.float32)
+    y = nk.conv2d(x, w, cupy.ones(4, np.float32), padding=1)
+    assert y.shape == (0, 4, 5, 5)
+    dx, dw, db = nk.conv2d_backward(cupy.zeros((0, 4, 5, 5), np.float32), x, w, padding=1)
+    assert dx.shape == (0, 3, 5, 5)
+    np.testing.assert_array_equal(cupy.asnumpy(dw), 0)
+    np.testing.assert_array_equal(cupy.asnumpy(db), 0)
+    y = nk.conv2d(cupy.ones((2, 3, 5, 5), np.float32), cupy.ones((0, 3, 3, 3), np.float32))
+    assert y.shape == (2, 0, 3, 3)
+    # no input channels: the output is the bias
+    y = nk.conv2d(cupy.ones((2, 0, 5, 5), np.float32), cupy.ones((4, 0, 3, 3), np.float32),
+                  cupy.arange(4, dtype=np.float32))
+    np.testing.assert_array_equal(cupy.asnumpy(y), np.arange(4.0)[None, :, None, None] +
+                                  np.zeros((2, 4, 3, 3)))
+
+    x, w = cupy.ones((2, 3, 5, 5), np.float32), cupy.ones((4, 3, 3, 3), np.float32)
+    with pytest.raises(TypeError, match="float32"):
+        nk.conv2d(x.astype(np.float64), w)
+    with pytest.raises(TypeError, match="weight"):
+        nk.conv2d(x, w.astype(np.float64))
+    with pytest.raises(TypeError, match="NumPy"):
+        nk.conv2d(x, cupy.asnumpy(w))
+    with pytest.raises(ValueError, match="bias"):
+        nk.conv2d(x, w, cupy.ones(5, np.float32))
+    with pytest.raises(ValueError, match="groups"):
+        nk.conv2d(x, w, groups=2)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        nk.conv2d(x, cupy.ones((4, 3, 7, 3), np.float32))
+    with pytest.raises(ValueError, match="grad_out"):
+        nk.conv2d_backward(cupy.ones((2, 4, 4, 4), np.float32), x, w)
+    with pytest.raises(TypeError, match="stride"):
+        nk.conv2d(x, w, stride=1.5)

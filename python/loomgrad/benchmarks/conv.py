@@ -2,7 +2,13 @@
 PyTorch's CPU conv2d, forward and forward+backward, on LeNet and ResNet layers.
 
     python -m loomgrad bench conv [--threads 2] [--dtype float32] [--quick]
+    python -m loomgrad bench conv --device cuda [--quick]
     python bench/conv.py ...
+
+With ``--device cuda`` our CUDA kernels (implicit GEMM, csrc/cuda/conv.cu) on
+CuPy arrays run against torch.cuda's conv2d on cuDNN with
+``cudnn.benchmark = True`` and TF32 off (FP32 on both sides), on the same
+layers with GPU-sized batches (the N in each label).
 
 Forward+backward is one forward and the three gradients (input, weight,
 bias) -- for torch ``torch.autograd.grad`` of the conv output, for loomgrad
@@ -19,6 +25,18 @@ SHAPES = [
     ("ResNet 128->128 28x28 3x3 p1", 32, 128, 28, 128, 3, 1, 1),
     ("ResNet down 64->128 56x56 1x1 s2", 32, 64, 56, 128, 1, 2, 0),
 ]
+# The same layers with batches that fill a GPU.
+GPU_SHAPES = [
+    ("LeNet conv1 1->32 28x28 5x5 p2", 256, 1, 28, 32, 5, 1, 2),
+    ("LeNet conv2 32->64 14x14 5x5 p2", 256, 32, 14, 64, 5, 1, 2),
+    ("ResNet 64->64 56x56 3x3 p1", 64, 64, 56, 64, 3, 1, 1),
+    ("ResNet 128->128 28x28 3x3 p1", 128, 128, 28, 128, 3, 1, 1),
+    ("ResNet down 64->128 56x56 1x1 s2", 128, 64, 56, 128, 1, 2, 0),
+]
+GPU_QUICK = [
+    ("LeNet conv2 32->64 14x14 5x5 p2", 64, 32, 14, 64, 5, 1, 2),
+    ("ResNet 64->64 56x56 3x3 p1", 16, 64, 56, 64, 3, 1, 1),
+]
 QUICK = [
     ("LeNet conv1 1->32 28x28 5x5 p2", 8, 1, 28, 32, 5, 1, 2),
     ("LeNet conv2 32->64 14x14 5x5 p2", 8, 32, 14, 64, 5, 1, 2),
@@ -30,7 +48,8 @@ QUICK = [
 def build_parser():
     from .harness import bench_parser
 
-    return bench_parser("conv", "loomgrad CPU conv2d vs PyTorch.", reps=5, min_time=0.1)
+    return bench_parser("conv", "loomgrad conv2d vs PyTorch (CPU, or cuDNN with --device cuda).",
+                        reps=5, min_time=0.1)
 
 
 def main(argv=None) -> int:
@@ -44,17 +63,33 @@ def main(argv=None) -> int:
     setup = harness.bench_setup(args)
     dtype, torch = setup.dtype, setup.torch
     peak = setup.peak
-    harness.print_header("conv2d benchmark", setup)
+    cuda = setup.device == "cuda"
+    extra = []
+    if cuda:
+        import cupy as cp
+
+        to_dev, to_host, tdev = cp.asarray, cp.asnumpy, "cuda"
+        shapes = GPU_QUICK if args.quick else GPU_SHAPES
+        if torch is not None:
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cudnn.allow_tf32 = False  # FP32 against FP32
+            extra.append(f"torch.cuda conv2d on cuDNN {torch.backends.cudnn.version()}, "
+                         "benchmark mode, TF32 off")
+    else:
+        to_dev = to_host = np.asarray
+        tdev = "cpu"
+        shapes = QUICK if args.quick else SHAPES
+    harness.print_header("conv2d benchmark" + (" (CUDA)" if cuda else ""), setup, extra)
 
     rng = np.random.default_rng(0)
     fwd_rows, train_rows = [], []
     yardsticks = ["torch"] if torch is not None else []
-    for label, N, C, H, K, R, stride, pad in (QUICK if args.quick else SHAPES):
-        x = rng.standard_normal((N, C, H, H)).astype(dtype)
-        w = (rng.standard_normal((K, C, R, R)) / np.sqrt(C * R * R)).astype(dtype)
-        b = rng.standard_normal(K).astype(dtype)
+    for label, N, C, H, K, R, stride, pad in shapes:
+        x = to_dev(rng.standard_normal((N, C, H, H)).astype(dtype))
+        w = to_dev((rng.standard_normal((K, C, R, R)) / np.sqrt(C * R * R)).astype(dtype))
+        b = to_dev(rng.standard_normal(K).astype(dtype))
         y = nk.conv2d(x, w, b, stride, pad)
-        gy = rng.standard_normal(y.shape).astype(dtype)
+        gy = to_dev(rng.standard_normal(y.shape).astype(dtype))
         flops = 2.0 * N * K * C * R * R * y.shape[2] * y.shape[3]
 
         def ours_train():
@@ -65,7 +100,7 @@ def main(argv=None) -> int:
         train = {"loomgrad": ours_train}
         if torch is not None:
             F = torch.nn.functional
-            tx, tw, tb, tgy = (torch.from_numpy(a) for a in (x, w, b, gy))
+            tx, tw, tb, tgy = (torch.from_numpy(to_host(a)).to(tdev) for a in (x, w, b, gy))
             txg, twg, tbg = (t.clone().requires_grad_() for t in (tx, tw, tb))
 
             def torch_fwd():
@@ -79,10 +114,10 @@ def main(argv=None) -> int:
             fwd["torch"] = torch_fwd
             train["torch"] = torch_train
             tol = 1e-3 if dtype == np.float32 else 1e-9
-            ref = torch_fwd().numpy()
-            if not np.allclose(y, ref, rtol=tol, atol=tol):
+            ref, got = torch_fwd().cpu().numpy(), to_host(y)
+            if not np.allclose(got, ref, rtol=tol, atol=tol):
                 print(f"WARNING: {label}: loomgrad and torch disagree "
-                      f"(max diff {np.max(np.abs(y - ref)):.3g})")
+                      f"(max diff {np.max(np.abs(got - ref)):.3g})")
         shape = f"{label} [N={N}]"
         fwd_rows.append(harness.Row(shape, flops, setup.time(fwd)))
         train_rows.append(harness.Row(shape, 3 * flops, setup.time(train)))

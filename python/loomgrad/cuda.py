@@ -55,28 +55,57 @@ def _require():
     return mod, cupy
 
 
-def _gemm(a, b, trans_a, trans_b, alpha, beta, out):
-    """gemm on GPU arrays (float32, 2-D) on CuPy's current stream."""
-    mod, cupy = _require()
-    a = cupy.asarray(a)
-    b = cupy.asarray(b)
-    if a.dtype != cupy.float32 or b.dtype != cupy.float32:
-        raise TypeError(f"gemm on the GPU takes float32, got {a.dtype} and {b.dtype}")
-    if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"gemm on the GPU takes 2-D arrays for now, got {a.shape} and {b.shape}")
-    a = cupy.ascontiguousarray(a)
-    b = cupy.ascontiguousarray(b)
-    M, ka = (a.shape[1], a.shape[0]) if trans_a else a.shape
-    kb, N = (b.shape[1], b.shape[0]) if trans_b else b.shape
+def _gemm_operand(name: str, x, trans: bool):
+    """A float32 CuPy operand for the kernel: a Fortran-ordered 2-D array
+    (e.g. ``a.T``) is passed transposed without a copy, as on the CPU; other
+    non-contiguous arrays are copied."""
+    from . import _gpu
+
+    x = _gpu._as_cupy("gemm", name, x)
+    if x.ndim == 2 and not x.flags.c_contiguous and x.flags.f_contiguous:
+        x, trans = x.T, not trans
+    x = _gpu.float_array("gemm", name, x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"gemm: {name} must be 2-D or 3-D, got shape {tuple(x.shape)}")
+    return x, trans
+
+
+def _gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None,
+          allow_tf32=False):
+    """:func:`loomgrad.kernels.gemm` on GPU arrays (float32), on CuPy's current
+    stream: same shapes, batching/broadcast rules and errors as the CPU path.
+    ``allow_tf32``: may use the TF32 tensor cores (``lg.backends.cuda.matmul``)."""
+    from . import _gpu
+
+    mod, cp = _gpu.require()
+    a, trans_a = _gemm_operand("a", a, bool(trans_a))
+    b, trans_b = _gemm_operand("b", b, bool(trans_b))
+    M = a.shape[-1] if trans_a else a.shape[-2]
+    N = b.shape[-2] if trans_b else b.shape[-1]
+    ka = a.shape[-2] if trans_a else a.shape[-1]
+    kb = b.shape[-1] if trans_b else b.shape[-2]
     if ka != kb:
-        raise ValueError(f"gemm: inner dimensions differ: a {a.shape}, b {b.shape}")
+        raise ValueError(f"gemm: inner dimensions differ: op(a) is {M}x{ka}, op(b) is {kb}x{N} "
+                         f"(a {tuple(a.shape)}{'ᵀ' if trans_a else ''}, "
+                         f"b {tuple(b.shape)}{'ᵀ' if trans_b else ''})")
+    batch = [x.shape[0] for x in (a, b) if x.ndim == 3]
+    if batch and len(set(batch) - {1}) > 1:
+        raise ValueError(f"gemm: batch sizes differ: a {tuple(a.shape)}, b {tuple(b.shape)}")
+    out_shape = (M, N) if not batch else (max(batch), M, N)
     if out is None:
-        out = cupy.empty((M, N), dtype=cupy.float32)
+        out = _gpu.empty(out_shape)
         beta = 0.0
-    elif out.shape != (M, N) or out.dtype != cupy.float32 or not out.flags.c_contiguous:
-        raise ValueError(f"gemm: out must be a C-contiguous float32 array of shape {(M, N)}, "
-                         f"got {out.dtype} {out.shape}")
-    stream = cupy.cuda.get_current_stream().ptr
-    mod.sgemm(bool(trans_a), bool(trans_b), M, N, ka, float(alpha), a.data.ptr, a.shape[1],
-              b.data.ptr, b.shape[1], float(beta), out.data.ptr, N, stream)
+    else:
+        _gpu.check_out("gemm", out, out_shape)
+        if cp.may_share_memory(out, a) or cp.may_share_memory(out, b):
+            raise ValueError("gemm: out must not share memory with a or b")
+    nbatch = out_shape[0] if batch else 1
+
+    def stride(x):  # elements between batch entries; 0 broadcasts
+        return x.shape[-2] * x.shape[-1] if x.ndim == 3 and x.shape[0] > 1 else 0
+
+    mod.sgemm_strided_batched(trans_a, trans_b, nbatch, M, N, ka, float(alpha),
+                              _gpu.ptr(a), a.shape[-1], stride(a), _gpu.ptr(b), b.shape[-1],
+                              stride(b), float(beta), _gpu.ptr(out), N, M * N, _gpu.stream(),
+                              bool(allow_tf32))
     return out

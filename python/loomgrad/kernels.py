@@ -21,10 +21,6 @@ __all__ = ["gemm", "matmul"]
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _is_gpu_array(x) -> bool:
-    return hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray)
-
-
 def _check_float_array(name: str, x) -> None:
     if not hasattr(x, "dtype") or not hasattr(x, "shape"):
         raise TypeError(f"{name}: expected a numpy or cupy array, got {type(x).__name__}")
@@ -53,9 +49,20 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
     a batch of 1 or a 2-D operand is broadcast; the result is (M, N) or
     (B, M, N). float32 or float64, both operands the same dtype.
 
+    GPU arrays (CuPy, or any ``__cuda_array_interface__``/DLPack provider
+    such as a ``torch.cuda`` tensor, zero-copy) run our CUDA SGEMM on CuPy's
+    current stream: float32 only, ``out`` a CuPy array; with
+    ``lg.backends.cuda.matmul.allow_tf32 = True`` it may use TF32 tensor cores.
+
     ``beta`` is only used with ``out``: ``beta == 0`` overwrites ``out``
     without reading it.
     """
+    from ._gpu import any_gpu
+
+    if any_gpu(a, b):  # CuPy, __cuda_array_interface__ or DLPack (torch.cuda): our CUDA kernels
+        from . import backends, cuda
+        return cuda._gemm(a, b, trans_a, trans_b, alpha, beta, out,
+                          allow_tf32=backends.cuda.matmul.allow_tf32)
     _check_float_array("a", a)
     _check_float_array("b", b)
     if a.dtype != b.dtype:
@@ -64,9 +71,6 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
     for name, x in (("a", a), ("b", b)):
         if x.ndim not in (2, 3):
             raise ValueError(f"gemm: {name} must be 2-D or 3-D, got shape {tuple(x.shape)}")
-    if _is_gpu_array(a) or _is_gpu_array(b):
-        from . import cuda
-        return cuda._gemm(a, b, trans_a, trans_b, alpha, beta, out)
     if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
         raise TypeError(f"gemm: a and b must both be numpy arrays (or both GPU arrays), got "
                         f"{type(a).__name__} and {type(b).__name__}")

@@ -76,22 +76,13 @@ def _gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None,
     stream: same shapes, batching/broadcast rules and errors as the CPU path.
     ``allow_tf32``: may use the TF32 tensor cores (``lg.backends.cuda.matmul``)."""
     from . import _gpu
+    from .kernels import _gemm_out_shape
 
     mod, cp = _gpu.require()
     a, trans_a = _gemm_operand("a", a, bool(trans_a))
     b, trans_b = _gemm_operand("b", b, bool(trans_b))
-    M = a.shape[-1] if trans_a else a.shape[-2]
-    N = b.shape[-2] if trans_b else b.shape[-1]
-    ka = a.shape[-2] if trans_a else a.shape[-1]
-    kb = b.shape[-1] if trans_b else b.shape[-2]
-    if ka != kb:
-        raise ValueError(f"gemm: inner dimensions differ: op(a) is {M}x{ka}, op(b) is {kb}x{N} "
-                         f"(a {tuple(a.shape)}{'ᵀ' if trans_a else ''}, "
-                         f"b {tuple(b.shape)}{'ᵀ' if trans_b else ''})")
-    batch = [x.shape[0] for x in (a, b) if x.ndim == 3]
-    if batch and len(set(batch) - {1}) > 1:
-        raise ValueError(f"gemm: batch sizes differ: a {tuple(a.shape)}, b {tuple(b.shape)}")
-    out_shape = (M, N) if not batch else (max(batch), M, N)
+    out_shape = _gemm_out_shape(a, b, trans_a, trans_b)
+    M, N = out_shape[-2:]
     if out is None:
         out = _gpu.empty(out_shape)
         beta = 0.0
@@ -99,12 +90,13 @@ def _gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None,
         _gpu.check_out("gemm", out, out_shape)
         if cp.may_share_memory(out, a) or cp.may_share_memory(out, b):
             raise ValueError("gemm: out must not share memory with a or b")
-    nbatch = out_shape[0] if batch else 1
+    nbatch = out_shape[0] if len(out_shape) == 3 else 1
+    K = a.shape[-2] if trans_a else a.shape[-1]
 
     def stride(x):  # elements between batch entries; 0 broadcasts
         return x.shape[-2] * x.shape[-1] if x.ndim == 3 and x.shape[0] > 1 else 0
 
-    mod.sgemm_strided_batched(trans_a, trans_b, nbatch, M, N, ka, float(alpha),
+    mod.sgemm_strided_batched(trans_a, trans_b, nbatch, M, N, K, float(alpha),
                               _gpu.ptr(a), a.shape[-1], stride(a), _gpu.ptr(b), b.shape[-1],
                               stride(b), float(beta), _gpu.ptr(out), N, M * N, _gpu.stream(),
                               bool(allow_tf32))

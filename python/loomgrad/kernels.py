@@ -39,6 +39,23 @@ def _matrix_operand(name: str, x: np.ndarray, trans: bool):
     return _alloc.contiguous(name, x), trans
 
 
+def _gemm_out_shape(a, b, trans_a: bool, trans_b: bool) -> tuple:
+    """(M, N) or (batch, M, N) for op(a) @ op(b) on 2-D/3-D operands (CPU and
+    GPU alike), or a ValueError naming both shapes."""
+    M = a.shape[-1] if trans_a else a.shape[-2]
+    N = b.shape[-2] if trans_b else b.shape[-1]
+    ka = a.shape[-2] if trans_a else a.shape[-1]
+    kb = b.shape[-1] if trans_b else b.shape[-2]
+    if ka != kb:
+        raise ValueError(f"gemm: inner dimensions differ: op(a) is {M}x{ka}, op(b) is {kb}x{N} "
+                         f"(a {tuple(a.shape)}{'ᵀ' if trans_a else ''}, "
+                         f"b {tuple(b.shape)}{'ᵀ' if trans_b else ''})")
+    batch = [x.shape[0] for x in (a, b) if x.ndim == 3]
+    if batch and len(set(batch) - {1}) > 1:
+        raise ValueError(f"gemm: batch sizes differ: a {tuple(a.shape)}, b {tuple(b.shape)}")
+    return (M, N) if not batch else (max(batch), M, N)
+
+
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
          beta: float = 0.0, out=None):
     """General matrix multiply: ``out = alpha * op(a) @ op(b) + beta * out``.
@@ -76,18 +93,7 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
                         f"{type(a).__name__} and {type(b).__name__}")
     a, trans_a = _matrix_operand("a", a, bool(trans_a))
     b, trans_b = _matrix_operand("b", b, bool(trans_b))
-    M = a.shape[-1] if trans_a else a.shape[-2]
-    N = b.shape[-2] if trans_b else b.shape[-1]
-    ka = a.shape[-2] if trans_a else a.shape[-1]
-    kb = b.shape[-1] if trans_b else b.shape[-2]
-    if ka != kb:
-        raise ValueError(f"gemm: inner dimensions differ: op(a) is {M}x{ka}, op(b) is {kb}x{N} "
-                         f"(a {tuple(a.shape)}{'ᵀ' if trans_a else ''}, "
-                         f"b {tuple(b.shape)}{'ᵀ' if trans_b else ''})")
-    batch = [x.shape[0] for x in (a, b) if x.ndim == 3]
-    if batch and len(set(batch) - {1}) > 1:
-        raise ValueError(f"gemm: batch sizes differ: a {tuple(a.shape)}, b {tuple(b.shape)}")
-    out_shape = (M, N) if not batch else (max(batch), M, N)
+    out_shape = _gemm_out_shape(a, b, trans_a, trans_b)
     if out is None:
         out = _alloc.empty("out", out_shape, a.dtype)
         beta = 0.0

@@ -59,9 +59,9 @@ def _tensor_arg(x, fn, arg="input"):
 
 
 def _finish(arr, device, requires_grad):
-    dev = _parse_device(device)
-    if dev.type == "cuda":
-        arr = _move(arr, dev)
+    """A Tensor of ``arr`` on ``device`` (None: where ``arr`` is)."""
+    if device is not None:
+        arr = _move(arr, _parse_device(device))
     return Tensor(arr, requires_grad=requires_grad)
 
 
@@ -82,10 +82,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     dtype inference like torch: Python floats -> float32, ints -> int64,
     bools -> bool; a NumPy array keeps its dtype (float64 stays float64).
     """
-    arr = _to_array(data, dtype=_parse_dtype(dtype), copy=True)
-    if not isinstance(arr, np.ndarray) and device is None:
-        return Tensor(arr, requires_grad=requires_grad)
-    return _finish(arr, device, requires_grad)
+    return _finish(_to_array(data, dtype=_parse_dtype(dtype), copy=True), device,
+                   requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

@@ -75,8 +75,8 @@ class Getitem(Function):
         shape, dtype, index = self.meta
         xp = array_module(g)
         out = xp.zeros(shape, dtype=dtype)
-        if _is_basic(index):
-            out[index] = g
+        if _is_basic(index) or getattr(index, "dtype", None) == np.bool_:
+            out[index] = g  # no element is picked twice: plain assignment
         else:
             xp.add.at(out, index, g)
         return (out,)

@@ -36,12 +36,11 @@ def _as_array(value, key: str):
         return value.data
     if isinstance(value, np.ndarray):
         return value
-    if hasattr(value, "__cuda_array_interface__"):  # CuPy (a torch.cuda tensor takes the next)
-        if hasattr(value, "detach"):
-            value = value.detach()
-        return _as_cupy(value)
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch.Tensor, without importing torch
-        return value.detach().cpu().numpy()
+        value = value.detach()
+        return _as_cupy(value) if getattr(value, "is_cuda", False) else value.cpu().numpy()
+    if hasattr(value, "__cuda_array_interface__"):  # CuPy and other GPU arrays
+        return _as_cupy(value)
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return np.asarray(value)
     raise TypeError(f"load_state_dict: value for {key!r} must be a Tensor, NumPy array or torch "

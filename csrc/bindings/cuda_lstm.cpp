@@ -94,7 +94,7 @@ int sequence_forward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse, P
 void sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse, Ptr dy,
                        Ptr dh_n, Ptr dc_n, Ptr x, Ptr h0, Ptr c0, Ptr w_ih, Ptr w_hh, Ptr y,
                        Ptr gates, Ptr cs, Ptr dgates, Ptr dx, Ptr dh0, Ptr dc0, Ptr dw_ih,
-                       Ptr dw_hh, Ptr db, Ptr stream) {
+                       Ptr dw_hh, Ptr db, Ptr workspace, int64_t workspace_size, Ptr stream) {
   const char* fn = "lstm_sequence_backward";
   check_sizes(fn, T, N, I, H);
   require_inputs(fn, T * N, N, I, H, x, h0, c0, w_ih, w_hh);
@@ -104,11 +104,14 @@ void sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse,
   require(fn, "dgates", dgates, T * N * 4 * H);
   require(fn, "dh0", dh0, N * H);
   require(fn, "dc0", dc0, N * H);
+  LG_CHECK(workspace_size >= 0, fn, ": workspace_size must be >= 0, got ", workspace_size);
+  require(fn, "workspace", workspace, workspace_size);
   py::gil_scoped_release nogil;
   lg::cuda::lstm_sequence_backward(T, N, I, H, reverse, in(dy), in(dh_n), in(dc_n), in(x),
                                    in(h0), in(c0), in(w_ih), in(w_hh), in(y), in(gates), in(cs),
                                    out(dgates), out(dx), out(dh0), out(dc0), out(dw_ih),
-                                   out(dw_hh), out(db), cuda_bind::stream(stream));
+                                   out(dw_hh), out(db), out(workspace), workspace_size,
+                                   cuda_bind::stream(stream));
 }
 
 }  // namespace
@@ -133,8 +136,18 @@ void register_lstm(py::module_& m) {
   m.def("lstm_sequence_backward", &sequence_backward, arg("T"), arg("N"), arg("I"), arg("H"),
         arg("reverse"), arg("dy"), arg("dh_n"), arg("dc_n"), arg("x"), arg("h0"), arg("c0"),
         arg("w_ih"), arg("w_hh"), arg("y"), arg("gates"), arg("cs"), arg("dgates"), arg("dx"),
-        arg("dh0"), arg("dc0"), arg("dw_ih"), arg("dw_hh"), arg("db"), arg("stream"),
-        "Backward of lstm_sequence_forward (GEMM driver); db is the gradient of each bias.");
+        arg("dh0"), arg("dc0"), arg("dw_ih"), arg("dw_hh"), arg("db"), arg("workspace"),
+        arg("workspace_size"), arg("stream"),
+        "Backward of lstm_sequence_forward (GEMM driver); db is the gradient of each bias; "
+        "workspace (workspace_size floats, from lstm_sequence_backward_workspace) holds "
+        "split-K partial products.");
+  m.def("lstm_sequence_backward_workspace",
+        [](int64_t T, int64_t N, int64_t I, int64_t H) {
+          check_sizes("lstm_sequence_backward_workspace", T, N, I, H);
+          return lg::cuda::lstm_sequence_backward_workspace(T, N, I, H);
+        },
+        arg("T"), arg("N"), arg("I"), arg("H"),
+        "Floats of workspace lstm_sequence_backward uses on the current device.");
 }
 
 }  // namespace cuda_bind

@@ -8,7 +8,9 @@
 // reverse: a fused pointwise kernel turns (dy_t + dh_next, dc_next) into
 // dgates_t and dc_{t-1}, one sgemm gives dh_{t-1} = dgates_t · w_hh; after the
 // loop dx, dw_ih and dw_hh are whole-sequence GEMMs over T*N rows and db a
-// column sum of dgates (never per-step accumulation).
+// column sum of dgates (never per-step accumulation). The products with few
+// output tiles (dh per step, the weight gradients) are split over K into a
+// workspace (see "split-K products").
 //
 // Persistent forward (small batches). One cooperative launch runs all T
 // steps. Block b owns `units` hidden units j and so all four gate rows of
@@ -86,6 +88,82 @@ void mm(bool ta, bool tb, int64_t M, int64_t Nc, int64_t K, const float* A, int6
   sgemm(ta, tb, M, Nc, K, 1.f, A, lda, B, ldb, beta, C, Nc, s);
 }
 
+// ------------------------------------------------------------------ split-K products
+// The backward's products with few output tiles -- dh = dgates_t · w_hh each
+// step (N x H outputs, K = 4H) and the weight gradients (4H x I, 4H x H
+// outputs, K = T*N) -- would leave most SMs idle in one GEMM. They run as S
+// partial products over K chunks (one strided-batched sgemm) into a CuPy
+// workspace; the consumer sums the S slabs (the next step's pointwise
+// kernel, or lstm_sum_parts_kernel). Deterministic: no atomics.
+constexpr int64_t kSplitTile = 64, kSplitMinK = 64, kSplitMax = 32;
+
+int sm_count() {
+  int dev = 0, sms = 0;
+  check_call(cudaGetDevice(&dev), "lstm: cudaGetDevice");
+  check_call(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
+             "lstm: cudaDeviceGetAttribute");
+  return sms;
+}
+
+// S (a power of two) for an M x Nc x K product: until ~2 blocks per SM.
+int64_t splits_for(int64_t M, int64_t Nc, int64_t K, int sms) {
+  const int64_t tiles = ((M + kSplitTile - 1) / kSplitTile) * ((Nc + kSplitTile - 1) / kSplitTile);
+  int64_t S = 1;
+  while (S < kSplitMax && tiles * S * 2 <= 2 * int64_t(sms) && K / (S * 2) >= kSplitMinK) S *= 2;
+  return S;
+}
+
+// ws[p] (M x Nc) = op(A) · op(B) over the p-th of S K-chunks (the last one
+// also takes the K % S leftover rows).
+void partial_products(bool ta, bool tb, int64_t M, int64_t Nc, int64_t K, const float* A,
+                      int64_t lda, const float* B, int64_t ldb, int64_t S, float* ws,
+                      cudaStream_t s) {
+  const int64_t KC = K / S, rest = K - S * KC;
+  const int64_t step_a = ta ? KC * lda : KC, step_b = tb ? KC : KC * ldb;
+  sgemm_strided_batched(ta, tb, S, M, Nc, KC, 1.f, A, lda, step_a, B, ldb, step_b, 0.f, ws, Nc,
+                        M * Nc, s);
+  if (rest > 0)
+    sgemm(ta, tb, M, Nc, rest, 1.f, A + S * step_a, lda, B + S * step_b, ldb, 1.f,
+          ws + (S - 1) * M * Nc, Nc, s);
+}
+
+// out = beta·out + Σ_p parts[p] (beta 0: out is not read).
+__global__ void lstm_sum_parts_kernel(int64_t count, int64_t parts,
+                                      const float* __restrict__ ws, float beta,
+                                      float* __restrict__ out) {
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < count;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    float acc = beta == 0.f ? 0.f : beta * out[e];
+    for (int64_t p = 0; p < parts; ++p) acc += ws[p * count + e];
+    out[e] = acc;
+  }
+}
+
+void sum_parts(int64_t count, int64_t parts, const float* ws, float beta, float* out,
+               cudaStream_t s) {
+  lstm_sum_parts_kernel<<<grid_for(count, kPointwiseThreads), kPointwiseThreads, 0, s>>>(
+      count, parts, ws, beta, out);
+  check_launch("lstm_sum_parts_kernel");
+}
+
+// mm() split over K when that fills the GPU better and the workspace
+// (ws_floats) holds the partial products.
+void mm_split(bool ta, bool tb, int64_t M, int64_t Nc, int64_t K, const float* A, int64_t lda,
+              const float* B, int64_t ldb, float beta, float* C, float* ws, int64_t ws_floats,
+              int sms, cudaStream_t s) {
+  const int64_t S = splits_for(M, Nc, K, sms);
+  if (S == 1 || M * Nc == 0 || S * M * Nc > ws_floats)
+    return mm(ta, tb, M, Nc, K, A, lda, B, ldb, beta, C, s);
+  partial_products(ta, tb, M, Nc, K, A, lda, B, ldb, S, ws, s);
+  sum_parts(M * Nc, S, ws, beta, C, s);
+}
+
+// Floats of workspace an M x Nc x K product split by mm_split needs (0: unsplit).
+int64_t split_workspace(int64_t M, int64_t Nc, int64_t K, int sms) {
+  const int64_t S = splits_for(M, Nc, K, sms);
+  return S > 1 ? S * M * Nc : 0;
+}
+
 // ------------------------------------------------------------------ pointwise cell
 __device__ __forceinline__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
@@ -130,16 +208,18 @@ __global__ void lstm_pointwise_forward_kernel(int64_t N, int64_t H, float* gates
 }
 
 // dh = dh_next + dy, dc = dc_in + dh·o·(1 - tanh²c); null inputs are zero.
-// dc_out (= dc·f, may alias dc_in: each element is read before it is
-// written by the same thread) may be null.
+// dh_next is the sum of `dh_parts` (N, H) slabs (the split-K partial
+// products of the previous step's dh GEMM). dc_out (= dc·f, may alias
+// dc_in: each element is read before it is written by the same thread) may
+// be null.
 __global__ void lstm_pointwise_backward_kernel(int64_t N, int64_t H,
                                                const float* __restrict__ act,
                                                const float* __restrict__ c_prev,
                                                const float* __restrict__ c_cur,
                                                const float* __restrict__ dy,
                                                const float* __restrict__ dh_next,
-                                               const float* dc_in, float* dc_out,
-                                               float* __restrict__ dgates) {
+                                               int64_t dh_parts, const float* dc_in,
+                                               float* dc_out, float* __restrict__ dgates) {
   const int64_t NH = N * H;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < NH;
        e += int64_t(gridDim.x) * blockDim.x) {
@@ -147,7 +227,9 @@ __global__ void lstm_pointwise_backward_kernel(int64_t N, int64_t H,
     const float* a = act + n * 4 * H;
     const float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
     const float tc = tanhf(c_cur[e]);
-    const float dh = (dh_next ? dh_next[e] : 0.f) + (dy ? dy[e] : 0.f);
+    float dh = dy ? dy[e] : 0.f;
+    if (dh_next)
+      for (int64_t p = 0; p < dh_parts; ++p) dh += dh_next[p * NH + e];
     const float dc = (dc_in ? dc_in[e] : 0.f) + dh * o * (1.f - tc * tc);
     float* dg = dgates + n * 4 * H;
     dg[j] = dc * g * i * (1.f - i);
@@ -187,9 +269,10 @@ void pointwise_forward(int64_t N, int64_t H, float* g, const float* b_ih, const 
 
 void pointwise_backward(int64_t N, int64_t H, const float* act, const float* c_prev,
                         const float* c_cur, const float* dy, const float* dh_next,
-                        const float* dc_in, float* dc_out, float* dg, cudaStream_t s) {
+                        int64_t dh_parts, const float* dc_in, float* dc_out, float* dg,
+                        cudaStream_t s) {
   lstm_pointwise_backward_kernel<<<grid_for(N * H, kPointwiseThreads), kPointwiseThreads, 0, s>>>(
-      N, H, act, c_prev, c_cur, dy, dh_next, dc_in, dc_out, dg);
+      N, H, act, c_prev, c_cur, dy, dh_next, dh_parts, dc_in, dc_out, dg);
   check_launch("lstm_pointwise_backward_kernel");
 }
 
@@ -378,6 +461,14 @@ void launch_persistent(const PersistentPlan& p, int64_t T, int64_t N, int64_t H,
 
 }  // namespace
 
+int64_t lstm_sequence_backward_workspace(int64_t T, int64_t N, int64_t I, int64_t H) {
+  if (T * N == 0 || H == 0) return 0;
+  const int sms = sm_count();
+  const int64_t G = 4 * H;
+  return std::max({split_workspace(N, H, G, sms), split_workspace(G, I, T * N, sms),
+                   split_workspace(G, H, (T - 1) * N, sms)});
+}
+
 // ------------------------------------------------------------------ cell
 void lstm_cell_forward(int64_t N, int64_t I, int64_t H, const float* x, const float* h,
                        const float* c, const float* w_ih, const float* w_hh, const float* b_ih,
@@ -407,7 +498,7 @@ void lstm_cell_backward(int64_t N, int64_t I, int64_t H, const float* dh_out,
     zero(db, G, s);
     return;
   }
-  pointwise_backward(N, H, gates, c, c_out, nullptr, dh_out, dc_out, dc, dgates, s);
+  pointwise_backward(N, H, gates, c, c_out, nullptr, dh_out, 1, dc_out, dc, dgates, s);
   if (dx) mm(false, false, N, I, G, dgates, G, w_ih, I, 0.f, dx, s);
   if (dh) mm(false, false, N, H, G, dgates, G, w_hh, H, 0.f, dh, s);
   if (dw_ih) mm(true, false, G, I, N, dgates, G, x, I, 0.f, dw_ih, s);
@@ -462,7 +553,7 @@ void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool rev
                             const float* w_ih, const float* w_hh, const float* y,
                             const float* gates, const float* cs, float* dgates, float* dx,
                             float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db,
-                            void* stream) {
+                            float* ws, int64_t ws_floats, void* stream) {
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   const int64_t G = 4 * H, NH = N * H, TN = T * N;
   // dh0 / dc0 carry dh_next / dc_next through the loop.
@@ -475,6 +566,13 @@ void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool rev
     zero(db, G, s);
     return;
   }
+  const int sms = sm_count();
+  // dh of each step: split-K partial products in ws when that pays (and
+  // fits), summed by the next step's pointwise kernel; else straight into dh0.
+  const int64_t S = splits_for(N, H, G, sms);
+  const bool split = S > 1 && S * NH <= ws_floats;
+  const float* dh_next = dh0;
+  int64_t dh_parts = 1;
   for (int64_t step = 0; step < T; ++step) {
     const int64_t t = reverse ? step : T - 1 - step;  // reverse of the forward order
     const bool first = reverse ? t == T - 1 : t == 0;  // first step of the forward pass
@@ -482,11 +580,18 @@ void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool rev
     const float* c_prev = first ? c0 : cs + tp * NH;
     float* dg = dgates + t * N * G;
     pointwise_backward(N, H, gates + t * N * G, c_prev, cs + t * NH, dy ? dy + t * NH : nullptr,
-                       dh0, dc0, dc0, dg, s);
-    mm(false, false, N, H, G, dg, G, w_hh, H, 0.f, dh0, s);
+                       dh_next, dh_parts, dc0, dc0, dg, s);
+    if (split) {
+      partial_products(false, false, N, H, G, dg, G, w_hh, H, S, ws, s);
+      dh_next = ws;
+      dh_parts = S;
+    } else {
+      mm(false, false, N, H, G, dg, G, w_hh, H, 0.f, dh0, s);
+    }
   }
+  if (split) sum_parts(NH, S, ws, 0.f, dh0, s);
   if (dx) mm(false, false, TN, I, G, dgates, G, w_ih, I, 0.f, dx, s);
-  if (dw_ih) mm(true, false, G, I, TN, dgates, G, x, I, 0.f, dw_ih, s);
+  if (dw_ih) mm_split(true, false, G, I, TN, dgates, G, x, I, 0.f, dw_ih, ws, ws_floats, sms, s);
   if (dw_hh) {
     // h_{t-1} is h0 for the first step and y of the neighbouring step
     // otherwise; the other T-1 steps are one contiguous slab of each.
@@ -495,7 +600,8 @@ void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool rev
     if (T > 1) {
       const float* dg_rest = reverse ? dgates : dgates + N * G;
       const float* h_rest = reverse ? y + NH : y;
-      mm(true, false, G, H, (T - 1) * N, dg_rest, G, h_rest, H, 1.f, dw_hh, s);
+      mm_split(true, false, G, H, (T - 1) * N, dg_rest, G, h_rest, H, 1.f, dw_hh, ws, ws_floats,
+               sms, s);
     }
   }
   bias_grad(TN, G, dgates, db, s);

@@ -45,14 +45,19 @@ LstmPath lstm_sequence_forward(int64_t T, int64_t N, int64_t I, int64_t H, bool 
 
 // dy, dh_n, dc_n may be null (zero); dgates (T, N, 4H) is a workspace; dh0,
 // dc0 are required (they carry the recurrence); dx, dw_ih, dw_hh, db may be
-// null.
+// null. ws (ws_floats floats, may be null / 0) holds split-K partial
+// products; with less than lstm_sequence_backward_workspace() floats the
+// products run unsplit (same results up to rounding, slower).
 void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse,
                             const float* dy, const float* dh_n, const float* dc_n,
                             const float* x, const float* h0, const float* c0,
                             const float* w_ih, const float* w_hh, const float* y,
                             const float* gates, const float* cs, float* dgates, float* dx,
                             float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db,
-                            void* stream);
+                            float* ws, int64_t ws_floats, void* stream);
+
+// Floats of workspace lstm_sequence_backward uses on the current device.
+int64_t lstm_sequence_backward_workspace(int64_t T, int64_t N, int64_t I, int64_t H);
 
 }  // namespace cuda
 }  // namespace lg

@@ -176,9 +176,11 @@ def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_wei
     dgates, dx, dh0, dc0, dw_ih, dw_hh, db = _outputs(
         [(T, N, 4 * H), (T, N, I), (N, H), (N, H), (4 * H, I), (4 * H, H), (4 * H,)],
         [True, bool(need_input_grad), True, True, wb, wb, wb and s.has_bias])
+    n_ws = mod.lstm_sequence_backward_workspace(T, N, I, H)
+    ws = _gpu.empty((n_ws,)) if n_ws > 0 else None  # split-K partial products
     p = _gpu.ptr
     mod.lstm_sequence_backward(T, N, I, H, s.reverse, p(dy), p(dh_n), p(dc_n), p(s.x), p(s.h0),
                                p(s.c0), p(s.w_ih), p(s.w_hh), p(s.y), p(s.gates), p(s.cs),
                                p(dgates), p(dx), p(dh0), p(dc0), p(dw_ih), p(dw_hh), p(db),
-                               _gpu.stream())
+                               p(ws), n_ws, _gpu.stream())
     return _grads(dx, dh0, dc0, dw_ih, dw_hh, db)

@@ -27,7 +27,7 @@ class Permute(Function):
         return a.transpose(perm)
 
     def backward(self, g):
-        return (g.transpose(np.argsort(self.perm)),)
+        return (g.transpose(tuple(int(i) for i in np.argsort(self.perm))),)
 
 
 class Expand(Function):

@@ -193,9 +193,11 @@ class Tensor:
             data = data.data
         elif isinstance(data, np.generic):
             data = np.asarray(data)
+        elif isinstance(data, np.ndarray):
+            pass
         elif hasattr(data, "__cuda_array_interface__"):
             data = _as_cupy(data)
-        elif not isinstance(data, np.ndarray):
+        else:
             data = _to_array(data, dtype=np.float32)
         self.data = data
         self.grad = None

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd import Function, array_module
+from ..autograd import Function, array_module, check_same_device
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -96,6 +96,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     running_var = _check_stat("running_var", running_var, C)
     weight = _check_stat("weight", weight, C)
     bias = _check_stat("bias", bias, C)
+    check_same_device([t.data for t in (input, running_mean, running_var, weight, bias)
+                       if t is not None], fn)
     dtype = input.dtype
     xp = array_module(input.data)
     shape = (1, C) + (1,) * (input.ndim - 2)

@@ -304,7 +304,7 @@ def test_cuda_xent_minus_inf_rows_all_ignored_zero_size_unbatched():
 
 @pytest.mark.cuda
 @requires_cuda
-def test_cuda_xent_bad_targets_raise_before_launch():
+def test_cuda_xent_bad_targets_raise_like_cpu():
     gx, gt = _on_gpu(np.zeros((3, 5), np.float32), np.array([0, 1, 2]))
     for bad in ([0, 5, 1], [0, -1, 1]):
         (gbad,) = _on_gpu(np.array(bad))

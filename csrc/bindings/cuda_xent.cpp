@@ -1,8 +1,9 @@
 // loomgrad._cuda: softmax, log-softmax and the fused softmax cross-entropy.
 // Device pointers and sizes come from loomgrad._gpu_xent, which validated
-// the arrays and -- before any launch -- the class indices (a GPU kernel
-// cannot raise; an index outside [0, C) would read out of bounds). Here the
-// sizes and options are checked again and the GIL released around launches.
+// the arrays; class indices are checked by the kernels themselves (a bad one
+// is never used to read and sets the `bad` flag, which _gpu_xent turns into
+// the CPU kernel's ValueError). Here the sizes and options are checked again
+// and the GIL released around launches.
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
@@ -19,8 +20,8 @@ namespace cuda_bind {
 namespace {
 
 void check_rows(const char* op, int64_t rows, int64_t C) {
-  LG_CHECK(rows >= 0 && C >= 0 && C < (int64_t(1) << 31), op, ": bad sizes (", rows, ", ", C,
-           ") (rows >= 0, 0 <= C < 2^31)");
+  LG_CHECK(rows >= 0 && C >= 0 && C < (int64_t(1) << 30), op, ": bad sizes (", rows, ", ", C,
+           ") (rows >= 0, 0 <= C < 2^30: a row index plus a block stride must fit an int)");
 }
 
 lg::cuda::Reduction parse_reduction(const std::string& r) {
@@ -84,37 +85,42 @@ void register_xent(py::module_& m) {
         [](int64_t N, int64_t C, std::uintptr_t logits, std::uintptr_t target,
            std::uintptr_t target_prob, std::uintptr_t weight, int64_t ignore_index,
            const std::string& reduction, double label_smoothing, std::uintptr_t loss,
-           std::uintptr_t row_loss, std::uintptr_t row_weight, std::uintptr_t stream_) {
+           std::uintptr_t row_loss, std::uintptr_t row_weight, std::uintptr_t bad,
+           std::uintptr_t stream_) {
           const auto a = xent_args(N, C, target, target_prob, weight, ignore_index, reduction,
                                    label_smoothing);
           LG_CHECK(a.reduction == lg::cuda::Reduction::none || (row_loss && row_weight),
                    "softmax_cross_entropy: the row workspaces are required for mean/sum");
+          LG_CHECK(bad != 0, "softmax_cross_entropy: the error flag is required");
           py::gil_scoped_release nogil;
           lg::cuda::softmax_xent_forward(a, ptr<const float>(logits), ptr<float>(loss),
                                          ptr<double>(row_loss), ptr<double>(row_weight),
-                                         stream(stream_));
+                                         ptr<int>(bad), stream(stream_));
         },
         arg("N"), arg("C"), arg("logits"), arg("target"), arg("target_prob"), arg("weight"),
         arg("ignore_index"), arg("reduction"), arg("label_smoothing"), arg("loss"),
-        arg("row_loss"), arg("row_weight"), arg("stream"),
+        arg("row_loss"), arg("row_weight"), arg("bad"), arg("stream"),
         "target (int64) or target_prob (float32) is 0; weight 0 = none; row_loss/row_weight: "
-        "N-double workspaces for mean/sum. Needs N, C >= 1 and validated targets.");
+        "N-double workspaces for mean/sum; bad: a device int32, set to 1 on a class index "
+        "outside [0, C) that is not ignore_index.");
   m.def("softmax_xent_backward",
         [](int64_t N, int64_t C, std::uintptr_t grad_loss, std::uintptr_t logits,
            std::uintptr_t target, std::uintptr_t target_prob, std::uintptr_t weight,
            int64_t ignore_index, const std::string& reduction, double label_smoothing,
-           std::uintptr_t dlogits, std::uintptr_t scalars, std::uintptr_t stream_) {
+           std::uintptr_t dlogits, std::uintptr_t scalars, std::uintptr_t bad,
+           std::uintptr_t stream_) {
           const auto a = xent_args(N, C, target, target_prob, weight, ignore_index, reduction,
                                    label_smoothing);
-          LG_CHECK(scalars != 0, "softmax_cross_entropy_backward: the workspace is required");
+          LG_CHECK(scalars != 0 && bad != 0,
+                   "softmax_cross_entropy_backward: the workspace and error flag are required");
           py::gil_scoped_release nogil;
           lg::cuda::softmax_xent_backward(a, ptr<const float>(logits),
                                           ptr<const float>(grad_loss), ptr<float>(dlogits),
-                                          ptr<float>(scalars), stream(stream_));
+                                          ptr<float>(scalars), ptr<int>(bad), stream(stream_));
         },
         arg("N"), arg("C"), arg("grad_loss"), arg("logits"), arg("target"), arg("target_prob"),
         arg("weight"), arg("ignore_index"), arg("reduction"), arg("label_smoothing"),
-        arg("grad_logits"), arg("scalars"), arg("stream"),
+        arg("grad_logits"), arg("scalars"), arg("bad"), arg("stream"),
         "scalars: a 2-float32 workspace; other arguments as softmax_xent_forward");
 }
 

@@ -265,81 +265,56 @@ Pool2dShape adaptive_shape(int64_t planes, int64_t H, int64_t W, int64_t OH, int
   return s;
 }
 
+// kernel<I>(geom<I>(s), I(total), ...) on `total` threads (a grid-stride
+// loop), int32 or int64 indexing as fits_int32 decides, then the check.
+#define LG_LAUNCH_POOL(kernel, s, total, stream, ...)                                     \
+  do {                                                                                    \
+    if ((total) == 0) return;                                                             \
+    with_index_type(s, [&](auto tag) {                                                    \
+      using I = decltype(tag);                                                            \
+      kernel<I><<<grid_for(total), kThreads, 0, as_stream(stream)>>>(geom<I>(s), I(total), \
+                                                                     __VA_ARGS__);        \
+    });                                                                                   \
+    check_launch(#kernel);                                                                \
+  } while (0)
+
 }  // namespace
 
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int64_t* idx,
                         void* stream) {
-  const int64_t total = s.planes * s.OH * s.OW;
-  if (total == 0) return;
-  with_index_type(s, [&](auto tag) {
-    using I = decltype(tag);
-    max_pool2d_forward_kernel<I><<<grid_for(total), kThreads, 0, as_stream(stream)>>>(
-        geom<I>(s), I(total), x, y, idx);
-  });
-  check_launch("max_pool2d_forward_kernel");
+  LG_LAUNCH_POOL(max_pool2d_forward_kernel, s, s.planes * s.OH * s.OW, stream, x, y, idx);
 }
 
 void max_pool2d_backward(const Pool2dShape& s, const float* dy, const int64_t* idx, float* dx,
                          int* bad, void* stream) {
-  const int64_t total = s.planes * s.H * s.W;
-  if (total == 0) return;
-  with_index_type(s, [&](auto tag) {
-    using I = decltype(tag);
-    max_pool2d_backward_kernel<I><<<grid_for(total), kThreads, 0, as_stream(stream)>>>(
-        geom<I>(s), I(total), dy, idx, dx, bad);
-  });
-  check_launch("max_pool2d_backward_kernel");
+  LG_LAUNCH_POOL(max_pool2d_backward_kernel, s, s.planes * s.H * s.W, stream, dy, idx, dx, bad);
 }
 
 void avg_pool2d_forward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override,
                         const float* x, float* y, void* stream) {
-  const int64_t total = s.planes * s.OH * s.OW;
-  if (total == 0) return;
-  with_index_type(s, [&](auto tag) {
-    using I = decltype(tag);
-    avg_pool2d_forward_kernel<I><<<grid_for(total), kThreads, 0, as_stream(stream)>>>(
-        geom<I>(s), I(total), count_include_pad, divisor_override, x, y);
-  });
-  check_launch("avg_pool2d_forward_kernel");
+  LG_LAUNCH_POOL(avg_pool2d_forward_kernel, s, s.planes * s.OH * s.OW, stream,
+                 count_include_pad, divisor_override, x, y);
 }
 
 void avg_pool2d_backward(const Pool2dShape& s, bool count_include_pad, int64_t divisor_override,
                          const float* dy, float* dx, void* stream) {
-  const int64_t total = s.planes * s.H * s.W;
-  if (total == 0) return;
-  with_index_type(s, [&](auto tag) {
-    using I = decltype(tag);
-    avg_pool2d_backward_kernel<I><<<grid_for(total), kThreads, 0, as_stream(stream)>>>(
-        geom<I>(s), I(total), count_include_pad, divisor_override, dy, dx);
-  });
-  check_launch("avg_pool2d_backward_kernel");
+  LG_LAUNCH_POOL(avg_pool2d_backward_kernel, s, s.planes * s.H * s.W, stream, count_include_pad,
+                 divisor_override, dy, dx);
 }
 
 void adaptive_avg_pool2d_forward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                  const float* x, float* y, void* stream) {
   const Pool2dShape s = adaptive_shape(planes, H, W, OH, OW);
-  const int64_t total = planes * OH * OW;
-  if (total == 0) return;
-  with_index_type(s, [&](auto tag) {
-    using I = decltype(tag);
-    adaptive_avg_pool2d_forward_kernel<I><<<grid_for(total), kThreads, 0, as_stream(stream)>>>(
-        geom<I>(s), I(total), x, y);
-  });
-  check_launch("adaptive_avg_pool2d_forward_kernel");
+  LG_LAUNCH_POOL(adaptive_avg_pool2d_forward_kernel, s, planes * OH * OW, stream, x, y);
 }
 
 void adaptive_avg_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                   const float* dy, float* dx, void* stream) {
   const Pool2dShape s = adaptive_shape(planes, H, W, OH, OW);
-  const int64_t total = planes * H * W;
-  if (total == 0) return;
-  with_index_type(s, [&](auto tag) {
-    using I = decltype(tag);
-    adaptive_avg_pool2d_backward_kernel<I><<<grid_for(total), kThreads, 0, as_stream(stream)>>>(
-        geom<I>(s), I(total), dy, dx);
-  });
-  check_launch("adaptive_avg_pool2d_backward_kernel");
+  LG_LAUNCH_POOL(adaptive_avg_pool2d_backward_kernel, s, planes * H * W, stream, dy, dx);
 }
+
+#undef LG_LAUNCH_POOL
 
 }  // namespace cuda
 }  // namespace lg

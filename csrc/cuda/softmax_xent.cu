@@ -19,12 +19,19 @@
 // Determinism: every reduction combines in a fixed order (butterfly within
 // a warp, warp order across warps); mean/sum over rows add per-row losses
 // in double in one block (no float atomics).
-// Limits: C < 2^31 (checked by the binding); rows any size (grid-stride).
+// Class indices are checked in the kernels (a kernel cannot raise): one
+// outside [0, C) that is not ignore_index is never used to read; it sets
+// the caller's flag (the caller raises the CPU kernel's ValueError) and
+// makes that row's loss NaN and its gradient 0.
+// Limits: C < 2^30 (checked by the binding; the class loop counts in int);
+// rows any size (grid-stride).
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "cuda/launch.h"
@@ -47,9 +54,14 @@ struct XentDev {
   int64_t ignore_index;
   float ls;     // label smoothing
   bool smooth;  // ls > 0 (tested in double, as the CPU kernel does)
+  int* bad;     // set to 1 on a class index outside [0, C) (not ignore_index)
 };
 
-XentDev device_args(const XentArgs& a) {
+__device__ __forceinline__ bool out_of_range(const XentDev& a, int64_t y) {
+  return y != a.ignore_index && (y < 0 || y >= a.C);
+}
+
+XentDev device_args(const XentArgs& a, int* bad) {
   return {a.N,
           a.C,
           a.target,
@@ -57,7 +69,8 @@ XentDev device_args(const XentArgs& a) {
           static_cast<const float*>(a.weight),
           a.ignore_index,
           static_cast<float>(a.label_smoothing),
-          a.label_smoothing > 0.0};
+          a.label_smoothing > 0.0,
+          bad};
 }
 
 // Running max m and sum s of exp(x - m).
@@ -200,7 +213,10 @@ __global__ void __launch_bounds__(Group<kGW>::kBlockThreads)
     const float* xr = x + row * C;
     float l = 0.0f, wrow = 0.0f;
     const int64_t y = a.target ? __ldg(a.target + row) : 0;
-    if (!a.target || y != a.ignore_index) {  // uniform over the group
+    if (a.target && out_of_range(a, y)) {
+      l = NAN;
+      if (lane == 0) *a.bad = 1;
+    } else if (!a.target || y != a.ignore_index) {  // uniform over the group
       const MaxSum st = row_stats<kGW>(xr, C, lane);
       const float lsum = logf(st.s);
       if (a.target) {
@@ -277,7 +293,8 @@ __global__ void __launch_bounds__(kReduceThreads)
   if (mean && a.target)
     for (int64_t i = threadIdx.x; i < a.N; i += kReduceThreads) {
       const int64_t y = a.target[i];
-      if (y != a.ignore_index) tw += a.weight ? double(a.weight[y]) : 1.0;
+      if (y != a.ignore_index && !out_of_range(a, y))
+        tw += a.weight ? double(a.weight[y]) : 1.0;
     }
   if (a.weight)
     for (int64_t c = threadIdx.x; c < a.C; c += kReduceThreads) wt += double(a.weight[c]);
@@ -305,7 +322,8 @@ __global__ void __launch_bounds__(Group<kGW>::kBlockThreads)
     const float g = __ldg(grad + (per_row ? row : 0)) * scale;
     if (a.target) {
       const int64_t y = __ldg(a.target + row);
-      if (y == a.ignore_index) {
+      if (y == a.ignore_index || out_of_range(a, y)) {
+        if (lane == 0 && y != a.ignore_index) *a.bad = 1;
         for (int c = lane; c < C; c += Group<kGW>::kThreads) dr[c] = 0.0f;
         continue;
       }
@@ -401,10 +419,24 @@ void log_softmax_backward(int64_t rows, int64_t C, const float* y, const float* 
   softmax_backward_impl<true>(rows, C, y, dy, dx, stream, "log_softmax_backward_kernel");
 }
 
+namespace {
+// Zeroes the caller's error flag on the stream (cheaper than a Python-side
+// cupy.zeros per call).
+void clear_flag(int* bad, void* stream, const char* name) {
+  const cudaError_t err = cudaMemsetAsync(bad, 0, sizeof(int), as_stream(stream));
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // do not leave it for the next check_launch
+    throw std::runtime_error(std::string(name) + ": " + cudaGetErrorName(err) + ": " +
+                             cudaGetErrorString(err));
+  }
+}
+}  // namespace
+
 void softmax_xent_forward(const XentArgs& a, const float* logits, float* loss, double* row_loss,
-                          double* row_weight, void* stream) {
+                          double* row_weight, int* bad, void* stream) {
   if (a.N == 0 || a.C == 0) return;
-  const XentDev d = device_args(a);
+  clear_flag(bad, stream, "xent_forward (clearing the error flag)");
+  const XentDev d = device_args(a, bad);
   const bool none = a.reduction == Reduction::none;
   with_group(a.C, [&](auto tag) {
     constexpr int kGW = decltype(tag)::value;
@@ -420,9 +452,10 @@ void softmax_xent_forward(const XentArgs& a, const float* logits, float* loss, d
 }
 
 void softmax_xent_backward(const XentArgs& a, const float* logits, const float* grad_loss,
-                           float* dlogits, float* scalars, void* stream) {
+                           float* dlogits, float* scalars, int* bad, void* stream) {
   if (a.N == 0 || a.C == 0) return;
-  const XentDev d = device_args(a);
+  clear_flag(bad, stream, "xent_backward (clearing the error flag)");
+  const XentDev d = device_args(a, bad);
   xent_backward_scalars_kernel<<<1, kReduceThreads, 0, as_stream(stream)>>>(
       d, a.reduction == Reduction::mean, scalars);
   check_launch("xent_backward_scalars_kernel");

@@ -4,9 +4,9 @@ csrc/cuda/softmax_xent.cu).
 Same signatures, shapes and errors as the CPU functions in
 :mod:`loomgrad._nn_kernels` (which route GPU arrays here). float32 only;
 outputs and workspaces come from CuPy's pool and the kernels run on CuPy's
-current stream. Class-index targets are checked on the GPU before any
-launch (one reduction and a read-back: a synchronisation), because a kernel
-cannot raise and an index outside [0, C) would read out of bounds; a bad one
+current stream. Class indices are checked inside the kernels, which never
+read with a bad one and set a flag instead; the flag is read back after the
+launch (a synchronisation, for class-index targets only) and a bad index
 raises the CPU kernel's ValueError. A scalar ``grad_loss`` may be a Python
 number or 0-d host array (it is copied over); other operands must be GPU
 arrays.
@@ -112,13 +112,26 @@ def _xent_args(fn, logits, target, weight, reduction, label_smoothing, ignore_in
         weight = _gpu.float_array(fn, "weight", weight)
         if weight.shape != (C,):
             raise ValueError(f"weight: expected shape {(C,)} (one per class), got {weight.shape}")
-    if index is not None and N:
-        bad = (index != ignore_index) & ((index < 0) | (index >= C))
-        if bool(bad.any()):
-            i = int(cp.argmax(bad))
-            raise ValueError(f"softmax_cross_entropy: target[{i}] = {int(index[i])} is out of "
-                             f"range for {C} classes (and is not ignore_index = {ignore_index})")
+    if index is not None and N and not C:  # no kernel runs: every index must be ignored
+        _raise_bad_target(index, C, ignore_index)
     return logits, index, prob, weight, ls, ignore_index, unbatched
+
+
+def _raise_bad_target(index, C, ignore_index):
+    """The CPU kernel's ValueError for the first class index that is neither
+    in [0, C) nor ignore_index, if there is one (the slow path: after a
+    kernel raised its flag, or when C == 0)."""
+    _, cp = _gpu.require()
+    bad = (index != ignore_index) & ((index < 0) | (index >= C))
+    if bool(bad.any()):
+        i = int(cp.argmax(bad))
+        raise ValueError(f"softmax_cross_entropy: target[{i}] = {int(index[i])} is out of "
+                         f"range for {C} classes (and is not ignore_index = {ignore_index})")
+
+
+def _check_flag(flag, index, C, ignore_index):
+    if index is not None and int(flag[0]):
+        _raise_bad_target(index, C, ignore_index)
 
 
 def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
@@ -136,10 +149,13 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
         loss.fill(np.nan if reduction == "mean" else 0.0)
     else:
         ws = None if none else _gpu.empty((2, n), np.float64)
+        flag = _gpu.empty((1,), np.int32)  # zeroed by the launcher
         cuda.softmax_xent_forward(n, C, _gpu.ptr(logits), _gpu.ptr(index), _gpu.ptr(prob),
                                   _gpu.ptr(weight), ii, reduction, ls, _gpu.ptr(loss),
                                   0 if ws is None else _gpu.ptr(ws[0]),
-                                  0 if ws is None else _gpu.ptr(ws[1]), _gpu.stream())
+                                  0 if ws is None else _gpu.ptr(ws[1]), _gpu.ptr(flag),
+                                  _gpu.stream())
+        _check_flag(flag, index, C, ii)
     if unbatched and none:
         loss = loss.reshape(())
     return loss
@@ -176,7 +192,10 @@ def softmax_cross_entropy_backward(grad_loss, logits, target, weight=None, ignor
     dx = _gpu.empty((n, C))
     if n and C:
         scalars = _gpu.empty((2,))
+        flag = _gpu.empty((1,), np.int32)  # zeroed by the launcher
         cuda.softmax_xent_backward(n, C, _gpu.ptr(g), _gpu.ptr(logits), _gpu.ptr(index),
                                    _gpu.ptr(prob), _gpu.ptr(weight), ii, reduction, ls,
-                                   _gpu.ptr(dx), _gpu.ptr(scalars), _gpu.stream())
+                                   _gpu.ptr(dx), _gpu.ptr(scalars), _gpu.ptr(flag),
+                                   _gpu.stream())
+        _check_flag(flag, index, C, ii)
     return dx[0] if unbatched else dx

@@ -2,7 +2,9 @@
 backward) against plain NumPy references written from torch's rules and
 against torch's CPU ops: kernel/stride/padding/dilation/ceil_mode tables,
 count_include_pad, divisor_override, ties, NaN, -inf, zero-size batches,
-float32/float64, and argument errors."""
+float32/float64, and argument errors. The cuda-marked tests at the end run
+the CUDA kernels against the CPU kernels on the same tables (skipped without
+a GPU)."""
 import numpy as np
 import pytest
 

@@ -2,7 +2,9 @@
 references and torch's CPU ops: every cross-entropy option (class-index and
 probability targets, ignore_index, class weights, label smoothing, each
 reduction), extreme logits (+-1e4, -inf entries, all -inf rows), zero-size
-batches, float32/float64, and argument errors."""
+batches, float32/float64, and argument errors. The cuda-marked tests at the
+end run the CUDA kernels against the CPU kernels on the same tables (skipped
+without a GPU)."""
 import itertools
 
 import numpy as np

@@ -161,6 +161,8 @@ def test_device_check_names_both_devices():
     autograd.check_same_device((a, b), "Add")  # all CPU: fine
     autograd.check_same_device((a, np.float32(1.0)), "Add")  # NumPy scalars are CPU too
     autograd.check_same_device((_FakeGpuArray(0), _FakeGpuArray(0)), "Add")
+    with pytest.raises(RuntimeError, match=r"cpu and cuda:0 \(in indexing\)"):
+        lg.ones(3)[_FakeGpuArray(0)]
     assert autograd.device_name(a) == "cpu"
     assert autograd.device_name(_FakeGpuArray(3)) == "cuda:3"
     with pytest.raises(RuntimeError, match=r"same device.*cpu and cuda:0.*\(in Mul\)"):
@@ -207,8 +209,6 @@ def test_mpi_backend_refuses_gpu_arrays_clearly():
 
 
 # =========================================================================== on a GPU
-cuda = [pytest.mark.cuda, requires_cuda]
-
 
 def _grad_outputs(outs, seed=1):
     rng = np.random.default_rng(seed)
@@ -272,7 +272,7 @@ def test_more_tensor_ops_on_gpu_match_cpu():
     x = make_inputs([(4, 6)], np.float32)[0]
     fns = [lambda t: t.sum(1), lambda t: t.mean(0, keepdim=True), lambda t: t.max(1).values,
            lambda t: t.amin(), lambda t: t.var(1), lambda t: t.std(), lambda t: t[1:3, ::2],
-           lambda t: t[lg.tensor([0, 2, 2], device=t.device)],
+           lambda t: t[lg.tensor([0, 2, 2], device=t.device)], lambda t: t[[0, 2, 2], 1:],
            lambda t: t[t.detach() > 0], lambda t: t.reshape(3, 8).transpose(0, 1),
            lambda t: lg.cat([t, t * 2], 1), lambda t: lg.stack([t, t], 0).permute(2, 0, 1),
            lambda t: t.softmax(1), lambda t: t.log_softmax(0), lambda t: t.gelu(),
@@ -368,22 +368,22 @@ def test_conv2d_layer_on_gpu_matches_cpu(xs, ws, bias, kw):
                        rtol=1e-3, atol=1e-4 * red)
 
 
-@pytest.mark.cuda
-@requires_cuda
-@pytest.mark.parametrize("xs,kw", [c for c in MAXPOOL_CASES if 0 not in c[0]])
-def test_max_pool_on_gpu_matches_cpu(xs, kw):
-    x = make_inputs([xs], np.float32)[0]
-    _module_gpu_vs_cpu(lambda: nn.MaxPool2d(**kw), [x], rtol=1e-6, atol=1e-6)
-    _gpu_vs_cpu_fn(lambda t: F.max_pool2d(t, **kw, return_indices=True), [x], rtol=0, atol=1e-6)
+POOL_CASES = ([("max",) + c for c in MAXPOOL_CASES if 0 not in c[0]]
+              + [("avg",) + c for c in AVGPOOL_CASES if 0 not in c[0]])
 
 
 @pytest.mark.cuda
 @requires_cuda
-@pytest.mark.parametrize("xs,kw", [c for c in AVGPOOL_CASES if 0 not in c[0]])
-def test_avg_pool_on_gpu_matches_cpu(xs, kw):
+@pytest.mark.parametrize("kind,xs,kw", POOL_CASES)
+def test_pools_on_gpu_match_cpu(kind, xs, kw):
     x = make_inputs([xs], np.float32)[0]
-    _module_gpu_vs_cpu(lambda: nn.AvgPool2d(**kw), [x], rtol=1e-5, atol=1e-6)
-    _module_gpu_vs_cpu(lambda: nn.AdaptiveAvgPool2d((2, 3)), [x], rtol=1e-5, atol=1e-6)
+    if kind == "max":
+        _module_gpu_vs_cpu(lambda: nn.MaxPool2d(**kw), [x], rtol=1e-6, atol=1e-6)
+        _gpu_vs_cpu_fn(lambda t: F.max_pool2d(t, **kw, return_indices=True), [x], rtol=0,
+                       atol=1e-6)
+    else:
+        _module_gpu_vs_cpu(lambda: nn.AvgPool2d(**kw), [x], rtol=1e-5, atol=1e-6)
+        _module_gpu_vs_cpu(lambda: nn.AdaptiveAvgPool2d((2, 3)), [x], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.cuda
@@ -596,3 +596,15 @@ def test_torch_cuda_tensors_become_gpu_tensors():
     m.load_state_dict({"weight": torch.ones(2, 4, device="cuda"),
                        "bias": torch.zeros(2, device="cuda")})
     np.testing.assert_array_equal(host(m.weight), np.ones((2, 4)))
+
+
+@pytest.mark.cuda
+@requires_cuda
+def test_optimizers_made_before_model_cuda_work():
+    for opt_cls, kw in OPTIMIZERS:
+        m = nn.Linear(3, 2)
+        opt = opt_cls(m.parameters(), **kw)  # Adagrad makes its state here, on the CPU
+        m.cuda()
+        m(lg.randn(4, 3, device="cuda")).sum().backward()
+        opt.step()
+        assert all(p.is_cuda for p in m.parameters())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import Function, array_module
+from .autograd import Function, array_module, check_same_device
 from .functional import unbroadcast
 
 
@@ -63,11 +63,26 @@ def _is_basic(index) -> bool:
                for i in items)
 
 
+def _index_on(a, index):
+    """``index`` with its arrays on ``a``'s device: host index arrays (from lists) are
+    copied to the GPU for a GPU ``a``; a GPU index into host data is a device mix."""
+    items = index if isinstance(index, tuple) else (index,)
+    if isinstance(a, np.ndarray):
+        for i in items:
+            if hasattr(i, "__cuda_array_interface__"):
+                check_same_device((a, i), "indexing")  # raises, naming both devices
+        return index
+    xp = array_module(a)
+    moved = tuple(xp.asarray(i) if isinstance(i, np.ndarray) else i for i in items)
+    return moved if isinstance(index, tuple) else moved[0]
+
+
 class Getitem(Function):
     """``a[index]``; an index with integer arrays may repeat elements, so its
     backward accumulates with ``add.at`` instead of assigning."""
 
     def forward(self, a, index):
+        index = _index_on(a, index)
         self.meta = (a.shape, a.dtype, index)
         return a[index]
 

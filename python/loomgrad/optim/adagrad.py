@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import array_module
+from ..tensor import _move
 from .optimizer import Optimizer, _check_number, _params_with_grad
 
 __all__ = ["Adagrad"]
@@ -37,6 +38,9 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = array_module(p.data).full_like(p.data,
                                                           group["initial_accumulator_value"])
+        elif type(state["sum"]) is not type(p.data):
+            # made in __init__, then the model moved (model.to("cuda") after the optimizer)
+            state["sum"] = _move(state["sum"], p.device)
         return state
 
     def _validate_group(self, g: dict) -> None:

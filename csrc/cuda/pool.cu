@@ -137,6 +137,17 @@ __global__ void max_pool2d_backward_kernel(Geom<I> g, I total, const float* __re
   }
 }
 
+// Sum of the plane's rows [h0, h1) x columns [w0, w1), row by row (the CPU
+// kernel's order).
+template <typename I>
+__device__ __forceinline__ float window_sum(const float* __restrict__ xp, I W, I h0, I h1, I w0,
+                                            I w1) {
+  float sum = 0.0f;
+  for (I ih = h0; ih < h1; ++ih)
+    for (I iw = w0; iw < w1; ++iw) sum += __ldg(xp + ih * W + iw);
+  return sum;
+}
+
 // torch's average-pool window (clipped to the input) and divisor for
 // output (oh, ow); h0 >= h1 or w0 >= w1 when the window is all padding.
 template <typename I>
@@ -169,11 +180,7 @@ __global__ void avg_pool2d_forward_kernel(Geom<I> g, I total, bool include_pad,
       y[o] = 0.0f;
       continue;
     }
-    const float* xp = x + static_cast<int64_t>(p) * g.H * g.W;
-    float sum = 0.0f;
-    for (I ih = h0; ih < h1; ++ih)
-      for (I iw = w0; iw < w1; ++iw) sum += __ldg(xp + ih * g.W + iw);
-    y[o] = sum / div;
+    y[o] = window_sum(x + static_cast<int64_t>(p) * g.H * g.W, g.W, h0, h1, w0, w1) / div;
   }
 }
 
@@ -217,11 +224,8 @@ __global__ void adaptive_avg_pool2d_forward_kernel(Geom<I> g, I total,
     const I ow = o % g.OW, t = o / g.OW, oh = t % g.OH, p = t / g.OH;
     const I h0 = adaptive_start(oh, g.H, g.OH), h1 = adaptive_end(oh, g.H, g.OH);
     const I w0 = adaptive_start(ow, g.W, g.OW), w1 = adaptive_end(ow, g.W, g.OW);
-    const float* xp = x + static_cast<int64_t>(p) * g.H * g.W;
-    float sum = 0.0f;
-    for (I ih = h0; ih < h1; ++ih)
-      for (I iw = w0; iw < w1; ++iw) sum += __ldg(xp + ih * g.W + iw);
-    y[o] = sum / static_cast<float>(static_cast<int64_t>(h1 - h0) * (w1 - w0));
+    y[o] = window_sum(x + static_cast<int64_t>(p) * g.H * g.W, g.W, h0, h1, w0, w1) /
+           static_cast<float>(static_cast<int64_t>(h1 - h0) * (w1 - w0));
   }
 }
 

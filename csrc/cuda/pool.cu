@@ -14,9 +14,9 @@
 // once (no memset). For max pooling a window contributes when its index
 // is this element; indices outside the plane are reported through a flag
 // (the CPU kernel's error) and never dereferenced. An index inside the
-// plane but outside its window's span -- never produced by max_pool2d --
-// is ignored (the CPU kernel would scatter it; torch's CUDA gather
-// ignores it too).
+// plane but outside its window's span is ignored (the CPU kernel would
+// scatter it; torch's CUDA gather ignores it too): max_pool2d produces one
+// only for a dilated window lying wholly in the padding (output -inf).
 // Index maths: int32 when every flat offset and window coordinate stays
 // below 2^30 (64-bit division is several times slower on the GPU), int64
 // otherwise; grid-stride loops, so any size fits the grid limits.

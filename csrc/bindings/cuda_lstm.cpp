@@ -28,6 +28,11 @@ void check_sizes(const char* fn, int64_t T, int64_t N, int64_t I, int64_t H) {
            " N=", N, " I=", I, " H=", H);
 }
 
+void check_mode(const char* fn, int mode) {
+  LG_CHECK(mode >= -1 && mode <= 1, fn,
+           ": mode must be -1 (GEMM driver), 0 (auto) or 1 (persistent kernel), got ", mode);
+}
+
 // A required array may be 0 only when it holds no elements.
 void require(const char* fn, const char* name, Ptr p, int64_t elems) {
   LG_CHECK(p != 0 || elems == 0, fn, ": ", name, " is required (", elems, " elements)");
@@ -77,8 +82,7 @@ int sequence_forward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse, P
                      Ptr gates, Ptr cs, int mode, Ptr stream) {
   const char* fn = "lstm_sequence_forward";
   check_sizes(fn, T, N, I, H);
-  LG_CHECK(mode >= -1 && mode <= 1, fn, ": mode must be -1 (GEMM), 0 (auto) or 1 (persistent), got ",
-           mode);
+  check_mode(fn, mode);
   require_inputs(fn, T * N, N, I, H, x, h0, c0, w_ih, w_hh);
   require(fn, "y", y, T * N * H);
   require(fn, "h_n", h_n, N * H);
@@ -91,10 +95,12 @@ int sequence_forward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse, P
       out(h_n), out(c_n), out(gates), out(cs), mode, cuda_bind::stream(stream)));
 }
 
-void sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse, Ptr dy,
+// Returns the path that ran, as sequence_forward.
+int sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse, Ptr dy,
                        Ptr dh_n, Ptr dc_n, Ptr x, Ptr h0, Ptr c0, Ptr w_ih, Ptr w_hh, Ptr y,
                        Ptr gates, Ptr cs, Ptr dgates, Ptr dx, Ptr dh0, Ptr dc0, Ptr dw_ih,
-                       Ptr dw_hh, Ptr db, Ptr workspace, int64_t workspace_size, Ptr stream) {
+                       Ptr dw_hh, Ptr db, Ptr workspace, int64_t workspace_size, int mode,
+                       Ptr stream) {
   const char* fn = "lstm_sequence_backward";
   check_sizes(fn, T, N, I, H);
   require_inputs(fn, T * N, N, I, H, x, h0, c0, w_ih, w_hh);
@@ -106,12 +112,13 @@ void sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse,
   require(fn, "dc0", dc0, N * H);
   LG_CHECK(workspace_size >= 0, fn, ": workspace_size must be >= 0, got ", workspace_size);
   require(fn, "workspace", workspace, workspace_size);
+  check_mode(fn, mode);
   py::gil_scoped_release nogil;
-  lg::cuda::lstm_sequence_backward(T, N, I, H, reverse, in(dy), in(dh_n), in(dc_n), in(x),
+  return static_cast<int>(lg::cuda::lstm_sequence_backward(T, N, I, H, reverse, in(dy), in(dh_n), in(dc_n), in(x),
                                    in(h0), in(c0), in(w_ih), in(w_hh), in(y), in(gates), in(cs),
                                    out(dgates), out(dx), out(dh0), out(dc0), out(dw_ih),
-                                   out(dw_hh), out(db), out(workspace), workspace_size,
-                                   cuda_bind::stream(stream));
+                                   out(dw_hh), out(db), out(workspace), workspace_size, mode,
+                                   cuda_bind::stream(stream)));
 }
 
 }  // namespace
@@ -137,10 +144,10 @@ void register_lstm(py::module_& m) {
         arg("reverse"), arg("dy"), arg("dh_n"), arg("dc_n"), arg("x"), arg("h0"), arg("c0"),
         arg("w_ih"), arg("w_hh"), arg("y"), arg("gates"), arg("cs"), arg("dgates"), arg("dx"),
         arg("dh0"), arg("dc0"), arg("dw_ih"), arg("dw_hh"), arg("db"), arg("workspace"),
-        arg("workspace_size"), arg("stream"),
-        "Backward of lstm_sequence_forward (GEMM driver); db is the gradient of each bias; "
-        "workspace (workspace_size floats, from lstm_sequence_backward_workspace) holds "
-        "split-K partial products.");
+        arg("workspace_size"), arg("mode"), arg("stream"),
+        "Backward of lstm_sequence_forward; db is the gradient of each bias; workspace "
+        "(workspace_size floats, from lstm_sequence_backward_workspace) holds split-K partial "
+        "products; mode as for the forward. Returns the path that ran.");
   m.def("lstm_sequence_backward_workspace",
         [](int64_t T, int64_t N, int64_t I, int64_t H) {
           check_sizes("lstm_sequence_backward_workspace", T, N, I, H);

@@ -12,7 +12,7 @@
 // output tiles (dh per step, the weight gradients) are split over K into a
 // workspace (see "split-K products").
 //
-// Persistent forward (small batches). One cooperative launch runs all T
+// Persistent kernels (small batches). One cooperative launch runs all T
 // steps. Block b owns `units` hidden units j and so all four gate rows of
 // each (i, f, g, o of unit j), which keeps the pointwise update local; its
 // slice of w_hh (4*units x H floats) is loaded into shared memory ONCE and
@@ -25,7 +25,9 @@
 // memory) then publishes y_t to every block before the next step. Needs H %
 // 4 == 0, 16-byte aligned h0 and w_hh, cooperative launch support and every
 // block resident (checked with the occupancy API); otherwise the GEMM
-// driver runs. The backward always uses the GEMM driver.
+// driver runs. The persistent backward mirrors it (w_hh columns of its
+// units on chip, dc in registers, dgates_t published by the barrier); the
+// weight gradients stay whole-sequence GEMMs after it.
 //
 // Limits: sizes are int64 on the host and in index maths; element-wise
 // kernels use grid-stride loops (no grid-size limit). Every zero-size case
@@ -207,6 +209,21 @@ __global__ void lstm_pointwise_forward_kernel(int64_t N, int64_t H, float* gates
   }
 }
 
+// Unit j of one batch row: activations a_row (4H) and the states -> the
+// pre-activation gradients in dg_row; returns dc_{t-1} = dc·f.
+__device__ __forceinline__ float cell_backward_unit(const float* a_row, float* dg_row, int64_t H,
+                                                    int64_t j, float c_prev, float c_cur,
+                                                    float dh, float dc_next) {
+  const float i = a_row[j], f = a_row[H + j], g = a_row[2 * H + j], o = a_row[3 * H + j];
+  const float tc = tanhf(c_cur);
+  const float dc = dc_next + dh * o * (1.f - tc * tc);
+  dg_row[j] = dc * g * i * (1.f - i);
+  dg_row[H + j] = dc * c_prev * f * (1.f - f);
+  dg_row[2 * H + j] = dc * i * (1.f - g * g);
+  dg_row[3 * H + j] = dh * tc * o * (1.f - o);
+  return dc * f;
+}
+
 // dh = dh_next + dy, dc = dc_in + dh·o·(1 - tanh²c); null inputs are zero.
 // dh_next is the sum of `dh_parts` (N, H) slabs (the split-K partial
 // products of the previous step's dh GEMM). dc_out (= dc·f, may alias
@@ -224,19 +241,12 @@ __global__ void lstm_pointwise_backward_kernel(int64_t N, int64_t H,
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < NH;
        e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t n = e / H, j = e - n * H;
-    const float* a = act + n * 4 * H;
-    const float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-    const float tc = tanhf(c_cur[e]);
     float dh = dy ? dy[e] : 0.f;
     if (dh_next)
       for (int64_t p = 0; p < dh_parts; ++p) dh += dh_next[p * NH + e];
-    const float dc = (dc_in ? dc_in[e] : 0.f) + dh * o * (1.f - tc * tc);
-    float* dg = dgates + n * 4 * H;
-    dg[j] = dc * g * i * (1.f - i);
-    dg[H + j] = dc * c_prev[e] * f * (1.f - f);
-    dg[2 * H + j] = dc * i * (1.f - g * g);
-    dg[3 * H + j] = dh * tc * o * (1.f - o);
-    if (dc_out) dc_out[e] = dc * f;
+    const float dc = cell_backward_unit(act + n * 4 * H, dgates + n * 4 * H, H, j, c_prev[e],
+                                        c_cur[e], dh, dc_in ? dc_in[e] : 0.f);
+    if (dc_out) dc_out[e] = dc;
   }
 }
 
@@ -382,32 +392,137 @@ lstm_persistent_forward_kernel(int T, int N, int H, int units, int slices, int l
   }
 }
 
+// Persistent backward (BPTT), the same ownership as the forward: block b
+// owns `units` hidden units j, keeps column j of w_hh (its 4H entries,
+// float4 along r) in shared memory for the whole sequence, and keeps dc of
+// its (n, j) cells in registers. Step k: dh_t[n, j] = Σ_r dgates_{t+1}[n, r]
+// · w_hh[r, j] from the previous step's dgates (written by every block,
+// published by the grid barrier, staged through shared memory in chunks of
+// `chunk4` float4 columns), then the pointwise backward writes dgates_t.
+// After the last step one more product gives dh0. Items are (unit, group
+// of NB rows) as in the forward; each thread has at most one item (the host
+// checks), so the dc registers stay with their cells.
+template <int NB>
+__global__ void __launch_bounds__(kPersistentThreads)
+lstm_persistent_backward_kernel(int T, int N, int H, int units, int slices, int chunk4, int ldd4,
+                                bool reverse, const float* dy, const float* dh_n,
+                                const float* dc_n, const float* c0, const float* w_hh,
+                                const float* gates, const float* cs, float* dgates, float* dh0,
+                                float* dc0) {
+  // dgates is written by other blocks during the kernel: plain loads only.
+  extern __shared__ float4 smem4[];
+  const int NG = (N + NB - 1) / NB, G = 4 * H;
+  float4* w_s = smem4;                // [units][H] float4: rows 4r4 .. 4r4+3 of column j
+  float4* d_s = smem4 + units * H;    // [NG*NB][ldd4] float4: a chunk of dgates_{t+1}
+  const int j0 = blockIdx.x * units;
+  const int my_units = min(units, H - j0);
+  for (int e = threadIdx.x; e < units * H; e += blockDim.x) {
+    const int u = e / H, r4 = e - u * H;
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (u < my_units) {
+      const float* col = w_hh + int64_t(4 * r4) * H + j0 + u;
+      v = make_float4(col[0], col[H], col[2 * int64_t(H)], col[3 * int64_t(H)]);
+    }
+    w_s[e] = v;
+  }
+  for (int e = N * ldd4 + threadIdx.x; e < NG * NB * ldd4; e += blockDim.x)
+    d_s[e] = make_float4(0.f, 0.f, 0.f, 0.f);
+  cg::grid_group grid = cg::this_grid();
+  const int64_t NH = int64_t(N) * H;
+  const int ls = threadIdx.x % slices, item = threadIdx.x / slices;
+  const bool valid = item < my_units * NG;
+  const int u = valid ? item / NG : 0, n0 = valid ? (item - u * NG) * NB : 0;
+  const int64_t j = j0 + u;
+  bool own[NB];  // row r of the item is finished by lane r % slices
+  float dc[NB];
+#pragma unroll
+  for (int r = 0; r < NB; ++r) {
+    own[r] = valid && n0 + r < N && (r & (slices - 1)) == ls;
+    dc[r] = own[r] && dc_n ? dc_n[int64_t(n0 + r) * H + j] : 0.f;
+  }
+  for (int step = 0; step <= T; ++step) {
+    float dh[NB];
+    if (step == 0) {
+#pragma unroll
+      for (int r = 0; r < NB; ++r) dh[r] = own[r] && dh_n ? dh_n[int64_t(n0 + r) * H + j] : 0.f;
+    } else {
+      grid.sync();  // dgates of the previous step, from every block, is visible
+      const int64_t tq = reverse ? step - 1 : T - step;  // the step processed last
+      const float4* dgp = reinterpret_cast<const float4*>(dgates + tq * N * G);
+#pragma unroll
+      for (int r = 0; r < NB; ++r) dh[r] = 0.f;
+      for (int c = 0; c < H; c += chunk4) {  // H float4s = the 4H columns of dgates
+        const int cw = min(chunk4, H - c);
+        __syncthreads();  // the previous chunk is consumed
+        for (int e = threadIdx.x; e < N * cw; e += blockDim.x) {
+          const int n = e / cw, k = e - n * cw;
+          d_s[n * ldd4 + k] = dgp[int64_t(n) * H + c + k];
+        }
+        __syncthreads();
+        if (valid) {
+          const float4* wr = w_s + u * H + c;
+          const float4* dr = d_s + n0 * ldd4;
+          for (int k = ls; k < cw; k += slices) {
+            const float4 w = wr[k];
+#pragma unroll
+            for (int r = 0; r < NB; ++r) {
+              const float4 d = dr[r * ldd4 + k];
+              dh[r] = fmaf(w.x, d.x, fmaf(w.y, d.y, fmaf(w.z, d.z, fmaf(w.w, d.w, dh[r]))));
+            }
+          }
+        }
+      }
+      for (int off = slices / 2; off > 0; off >>= 1)  // groups never straddle a warp
+#pragma unroll
+        for (int r = 0; r < NB; ++r) dh[r] += __shfl_xor_sync(0xffffffffu, dh[r], off);
+    }
+    if (step == T) {
+#pragma unroll
+      for (int r = 0; r < NB; ++r)
+        if (own[r]) {
+          const int64_t e = int64_t(n0 + r) * H + j;
+          dh0[e] = dh[r];
+          dc0[e] = dc[r];
+        }
+      break;
+    }
+    const int64_t t = reverse ? step : T - 1 - step;  // reverse of the forward order
+    const bool first = reverse ? t == T - 1 : t == 0;
+    const int64_t tp = reverse ? t + 1 : t - 1;
+#pragma unroll
+    for (int r = 0; r < NB; ++r)
+      if (own[r]) {
+        const int64_t n = n0 + r, e = n * H + j;
+        const float dhv = dh[r] + (dy ? dy[t * NH + e] : 0.f);
+        dc[r] = cell_backward_unit(gates + (t * N + n) * G, dgates + (t * N + n) * G, H, j,
+                                   first ? c0[e] : cs[tp * NH + e], cs[t * NH + e], dhv, dc[r]);
+      }
+  }
+}
+
 bool fail(std::string* why, std::string msg) {
   *why = std::move(msg);
   return false;
 }
 
-using PersistentKernel = void (*)(int, int, int, int, int, int, bool, const float*, const float*,
-                                  const float*, const float*, const float*, float*, float*,
-                                  float*);
-
 struct PersistentPlan {
-  PersistentKernel kernel = nullptr;
-  int units = 0, blocks = 0, slices = 0, ldh4 = 0;
+  const void* kernel = nullptr;
+  int units = 0, blocks = 0, slices = 0, chunk4 = 0, ld4 = 0;
   size_t smem = 0;
 };
 
 // Batch rows per item: register blocking pays once a group is mostly full.
 constexpr int kRowsBlocked = 4, kRowsBlockedMinBatch = 8;
 
-// A launch configuration with every block resident, or false and the reason.
-bool plan_persistent(int64_t T, int64_t N, int64_t H, const float* h0, const float* w_hh,
+// A launch configuration of the persistent forward (backward = false) or
+// backward kernel with every block resident, or false and the reason.
+// `aligned`: the float4-read operands (h0 / w_hh) are 16-byte aligned.
+bool plan_persistent(bool backward, int64_t T, int64_t N, int64_t H, bool aligned,
                      PersistentPlan* plan, std::string* why) {
   if (H % 4 != 0) return fail(why, "hidden size must be a multiple of 4");
-  if (T > INT_MAX || (N + kRowsBlocked) * H > INT_MAX / 4)
+  if (T > INT_MAX - 1 || (N + kRowsBlocked) * 4 * H > INT_MAX / 4)
     return fail(why, "sizes exceed the int range");
-  if (reinterpret_cast<uintptr_t>(h0) % 16 || reinterpret_cast<uintptr_t>(w_hh) % 16)
-    return fail(why, "h0 and w_hh must be 16-byte aligned");
+  if (!aligned) return fail(why, "h0 and w_hh must be 16-byte aligned");
   int dev = 0, coop = 0, sms = 0, optin = 0;
   check_call(cudaGetDevice(&dev), "lstm: cudaGetDevice");
   check_call(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev),
@@ -418,19 +533,32 @@ bool plan_persistent(int64_t T, int64_t N, int64_t H, const float* h0, const flo
   check_call(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
              "lstm: cudaDeviceGetAttribute");
   const int nb = N >= kRowsBlockedMinBatch ? kRowsBlocked : 1;
-  const PersistentKernel kernel = nb == 1 ? lstm_persistent_forward_kernel<1>
-                                          : lstm_persistent_forward_kernel<kRowsBlocked>;
+  const void* kernel =
+      backward ? (nb == 1 ? reinterpret_cast<const void*>(lstm_persistent_backward_kernel<1>)
+                          : reinterpret_cast<const void*>(
+                                lstm_persistent_backward_kernel<kRowsBlocked>))
+               : (nb == 1 ? reinterpret_cast<const void*>(lstm_persistent_forward_kernel<1>)
+                          : reinterpret_cast<const void*>(
+                                lstm_persistent_forward_kernel<kRowsBlocked>));
   check_call(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin),
              "lstm: cudaFuncSetAttribute");
-  const int64_t H4 = H / 4, rows = (N + nb - 1) / nb * nb;
+  const int64_t rows = (N + nb - 1) / nb * nb, f4 = sizeof(float4);
   // Fewest units per block (most blocks, most parallelism) whose grid is resident.
   for (int64_t units = std::max<int64_t>(1, (H + sms - 1) / sms); units <= H; ++units) {
     const int64_t items = units * (rows / nb);
+    if (backward && items > kPersistentThreads)
+      return fail(why, "batch too large for the persistent backward (one item per thread)");
     int slices = 1;
     while (slices < 32 && items * slices * 2 <= kPersistentThreads) slices *= 2;
     const int64_t pad = nb == 1 ? slices % 8 : (slices < 8 ? 1 : 0);
-    const int64_t ldh4 = (H4 + 7) / 8 * 8 + pad;
-    const int64_t smem = (4 * units * H4 + rows * ldh4) * int64_t(sizeof(float4));
+    const int64_t w4 = units * H;  // the w_hh slice: 4*units rows (or columns) of H floats
+    // forward: all of h (H/4 float4 per row); backward: as many float4
+    // columns of dgates per chunk as fit (all 4H when they do).
+    const int64_t chunk4 =
+        backward ? std::min<int64_t>(H, ((optin / f4 - w4) / rows - pad) / 8 * 8) : H / 4;
+    if (chunk4 <= 0) return fail(why, "the w_hh slice leaves no shared memory for staging");
+    const int64_t ld4 = (chunk4 + 7) / 8 * 8 + pad;
+    const int64_t smem = (w4 + rows * ld4) * f4;
     if (smem > optin)
       return fail(why, "w_hh slice and h (" + std::to_string(smem) +
                            " B) exceed shared memory (" + std::to_string(optin) + " B per block)");
@@ -440,23 +568,54 @@ bool plan_persistent(int64_t T, int64_t N, int64_t H, const float* h0, const flo
                                                              size_t(smem)),
                "lstm: cudaOccupancyMaxActiveBlocksPerMultiprocessor");
     if (int64_t(per_sm) * sms >= blocks) {
-      *plan = {kernel, int(units), int(blocks), slices, int(ldh4), size_t(smem)};
+      *plan = {kernel, int(units), int(blocks), slices, int(chunk4), int(ld4), size_t(smem)};
       return true;
     }
   }
   return fail(why, "no resident grid found");
 }
 
-void launch_persistent(const PersistentPlan& p, int64_t T, int64_t N, int64_t H, bool reverse,
-                       const float* h0, const float* c0, const float* w_hh, const float* b_ih,
-                       const float* b_hh, float* y, float* gates, float* cs, cudaStream_t s) {
-  int t = int(T), n = int(N), h = int(H), units = p.units, slices = p.slices, ldh4 = p.ldh4;
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// Plans the persistent kernel when `mode` asks for it (1) or allows it (0,
+// small batch); mode 1 and no plan is an error naming the reason.
+bool choose_persistent(const char* fn, int mode, bool backward, int64_t T, int64_t N, int64_t H,
+                       bool aligned, PersistentPlan* plan) {
+  if (mode < 0 || (mode == 0 && N > kLstmPersistentMaxBatch)) return false;
+  std::string why;
+  const bool ok = plan_persistent(backward, T, N, H, aligned, plan, &why);
+  LG_CHECK(ok || mode == 0, fn, ": the persistent kernel cannot run (T=", T, ", N=", N, ", H=", H,
+           "): ", why);
+  return ok;
+}
+
+void launch_cooperative(const PersistentPlan& p, void** args, const char* name, cudaStream_t s) {
+  check_call(cudaLaunchCooperativeKernel(p.kernel, dim3(p.blocks), dim3(kPersistentThreads), args,
+                                         p.smem, s),
+             name);
+  check_launch(name);
+}
+
+void launch_persistent_forward(const PersistentPlan& p, int64_t T, int64_t N, int64_t H,
+                               bool reverse, const float* h0, const float* c0, const float* w_hh,
+                               const float* b_ih, const float* b_hh, float* y, float* gates,
+                               float* cs, cudaStream_t s) {
+  int t = int(T), n = int(N), h = int(H), units = p.units, slices = p.slices, ldh4 = p.ld4;
   void* args[] = {&t, &n, &h, &units, &slices, &ldh4, &reverse, &h0, &c0,
                   &w_hh, &b_ih, &b_hh, &y, &gates, &cs};
-  check_call(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(p.kernel), dim3(p.blocks),
-                                         dim3(kPersistentThreads), args, p.smem, s),
-             "lstm_persistent_forward_kernel");
-  check_launch("lstm_persistent_forward_kernel");
+  launch_cooperative(p, args, "lstm_persistent_forward_kernel", s);
+}
+
+void launch_persistent_backward(const PersistentPlan& p, int64_t T, int64_t N, int64_t H,
+                                bool reverse, const float* dy, const float* dh_n,
+                                const float* dc_n, const float* c0, const float* w_hh,
+                                const float* gates, const float* cs, float* dgates, float* dh0,
+                                float* dc0, cudaStream_t s) {
+  int t = int(T), n = int(N), h = int(H), units = p.units, slices = p.slices;
+  int chunk4 = p.chunk4, ldd4 = p.ld4;
+  void* args[] = {&t,    &n,    &h,  &units, &slices, &chunk4, &ldd4,   &reverse, &dy,
+                  &dh_n, &dc_n, &c0, &w_hh,  &gates,  &cs,     &dgates, &dh0,     &dc0};
+  launch_cooperative(p, args, "lstm_persistent_backward_kernel", s);
 }
 
 }  // namespace
@@ -520,16 +679,11 @@ LstmPath lstm_sequence_forward(int64_t T, int64_t N, int64_t I, int64_t H, bool 
     return LstmPath::kGemm;
   }
   PersistentPlan plan;
-  std::string why;
-  bool persistent = false;
-  if (mode > 0 || (mode == 0 && N <= kLstmPersistentMaxBatch)) {
-    persistent = plan_persistent(T, N, H, h0, w_hh, &plan, &why);
-    LG_CHECK(persistent || mode <= 0, "lstm_sequence_forward: the persistent kernel cannot run ",
-             "(T=", T, ", N=", N, ", H=", H, "): ", why);
-  }
+  const bool persistent = choose_persistent("lstm_sequence_forward", mode, false, T, N, H,
+                                            aligned16(h0) && aligned16(w_hh), &plan);
   mm(false, true, T * N, G, I, x, I, w_ih, I, 0.f, gates, s);
   if (persistent) {
-    launch_persistent(plan, T, N, H, reverse, h0, c0, w_hh, b_ih, b_hh, y, gates, cs, s);
+    launch_persistent_forward(plan, T, N, H, reverse, h0, c0, w_hh, b_ih, b_hh, y, gates, cs, s);
   } else {
     for (int64_t step = 0; step < T; ++step) {
       const int64_t t = reverse ? T - 1 - step : step;
@@ -547,13 +701,13 @@ LstmPath lstm_sequence_forward(int64_t T, int64_t N, int64_t I, int64_t H, bool 
   return persistent ? LstmPath::kPersistent : LstmPath::kGemm;
 }
 
-void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse,
-                            const float* dy, const float* dh_n, const float* dc_n,
-                            const float* x, const float* h0, const float* c0,
-                            const float* w_ih, const float* w_hh, const float* y,
-                            const float* gates, const float* cs, float* dgates, float* dx,
-                            float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db,
-                            float* ws, int64_t ws_floats, void* stream) {
+LstmPath lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse,
+                                const float* dy, const float* dh_n, const float* dc_n,
+                                const float* x, const float* h0, const float* c0,
+                                const float* w_ih, const float* w_hh, const float* y,
+                                const float* gates, const float* cs, float* dgates, float* dx,
+                                float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db,
+                                float* ws, int64_t ws_floats, int mode, void* stream) {
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   const int64_t G = 4 * H, NH = N * H, TN = T * N;
   // dh0 / dc0 carry dh_next / dc_next through the loop.
@@ -564,16 +718,23 @@ void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool rev
     zero(dw_ih, G * I, s);
     zero(dw_hh, G * H, s);
     zero(db, G, s);
-    return;
+    return LstmPath::kGemm;
   }
   const int sms = sm_count();
-  // dh of each step: split-K partial products in ws when that pays (and
-  // fits), summed by the next step's pointwise kernel; else straight into dh0.
+  PersistentPlan plan;
+  const bool persistent = choose_persistent("lstm_sequence_backward", mode, true, T, N, H,
+                                            aligned16(dgates), &plan);
+  // GEMM driver: dh of each step as split-K partial products in ws when
+  // that pays (and fits), summed by the next step's pointwise kernel; else
+  // straight into dh0.
   const int64_t S = splits_for(N, H, G, sms);
-  const bool split = S > 1 && S * NH <= ws_floats;
+  const bool split = !persistent && S > 1 && S * NH <= ws_floats;
   const float* dh_next = dh0;
   int64_t dh_parts = 1;
-  for (int64_t step = 0; step < T; ++step) {
+  if (persistent)
+    launch_persistent_backward(plan, T, N, H, reverse, dy, dh_n, dc_n, c0, w_hh, gates, cs,
+                               dgates, dh0, dc0, s);
+  for (int64_t step = 0; step < (persistent ? 0 : T); ++step) {
     const int64_t t = reverse ? step : T - 1 - step;  // reverse of the forward order
     const bool first = reverse ? t == T - 1 : t == 0;  // first step of the forward pass
     const int64_t tp = reverse ? t + 1 : t - 1;
@@ -605,6 +766,7 @@ void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool rev
     }
   }
   bias_grad(TN, G, dgates, db, s);
+  return persistent ? LstmPath::kPersistent : LstmPath::kGemm;
 }
 
 }  // namespace cuda

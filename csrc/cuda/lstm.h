@@ -48,13 +48,15 @@ LstmPath lstm_sequence_forward(int64_t T, int64_t N, int64_t I, int64_t H, bool 
 // null. ws (ws_floats floats, may be null / 0) holds split-K partial
 // products; with less than lstm_sequence_backward_workspace() floats the
 // products run unsplit (same results up to rounding, slower).
-void lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse,
-                            const float* dy, const float* dh_n, const float* dc_n,
-                            const float* x, const float* h0, const float* c0,
-                            const float* w_ih, const float* w_hh, const float* y,
-                            const float* gates, const float* cs, float* dgates, float* dx,
-                            float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db,
-                            float* ws, int64_t ws_floats, void* stream);
+// `mode` as for the forward (the persistent backward kernel or the GEMM
+// driver); returns the path that ran.
+LstmPath lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse,
+                                const float* dy, const float* dh_n, const float* dc_n,
+                                const float* x, const float* h0, const float* c0,
+                                const float* w_ih, const float* w_hh, const float* y,
+                                const float* gates, const float* cs, float* dgates, float* dx,
+                                float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db,
+                                float* ws, int64_t ws_floats, int mode, void* stream);
 
 // Floats of workspace lstm_sequence_backward uses on the current device.
 int64_t lstm_sequence_backward_workspace(int64_t T, int64_t N, int64_t I, int64_t H);

@@ -7,12 +7,12 @@ DLPack); results and workspaces are CuPy arrays from CuPy's pool. The saved
 objects are the CPU module's ``CellSaved`` / ``SequenceSaved`` holding CuPy
 arrays.
 
-``lstm_sequence`` runs one of two paths (csrc/cuda/lstm.cu): the GEMM driver
-(one GEMM for the input projection, per step one GEMM and a fused pointwise
-kernel) or, for small batches, the persistent kernel (one cooperative launch
-for all T steps, w_hh held in shared memory). ``forced_path`` picks one for
-a block of code; ``last_path`` says which ran last. Backward always uses the
-GEMM driver.
+``lstm_sequence`` and ``lstm_sequence_backward`` run one of two paths
+(csrc/cuda/lstm.cu): the GEMM driver (one GEMM for the input projection,
+per step one GEMM and a fused pointwise kernel) or, for small batches, the
+persistent kernels (one cooperative launch for all T steps, this block's
+slice of w_hh held in shared memory). ``forced_path`` picks one for a block
+of code; ``last_path`` / ``last_backward_path`` say which ran last.
 """
 from __future__ import annotations
 
@@ -21,18 +21,20 @@ import contextlib
 from . import _gpu
 
 __all__ = ["lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward",
-           "forced_path", "last_path"]
+           "forced_path", "last_path", "last_backward_path"]
 
 # lstm_sequence_forward's mode argument and return value in the _cuda module.
 _MODES = {"auto": 0, "gemm": -1, "persistent": 1}
 _PATHS = {0: "gemm", 1: "persistent"}
 _mode = 0
 last_path = None  # "gemm" or "persistent": the path the latest lstm_sequence took
+last_backward_path = None  # the same for the latest lstm_sequence_backward
 
 
 @contextlib.contextmanager
 def forced_path(path):
-    """Inside the block, ``lstm_sequence`` on GPU arrays runs ``path``:
+    """Inside the block, ``lstm_sequence`` and ``lstm_sequence_backward`` on
+    GPU arrays run ``path``:
     "persistent" (a ValueError saying why when the persistent kernel cannot
     run for the shape), "gemm", or "auto"/None (the default choice). Not
     thread-safe: it sets a module-wide setting."""
@@ -163,7 +165,8 @@ def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
 
 def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_weight_grads=True):
     """Gradients of :func:`lstm_sequence` (see
-    ``loomgrad.kernels.lstm_sequence_backward``)."""
+    ``loomgrad.kernels.lstm_sequence_backward``); sets ``last_backward_path``."""
+    global last_backward_path
     fn = "lstm_sequence_backward"
     mod, _ = _gpu.require()
     s = saved
@@ -179,8 +182,9 @@ def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_wei
     n_ws = mod.lstm_sequence_backward_workspace(T, N, I, H)
     ws = _gpu.empty((n_ws,)) if n_ws > 0 else None  # split-K partial products
     p = _gpu.ptr
-    mod.lstm_sequence_backward(T, N, I, H, s.reverse, p(dy), p(dh_n), p(dc_n), p(s.x), p(s.h0),
+    path = mod.lstm_sequence_backward(T, N, I, H, s.reverse, p(dy), p(dh_n), p(dc_n), p(s.x), p(s.h0),
                                p(s.c0), p(s.w_ih), p(s.w_hh), p(s.y), p(s.gates), p(s.cs),
                                p(dgates), p(dx), p(dh0), p(dc0), p(dw_ih), p(dw_hh), p(db),
-                               p(ws), n_ws, _gpu.stream())
+                               p(ws), n_ws, _mode, _gpu.stream())
+    last_backward_path = _PATHS[path]
     return _grads(dx, dh0, dc0, dw_ih, dw_hh, db)

@@ -65,6 +65,7 @@ from test_gemm import EDGE_SHAPES, ZERO_SHAPES, reference  # noqa: E402
 GPU_SHAPES = EDGE_SHAPES + [
     (64, 64, 16), (65, 63, 17), (128, 128, 8), (129, 127, 9), (1, 4096, 96), (4096, 1, 96),
     (3000, 7, 70), (1700, 1500, 37), (64, 1024, 313), (64, 64, 64), (300, 200, 517),
+    (64, 1024, 3136), (33, 65, 5000), (7, 9, 100003),  # split-K
 ]
 TRANSPOSES = [(False, False), (False, True), (True, False), (True, True)]
 ALPHA_BETA = [(1.0, 0.0), (-0.75, 0.5), (2.0, 1.0)]
@@ -186,7 +187,7 @@ def test_cuda_gemm_zero_sizes(shape):
 @requires_cuda
 @pytest.mark.parametrize("ta,tb", TRANSPOSES)
 @pytest.mark.parametrize("shape", [(5, 7, 9), (70, 300, 260), (1, 50, 40), (50, 1, 40),
-                                   (1700, 1500, 37)])
+                                   (1700, 1500, 37), (3, 40, 2000)])
 def test_cuda_gemm_beta_zero_ignores_nan_in_out(shape, ta, tb):
     import cupy
 
@@ -197,6 +198,30 @@ def test_cuda_gemm_beta_zero_ignores_nan_in_out(shape, ta, tb):
     lg.kernels.gemm(cupy.asarray(a), cupy.asarray(b), ta, tb, alpha=2.0, beta=0.0, out=out)
     assert bool(cupy.isfinite(out).all())
     assert_matches_cpu(out, a, b, ta, tb, alpha=2.0)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("tf32", [False, True])
+def test_cuda_gemm_split_k_is_used_and_deterministic(tf32, tf32_flag):
+    """Small outputs with a long K are split over k ranges (partials summed
+    in a fixed order): same bits on every run, CPU-accurate."""
+    import cupy
+
+    mod = lg.cuda._probe()[0]
+    assert mod.sgemm_split_k_count(4096, 4096, 4096) == 1
+    assert mod.sgemm_split_k_count(64, 1024, 64) == 1
+    if cupy.cuda.Device().attributes["MultiProcessorCount"] >= 32:
+        assert mod.sgemm_split_k_count(64, 1024, 3136) > 1
+    tf32_flag.allow_tf32 = tf32
+    rng = np.random.default_rng(10)
+    a, b = _gpu_operands(rng, 64, 1024, 3136, True, False)
+    ga, gb = cupy.asarray(a), cupy.asarray(b)
+    first = lg.kernels.gemm(ga, gb, True, False)
+    for _ in range(3):
+        assert cupy.array_equal(lg.kernels.gemm(ga, gb, True, False), first)
+    if not tf32:
+        assert_matches_cpu(first, a, b, True, False)
 
 
 @pytest.mark.cuda

@@ -77,6 +77,29 @@ PYBIND11_MODULE(_cuda, m) {
         py::arg("K"), py::arg("alpha"), py::arg("a"), py::arg("lda"), py::arg("stride_a"),
         py::arg("b"), py::arg("ldb"), py::arg("stride_b"), py::arg("beta"), py::arg("c"),
         py::arg("ldc"), py::arg("stride_c"), py::arg("stream"), py::arg("allow_tf32") = false);
+  m.def("sgemm_split_k_count", &lg::cuda::sgemm_split_k_count, py::arg("M"), py::arg("N"),
+        py::arg("K"), "K splits worth using for an M x N x K GEMM on this device (1: none)");
+  m.def("sgemm_split_k",
+        [](bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           std::uintptr_t a, int64_t lda, std::uintptr_t b, int64_t ldb, float beta,
+           std::uintptr_t c, int64_t ldc, std::uintptr_t workspace, int64_t workspace_size,
+           int64_t splits, std::uintptr_t stream, bool allow_tf32) {
+          LG_CHECK(M >= 0 && N >= 0 && splits >= 1 && workspace_size >= splits * M * N,
+                   "sgemm_split_k: workspace of ", workspace_size, " floats < splits (", splits,
+                   ") * M (", M, ") * N (", N, ")");
+          py::gil_scoped_release nogil;
+          lg::cuda::sgemm_split_k(trans_a, trans_b, M, N, K, alpha,
+                                  lg::cuda_bind::ptr<const float>(a), lda,
+                                  lg::cuda_bind::ptr<const float>(b), ldb, beta,
+                                  lg::cuda_bind::ptr<float>(c), ldc,
+                                  lg::cuda_bind::ptr<float>(workspace), splits,
+                                  lg::cuda_bind::stream(stream), allow_tf32);
+        },
+        py::arg("trans_a"), py::arg("trans_b"), py::arg("M"), py::arg("N"), py::arg("K"),
+        py::arg("alpha"), py::arg("a"), py::arg("lda"), py::arg("b"), py::arg("ldb"),
+        py::arg("beta"), py::arg("c"), py::arg("ldc"), py::arg("workspace"),
+        py::arg("workspace_size"), py::arg("splits"), py::arg("stream"),
+        py::arg("allow_tf32") = false);
   lg::cuda_bind::register_conv(m);
   lg::cuda_bind::register_pool(m);
   lg::cuda_bind::register_xent(m);

@@ -53,6 +53,9 @@ struct GemmArgs {
   int64_t ldb, stride_b;
   float* C;
   int64_t ldc, stride_c;
+  // Split-K: > 0 means blockIdx.z picks the k range [z * k_split, +k_split)
+  // of one GEMM (A and B not offset) and C + z * stride_c gets its partial.
+  int64_t k_split;
 };
 
 __device__ __forceinline__ float round_tf32(float x) {
@@ -156,12 +159,13 @@ struct TileLoader {
   }
 };
 
-// This block's output tile origin and its batch entry's matrices.
+// This block's output tile origin, its batch entry's matrices and k range.
 struct BlockTile {
   int64_t m0, n0;
   const float* A;
   const float* B;
   float* C;
+  int64_t k_begin, k_end;
 };
 
 template <int BM, int BN>
@@ -169,8 +173,11 @@ __device__ __forceinline__ BlockTile block_tile(const GemmArgs& p) {
   int64_t tile_m, tile_n;
   tile_coords(&tile_m, &tile_n);
   const int64_t z = blockIdx.z;
+  if (p.k_split > 0)
+    return {tile_m * BM, tile_n * BN, p.A, p.B, p.C + z * p.stride_c, z * p.k_split,
+            min(p.K, (z + 1) * p.k_split)};
   return {tile_m * BM, tile_n * BN, p.A + z * p.stride_a, p.B + z * p.stride_b,
-          p.C + z * p.stride_c};
+          p.C + z * p.stride_c, 0, p.K};
 }
 
 // The double-buffered k loop every kernel shares: stage 0 is filled; then,
@@ -183,10 +190,10 @@ __device__ __forceinline__ void double_buffered_k_loop(const GemmArgs& p, const 
                                                        int a_stage, int lda_s, float* Bs,
                                                        int b_stage, int ldb_s,
                                                        Compute&& compute) {
-  const int64_t nk = (p.K + BK - 1) / BK;
+  const int64_t nk = (bt.k_end - bt.k_begin + BK - 1) / BK;
   if (nk > 0) {
-    la.load(bt.A, p.lda, p.M, p.K, bt.m0, 0);
-    lb.load(bt.B, p.ldb, p.N, p.K, bt.n0, 0);
+    la.load(bt.A, p.lda, p.M, bt.k_end, bt.m0, bt.k_begin);
+    lb.load(bt.B, p.ldb, p.N, bt.k_end, bt.n0, bt.k_begin);
     la.template store<A_KMAJ>(As, lda_s);
     lb.template store<B_KMAJ>(Bs, ldb_s);
   }
@@ -195,8 +202,8 @@ __device__ __forceinline__ void double_buffered_k_loop(const GemmArgs& p, const 
     const int cur = static_cast<int>(t & 1);
     const bool more = t + 1 < nk;
     if (more) {
-      la.load(bt.A, p.lda, p.M, p.K, bt.m0, (t + 1) * BK);
-      lb.load(bt.B, p.ldb, p.N, p.K, bt.n0, (t + 1) * BK);
+      la.load(bt.A, p.lda, p.M, bt.k_end, bt.m0, bt.k_begin + (t + 1) * BK);
+      lb.load(bt.B, p.ldb, p.N, bt.k_end, bt.n0, bt.k_begin + (t + 1) * BK);
     }
     compute(As + cur * a_stage, Bs + cur * b_stage);
     if (more) {
@@ -456,29 +463,30 @@ int device_attribute(cudaDeviceAttr attr) {
 
 bool aligned16(const void* ptr) { return reinterpret_cast<std::uintptr_t>(ptr) % 16 == 0; }
 
-}  // namespace
+// C[m, n] = alpha * sum_s W[s][m, n] + beta * C[m, n], summing the split-K
+// partials in a fixed order (deterministic). W is splits x M x N, packed.
+__global__ void __launch_bounds__(256)
+sgemm_split_k_reduce_kernel(const float* __restrict__ W, int64_t splits, int64_t M, int64_t N,
+                            float alpha, float beta, float* __restrict__ C, int64_t ldc) {
+  const int64_t mn = M * N;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < mn;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float acc = 0.f;
+    for (int64_t s = 0; s < splits; ++s) acc += W[s * mn + i];
+    float* c = C + (i / N) * ldc + i % N;
+    *c = axpby(acc, alpha, beta, c);
+  }
+}
 
-void sgemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N,
-                           int64_t K, float alpha, const float* A, int64_t lda,
-                           int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
-                           float beta, float* C, int64_t ldc, int64_t stride_c, void* stream,
-                           bool allow_tf32) {
-  LG_CHECK(batch >= 0 && M >= 0 && N >= 0 && K >= 0, "sgemm: negative size batch=", batch,
-           " M=", M, " N=", N, " K=", K);
-  LG_CHECK(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N,
-           "sgemm: leading dimensions too small: lda=", lda, " ldb=", ldb, " ldc=", ldc);
-  LG_CHECK(stride_a >= 0 && stride_b >= 0 && stride_c >= 0, "sgemm: negative batch stride");
-  if (batch == 0 || M == 0 || N == 0) return;
-  if (alpha == 0.f) K = 0;            // C = beta * C without reading A or B (BLAS)
-  if (K == 0 && beta == 1.f) return;  // nothing to do
-  const GemmArgs p{M, N, K, alpha, beta, A, lda, stride_a, B, ldb, stride_b, C, ldc, stride_c};
-  const bool vec = aligned16(A) && aligned16(B) && aligned16(C) && lda % 4 == 0 &&
-                   ldb % 4 == 0 && ldc % 4 == 0 && stride_a % 4 == 0 && stride_b % 4 == 0 &&
-                   stride_c % 4 == 0;
+// Picks the kernel family (TF32 or FP32) and tile size, then launches.
+void run(const GemmArgs& p, int64_t batch, bool trans_a, bool trans_b, bool allow_tf32,
+         cudaStream_t s) {
+  const bool vec = aligned16(p.A) && aligned16(p.B) && aligned16(p.C) && p.lda % 4 == 0 &&
+                   p.ldb % 4 == 0 && p.ldc % 4 == 0 && p.stride_a % 4 == 0 &&
+                   p.stride_b % 4 == 0 && p.stride_c % 4 == 0 && p.k_split % 4 == 0;
   // Too few 128x128 tiles to give every SM a block: the 64x64 kernel has 4x as many.
-  const int64_t big_tiles = ((M + 127) / 128) * ((N + 127) / 128) * batch;
+  const int64_t big_tiles = ((p.M + 127) / 128) * ((p.N + 127) / 128) * batch;
   const bool small = big_tiles < device_attribute(cudaDevAttrMultiProcessorCount);
-  auto s = static_cast<cudaStream_t>(stream);
   if (allow_tf32 && device_attribute(cudaDevAttrComputeCapabilityMajor) >= 8) {
     if (small) return dispatch<Tf32Small>(trans_a, trans_b, vec, p, batch, s);
     return dispatch<Tf32Big>(trans_a, trans_b, vec, p, batch, s);
@@ -487,11 +495,70 @@ void sgemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M,
   dispatch<Fp32Big>(trans_a, trans_b, vec, p, batch, s);
 }
 
+void check_sizes(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
+                 int64_t lda, int64_t ldb, int64_t ldc) {
+  LG_CHECK(batch >= 0 && M >= 0 && N >= 0 && K >= 0, "sgemm: negative size batch=", batch,
+           " M=", M, " N=", N, " K=", K);
+  LG_CHECK(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N,
+           "sgemm: leading dimensions too small: lda=", lda, " ldb=", ldb, " ldc=", ldc);
+}
+
+constexpr int64_t kMaxSplits = 32, kMinSplitDepth = 256;
+
+}  // namespace
+
+void sgemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N,
+                           int64_t K, float alpha, const float* A, int64_t lda,
+                           int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+                           float beta, float* C, int64_t ldc, int64_t stride_c, void* stream,
+                           bool allow_tf32) {
+  check_sizes(trans_a, trans_b, batch, M, N, K, lda, ldb, ldc);
+  LG_CHECK(stride_a >= 0 && stride_b >= 0 && stride_c >= 0, "sgemm: negative batch stride");
+  if (batch == 0 || M == 0 || N == 0) return;
+  if (alpha == 0.f) K = 0;            // C = beta * C without reading A or B (BLAS)
+  if (K == 0 && beta == 1.f) return;  // nothing to do
+  const GemmArgs p{M,   N,        K,   alpha, beta,     A,        lda, stride_a,
+                   B,   ldb,      stride_b, C,     ldc,      stride_c, 0};
+  run(p, batch, trans_a, trans_b, allow_tf32, static_cast<cudaStream_t>(stream));
+}
+
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc, void* stream, bool allow_tf32) {
   sgemm_strided_batched(trans_a, trans_b, 1, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc,
                         0, stream, allow_tf32);
+}
+
+int64_t sgemm_split_k_count(int64_t M, int64_t N, int64_t K) {
+  if (M <= 0 || N <= 0 || K < 2 * kMinSplitDepth) return 1;
+  const int64_t sms = device_attribute(cudaDevAttrMultiProcessorCount);
+  const int64_t tiles = ((M + 63) / 64) * ((N + 63) / 64);  // the 64x64 kernel's blocks
+  if (tiles >= sms) return 1;
+  const int64_t want = (2 * sms + tiles - 1) / tiles;  // about two blocks per SM
+  return std::max<int64_t>(1, std::min({want, K / kMinSplitDepth, kMaxSplits}));
+}
+
+void sgemm_split_k(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                   float* C, int64_t ldc, float* workspace, int64_t splits, void* stream,
+                   bool allow_tf32) {
+  check_sizes(trans_a, trans_b, 1, M, N, K, lda, ldb, ldc);
+  LG_CHECK(splits >= 1 && splits <= 65535, "sgemm_split_k: splits=", splits,
+           " must be in [1, 65535]");
+  if (splits == 1 || M == 0 || N == 0 || K == 0 || alpha == 0.f)
+    return sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, stream,
+                 allow_tf32);
+  // k ranges of whole 16-deep k tiles (keeps float4 alignment); the last may be short.
+  const int64_t k_split = ((K + splits - 1) / splits + 15) / 16 * 16;
+  const int64_t used = (K + k_split - 1) / k_split;  // <= splits
+  auto s = static_cast<cudaStream_t>(stream);
+  const GemmArgs p{M,   N,        K,   1.f,       0.f, A, lda, 0,
+                   B,   ldb,      0,   workspace, N,   M * N, k_split};
+  run(p, used, trans_a, trans_b, allow_tf32, s);
+  const int64_t blocks = std::min<int64_t>((M * N + 255) / 256, 65535);
+  sgemm_split_k_reduce_kernel<<<static_cast<unsigned>(blocks), 256, 0, s>>>(
+      workspace, used, M, N, alpha, beta, C, ldc);
+  check_launch("sgemm_split_k_reduce_kernel");
 }
 
 }  // namespace cuda

@@ -96,6 +96,13 @@ def _gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None,
     def stride(x):  # elements between batch entries; 0 broadcasts
         return x.shape[-2] * x.shape[-1] if x.ndim == 3 and x.shape[0] > 1 else 0
 
+    splits = mod.sgemm_split_k_count(M, N, K) if nbatch == 1 else 1
+    if splits > 1:  # too few output tiles for the GPU: partial products over k ranges
+        ws = _gpu.empty((splits, M, N))
+        mod.sgemm_split_k(trans_a, trans_b, M, N, K, float(alpha), _gpu.ptr(a), a.shape[-1],
+                          _gpu.ptr(b), b.shape[-1], float(beta), _gpu.ptr(out), N,
+                          _gpu.ptr(ws), ws.size, splits, _gpu.stream(), bool(allow_tf32))
+        return out
     mod.sgemm_strided_batched(trans_a, trans_b, nbatch, M, N, K, float(alpha),
                               _gpu.ptr(a), a.shape[-1], stride(a), _gpu.ptr(b), b.shape[-1],
                               stride(b), float(beta), _gpu.ptr(out), N, M * N, _gpu.stream(),

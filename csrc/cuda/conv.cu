@@ -236,20 +236,17 @@ struct GemmDims {
 };
 
 // Which (row, k) of a BX x BK operand tile a thread loads as its i-th
-// element: with kFastK consecutive threads take consecutive k (one k per
-// thread, so one reduction counter), else consecutive rows.
+// element. Either way a thread keeps one k (so one reduction counter) and
+// loads L rows: with kFastK consecutive threads take consecutive k (8
+// threads per row), else consecutive rows (a warp per k, 32 rows apart).
 template <int BX, bool kFastK>
 struct TileMap {
-  static_assert(kThreads % BX == 0 || kFastK, "rows must divide the thread count");
   static constexpr int L = BX * BK / kThreads;  // elements per thread
-  static constexpr int NC = kFastK ? 1 : L;      // reduction counters per thread
-  static_assert(L >= 1 && BX * BK == L * kThreads, "tile must split evenly");
+  static_assert(L >= 1 && BX * BK == L * kThreads && BX % 32 == 0, "tile must split evenly");
   __device__ static int row(int tid, int i) {
-    return kFastK ? tid / BK + i * (kThreads / BK) : tid % BX;
+    return kFastK ? tid / BK + i * (kThreads / BK) : tid % 32 + 32 * i;
   }
-  __device__ static int kk(int tid, int i) {
-    return kFastK ? tid % BK : tid / BX + i * (kThreads / BX);
-  }
+  __device__ static int kk(int tid) { return kFastK ? tid % BK : tid / 32; }
 };
 
 // Position in the tile of a thread's i-th accumulator row (or column): TX/4
@@ -297,30 +294,22 @@ conv_implicit_gemm_kernel(const Op op, const GemmDims dims) {
       bok[i] = c < dims.cols;
       brow[i] = op.b_row(grp, c);
     }
-    Digits ka[MA::NC], kb[MB::NC];
-#pragma unroll
-    for (int j = 0; j < MA::NC; ++j) ka[j] = digits_of(op.ra, kbeg + MA::kk(tid, j));
-#pragma unroll
-    for (int j = 0; j < MB::NC; ++j) kb[j] = digits_of(op.rb, kbeg + MB::kk(tid, j));
+    Digits ka = digits_of(op.ra, kbeg + MA::kk(tid)), kb = digits_of(op.rb, kbeg + MB::kk(tid));
 
     float va[MA::L], vb[MB::L];
     auto fetch = [&]() {
 #pragma unroll
-      for (int i = 0; i < MA::L; ++i) {
-        const Digits& d = ka[MA::NC == 1 ? 0 : i];
-        va[i] = aok[i] && d.k < kend ? op.a_load(arow[i], d) : 0.f;
-      }
+      for (int i = 0; i < MA::L; ++i)
+        va[i] = aok[i] && ka.k < kend ? op.a_load(arow[i], ka) : 0.f;
 #pragma unroll
-      for (int i = 0; i < MB::L; ++i) {
-        const Digits& d = kb[MB::NC == 1 ? 0 : i];
-        vb[i] = bok[i] && d.k < kend ? op.b_load(brow[i], d) : 0.f;
-      }
+      for (int i = 0; i < MB::L; ++i)
+        vb[i] = bok[i] && kb.k < kend ? op.b_load(brow[i], kb) : 0.f;
     };
     auto stash = [&](int stage) {
 #pragma unroll
-      for (int i = 0; i < MA::L; ++i) As[stage][MA::kk(tid, i)][MA::row(tid, i)] = va[i];
+      for (int i = 0; i < MA::L; ++i) As[stage][MA::kk(tid)][MA::row(tid, i)] = va[i];
 #pragma unroll
-      for (int i = 0; i < MB::L; ++i) Bs[stage][MB::kk(tid, i)][MB::row(tid, i)] = vb[i];
+      for (int i = 0; i < MB::L; ++i) Bs[stage][MB::kk(tid)][MB::row(tid, i)] = vb[i];
     };
 
     float acc[TM][TN];
@@ -336,10 +325,8 @@ conv_implicit_gemm_kernel(const Op op, const GemmDims dims) {
     for (int64_t k0 = kbeg; k0 < kend; k0 += BK) {
       const bool more = k0 + BK < kend;
       if (more) {  // gather the next tile while this one is multiplied
-#pragma unroll
-        for (int j = 0; j < MA::NC; ++j) advance(op.ra, BK, ka[j]);
-#pragma unroll
-        for (int j = 0; j < MB::NC; ++j) advance(op.rb, BK, kb[j]);
+        advance(op.ra, BK, ka);
+        advance(op.rb, BK, kb);
         fetch();
       }
 #pragma unroll
@@ -666,7 +653,7 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
 
 int64_t conv2d_backward_weight_workspace(const Conv2dShape& s) {
   check_limits(s, "conv2d_backward_weight");
-  if (s.K == 0 || s.N * s.OH * s.OW == 0) return 0;
+  if (s.K * s.C == 0 || s.N * s.OH * s.OW == 0) return 0;  // dw empty, or set to 0
   const WeightPlan p = plan_backward_weight(s);
   return p.splits > 1 ? p.splits * s.K * (s.C / s.groups * s.R * s.S) : 0;
 }

@@ -5,6 +5,8 @@ count_include_pad, divisor_override, ties, NaN, -inf, zero-size batches,
 float32/float64, and argument errors. The cuda-marked tests at the end run
 the CUDA kernels against the CPU kernels on the same tables (skipped without
 a GPU)."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -430,3 +432,196 @@ def test_cuda_pool_on_torch_cuda_tensors():
     np.testing.assert_allclose(_host(nk.avg_pool2d(x, 3, 2, 1, True, False, None)),
                                F.avg_pool2d(x, 3, 2, 1, True, False, None).cpu().numpy(),
                                **GPU_TOL)
+
+
+# ------------------------------- the GPU glue and pool.cu's index maths, on the CPU
+class NumpyPoolKernels:
+    """A NumPy port of csrc/cuda/pool.cu standing in for ``loomgrad._cuda``:
+    each loop iteration over (oh, ow) or (ih, iw) is one GPU thread with the
+    kernel's index maths (vectorised over planes), pointers are the arrays
+    themselves. It runs _gpu_pool's glue and the gather backwards here."""
+
+    @staticmethod
+    def _first(i, pad, span, stride):  # first_window
+        return 0 if i + pad < span else (i + pad - span) // stride + 1
+
+    @staticmethod
+    def _end(i, pad, stride, n):  # last_window_end
+        return min((i + pad) // stride + 1, n)
+
+    def max_pool2d_forward(self, sizes, k, s, p, d, x, out, idx, stream):
+        P, H, W, OH, OW = sizes
+        xp, y, ix = x.reshape(P, H * W), out.reshape(P, OH, OW), idx.reshape(P, OH, OW)
+        for oh, ow in np.ndindex(OH, OW):
+            h0, w0 = oh * s[0] - p[0], ow * s[1] - p[1]
+            h1, w1 = min(h0 + (k[0] - 1) * d[0] + 1, H), min(w0 + (k[1] - 1) * d[1] + 1, W)
+            h0 += (-h0 + d[0] - 1) // d[0] * d[0] if h0 < 0 else 0
+            w0 += (-w0 + d[1] - 1) // d[1] * d[1] if w0 < 0 else 0
+            m, mi = np.full(P, -np.inf, x.dtype), np.full(P, h0 * W + w0)
+            for ih, iw in itertools.product(range(h0, h1, d[0]), range(w0, w1, d[1])):
+                v = xp[:, ih * W + iw]
+                take = (v > m) | np.isnan(v)
+                m, mi = np.where(take, v, m), np.where(take, ih * W + iw, mi)
+            y[:, oh, ow], ix[:, oh, ow] = m, mi
+
+    def max_pool2d_backward(self, sizes, k, s, p, d, dy, idx, dx, bad, stream):
+        P, H, W, OH, OW = sizes
+        span = ((k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1)
+        g, ix, out = dy.reshape(P, OH, OW), idx.reshape(P, OH, OW), dx.reshape(P, H * W)
+        for ih, iw in np.ndindex(H, W):
+            acc = np.zeros(P, np.float32)
+            for oh, ow in itertools.product(
+                    range(self._first(ih, p[0], span[0], s[0]), self._end(ih, p[0], s[0], OH)),
+                    range(self._first(iw, p[1], span[1], s[1]), self._end(iw, p[1], s[1], OW))):
+                kk = ix[:, oh, ow]
+                acc += np.where(kk == ih * W + iw, g[:, oh, ow], np.float32(0))
+                bad[0] |= bool(np.any((kk < 0) | (kk >= H * W)))
+            out[:, ih * W + iw] = acc
+
+    @staticmethod
+    def _avg_window(H, W, k, s, p, include_pad, div_override, oh, ow):
+        h0, w0 = oh * s[0] - p[0], ow * s[1] - p[1]
+        h1, w1 = min(h0 + k[0], H + p[0]), min(w0 + k[1], W + p[1])
+        pool = (h1 - h0) * (w1 - w0)
+        h0, w0, h1, w1 = max(h0, 0), max(w0, 0), min(h1, H), min(w1, W)
+        div = div_override or (pool if include_pad else (h1 - h0) * (w1 - w0))
+        return h0, h1, w0, w1, np.float32(div)
+
+    def avg_pool2d_forward(self, sizes, k, s, p, include_pad, div, x, out, stream):
+        P, H, W, OH, OW = sizes
+        xp, y = x.reshape(P, H, W), out.reshape(P, OH, OW)
+        for oh, ow in np.ndindex(OH, OW):
+            h0, h1, w0, w1, dv = self._avg_window(H, W, k, s, p, include_pad, div, oh, ow)
+            y[:, oh, ow] = xp[:, h0:h1, w0:w1].sum(axis=(1, 2)) / dv if h0 < h1 and w0 < w1 else 0
+
+    def avg_pool2d_backward(self, sizes, k, s, p, include_pad, div, dy, dx, stream):
+        P, H, W, OH, OW = sizes
+        g, out = dy.reshape(P, OH, OW), dx.reshape(P, H, W)
+        for ih, iw in np.ndindex(H, W):
+            acc = np.zeros(P, np.float32)
+            for oh, ow in itertools.product(
+                    range(self._first(ih, p[0], k[0], s[0]), self._end(ih, p[0], s[0], OH)),
+                    range(self._first(iw, p[1], k[1], s[1]), self._end(iw, p[1], s[1], OW))):
+                h0, h1, w0, w1, dv = self._avg_window(H, W, k, s, p, include_pad, div, oh, ow)
+                assert h0 <= ih < h1 and w0 <= iw < w1  # the range holds only covering windows
+                acc += g[:, oh, ow] / dv
+            out[:, ih, iw] = acc
+
+    def adaptive_avg_pool2d(self, sizes, backward, inp, outp, stream):
+        P, H, W, OH, OW = sizes
+
+        def window(o, n_in, n_out):
+            return o * n_in // n_out, ((o + 1) * n_in + n_out - 1) // n_out
+
+        if not backward:
+            x, y = inp.reshape(P, H, W), outp.reshape(P, OH, OW)
+            for oh, ow in np.ndindex(OH, OW):
+                (h0, h1), (w0, w1) = window(oh, H, OH), window(ow, W, OW)
+                y[:, oh, ow] = x[:, h0:h1, w0:w1].sum(axis=(1, 2)) / np.float32(
+                    (h1 - h0) * (w1 - w0))
+            return
+        g, dx = inp.reshape(P, OH, OW), outp.reshape(P, H, W)
+        for ih, iw in np.ndindex(H, W):
+            acc = np.zeros(P, np.float32)
+            oh_range = range(ih * OH // H, min(((ih + 1) * OH + H - 1) // H, OH))
+            ow_range = range(iw * OW // W, min(((iw + 1) * OW + W - 1) // W, OW))
+            for oh, ow in np.ndindex(OH, OW):  # every window, to check the kernel's ranges
+                (h0, h1), (w0, w1) = window(oh, H, OH), window(ow, W, OW)
+                if h0 <= ih < h1 and w0 <= iw < w1:
+                    assert oh in oh_range and ow in ow_range
+                    acc += g[:, oh, ow] / np.float32((h1 - h0) * (w1 - w0))
+            dx[:, ih, iw] = acc
+
+
+def install_numpy_gpu(monkeypatch, kernels):
+    """loomgrad._gpu treats NumPy arrays as GPU arrays (NumPy stands in for
+    CuPy, pointers are the arrays) and ``kernels`` as the ``_cuda`` module,
+    so the GPU glue runs without a GPU (undone by monkeypatch)."""
+    from loomgrad import _gpu
+
+    monkeypatch.setattr(_gpu, "require", lambda: (kernels, np))
+    monkeypatch.setattr(_gpu, "_on_current_device", lambda *args: None)
+    monkeypatch.setattr(_gpu, "ptr", lambda x: 0 if x is None else x)
+    monkeypatch.setattr(_gpu, "stream", lambda: 0)
+
+
+@pytest.mark.parametrize("case", MAX_CASES, ids=str)
+def test_gpu_max_pool2d_glue_and_gather_on_numpy(case, monkeypatch):
+    from loomgrad import _gpu_pool as gp
+
+    install_numpy_gpu(monkeypatch, NumpyPoolKernels())
+    H, W, k, s, p, d, ceil = case
+    x = np.random.default_rng(0).standard_normal((2, 3, H, W)).astype(np.float32)
+    x[0, 0, :2, :2] = 0.5
+    x[1, 2, -1, -1] = np.nan
+    out, idx = gp.max_pool2d(x, k, s, p, d, ceil)
+    ref, ref_idx = nk.max_pool2d(x, k, s, p, d, ceil)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(idx, ref_idx)
+    dy = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    np.testing.assert_allclose(gp.max_pool2d_backward(dy, idx, x.shape, k, s, p, d, ceil),
+                               nk.max_pool2d_backward(dy, idx, x.shape, k, s, p, d, ceil),
+                               rtol=1e-6, atol=1e-6)
+    o3, i3 = gp.max_pool2d(x[1], k, s, p, d, ceil)  # unbatched
+    np.testing.assert_array_equal(i3, ref_idx[1])
+    assert gp.max_pool2d_backward(dy[1], i3, x[1].shape, k, s, p, d, ceil).shape == x[1].shape
+
+
+@pytest.mark.parametrize("include_pad", [True, False])
+@pytest.mark.parametrize("case", AVG_CASES, ids=str)
+def test_gpu_avg_pool2d_glue_and_gather_on_numpy(case, include_pad, monkeypatch):
+    from loomgrad import _gpu_pool as gp
+
+    install_numpy_gpu(monkeypatch, NumpyPoolKernels())
+    H, W, k, s, p, ceil = case
+    x = np.random.default_rng(0).standard_normal((2, 3, H, W)).astype(np.float32)
+    for div in (None, 5):
+        out = gp.avg_pool2d(x, k, s, p, ceil, include_pad, div)
+        np.testing.assert_allclose(out, nk.avg_pool2d(x, k, s, p, ceil, include_pad, div),
+                                   rtol=1e-5, atol=1e-6)
+        dy = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+        np.testing.assert_allclose(
+            gp.avg_pool2d_backward(dy, x.shape, k, s, p, ceil, include_pad, div),
+            nk.avg_pool2d_backward(dy, x.shape, k, s, p, ceil, include_pad, div),
+            rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("hw, out_size", ADAPTIVE_CASES + [((10, 7), (4, 3))])
+def test_gpu_adaptive_avg_pool2d_glue_and_gather_on_numpy(hw, out_size, monkeypatch):
+    from loomgrad import _gpu_pool as gp
+
+    install_numpy_gpu(monkeypatch, NumpyPoolKernels())
+    x = np.random.default_rng(0).standard_normal((2, 3) + hw).astype(np.float32)
+    out = gp.adaptive_avg_pool2d(x, out_size)
+    np.testing.assert_allclose(out, nk.adaptive_avg_pool2d(x, out_size), rtol=1e-5, atol=1e-6)
+    dy = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+    np.testing.assert_allclose(gp.adaptive_avg_pool2d_backward(dy, x.shape),
+                               nk.adaptive_avg_pool2d_backward(dy, x.shape), rtol=1e-5, atol=1e-6)
+
+
+def test_gpu_pool_glue_errors_and_zero_batch_on_numpy(monkeypatch):
+    from loomgrad import _gpu_pool as gp
+
+    install_numpy_gpu(monkeypatch, NumpyPoolKernels())
+    x = np.ones((1, 2, 8, 8), np.float32)
+    for call, match in [(lambda: gp.max_pool2d(x, 3, padding=2), "padding"),
+                        (lambda: gp.max_pool2d(x, 9), "too small"),
+                        (lambda: gp.avg_pool2d(x, 2, divisor_override=0), "divisor_override"),
+                        (lambda: gp.adaptive_avg_pool2d(x, 0), "output_size"),
+                        (lambda: gp.max_pool2d(x[0, 0], 2), "4-D"),
+                        (lambda: gp.max_pool2d_backward(np.ones((1, 2, 4, 4), np.float32),
+                                                        np.full((1, 2, 4, 4), 99), x.shape, 2),
+                         "indices lie outside"),
+                        (lambda: gp.max_pool2d_backward(np.ones((1, 2, 3, 3), np.float32),
+                                                        np.zeros((1, 2, 3, 3)), x.shape, 2),
+                         "grad_out")]:
+        with pytest.raises(ValueError, match=match):
+            call()
+    with pytest.raises(TypeError, match="float32"):
+        gp.max_pool2d(x.astype(np.float64), 2)
+    z = np.zeros((0, 3, 8, 8), np.float32)
+    out, idx = gp.max_pool2d(z, 3, 2, 1)
+    assert out.shape == idx.shape == (0, 3, 4, 4)
+    assert gp.max_pool2d_backward(out, idx, z.shape, 3, 2, 1).shape == z.shape
+    assert gp.avg_pool2d_backward(gp.avg_pool2d(z, 2), z.shape, 2).shape == z.shape
+    assert gp.adaptive_avg_pool2d(z, 3).shape == (0, 3, 3, 3)

@@ -12,6 +12,7 @@ import pytest
 
 import loomgrad as lg
 from loomgrad import _nn_kernels as nk
+from test_pool import install_numpy_gpu
 
 DTYPES = [np.float32, np.float64]
 
@@ -403,3 +404,106 @@ def test_cuda_xent_on_torch_cuda_tensors():
                                **GPU_TOL)
     with pytest.raises(ValueError, match="target"):
         nk.softmax_cross_entropy(xd, torch.full_like(tt, 99))
+
+
+# ------------------------------------------------- the GPU glue, on the CPU
+class CpuXentKernels:
+    """Stands in for ``loomgrad._cuda``'s softmax/xent functions on NumPy
+    arrays (pointers are the arrays): the CPU kernels, with the CUDA
+    kernels' bad-index flag (a bad index is flagged and not used). It runs
+    _gpu_xent's glue -- argument checks, shapes, workspaces, the flag's
+    ValueError -- here."""
+
+    def softmax_forward(self, rows, C, x, out, log, stream):
+        fn = nk._cpu.log_softmax_forward if log else nk._cpu.softmax_forward
+        fn(x.reshape(rows, C), out.reshape(rows, C))
+
+    def softmax_backward(self, rows, C, y, dy, dx, log, stream):
+        fn = nk._cpu.log_softmax_backward if log else nk._cpu.softmax_backward
+        fn(y.reshape(rows, C), dy.reshape(rows, C), dx.reshape(rows, C))
+
+    @staticmethod
+    def _target(target, prob, C, ignore_index, bad):
+        if isinstance(target, int):  # 0: probability targets
+            return prob
+        out_of_range = (target != ignore_index) & ((target < 0) | (target >= C))
+        bad[0] = int(out_of_range.any())
+        return np.where(out_of_range, ignore_index, target)
+
+    def softmax_xent_forward(self, N, C, logits, target, prob, weight, ignore_index, reduction,
+                             ls, loss, row_loss, row_weight, bad, stream):
+        assert (reduction == "none") == (isinstance(row_loss, int) and row_loss == 0)
+        nk._cpu.softmax_xent_forward(logits, self._target(target, prob, C, ignore_index, bad),
+                                     None if isinstance(weight, int) else weight, loss,
+                                     ignore_index, reduction, ls)
+
+    def softmax_xent_backward(self, N, C, g, logits, target, prob, weight, ignore_index,
+                              reduction, ls, dx, scalars, bad, stream):
+        nk._cpu.softmax_xent_backward(g, logits, self._target(target, prob, C, ignore_index, bad),
+                                      None if isinstance(weight, int) else weight, dx,
+                                      ignore_index, reduction, ls)
+
+
+@pytest.mark.parametrize("target_kind", ["index", "prob"])
+@pytest.mark.parametrize("reduction, weighted, ls", OPTIONS)
+def test_gpu_xent_glue_on_numpy(reduction, weighted, ls, target_kind, monkeypatch):
+    from loomgrad import _gpu_xent as gx
+
+    install_numpy_gpu(monkeypatch, CpuXentKernels())
+    x, t, p, w = _inputs(np.float32)
+    target, weight = (t if target_kind == "index" else p), (w if weighted else None)
+    loss = gx.softmax_cross_entropy(x, target, weight, reduction=reduction, label_smoothing=ls)
+    ref = nk.softmax_cross_entropy(x, target, weight, reduction=reduction, label_smoothing=ls)
+    assert loss.shape == ref.shape and loss.dtype == np.float32
+    np.testing.assert_array_equal(loss, ref)
+    g = np.ones(ref.shape, np.float32)
+    np.testing.assert_array_equal(
+        gx.softmax_cross_entropy_backward(g, x, target, weight, reduction=reduction,
+                                          label_smoothing=ls),
+        nk.softmax_cross_entropy_backward(g, x, target, weight, reduction=reduction,
+                                          label_smoothing=ls))
+
+
+def test_gpu_xent_and_softmax_glue_edges_on_numpy(monkeypatch):
+    from loomgrad import _gpu_xent as gx
+
+    install_numpy_gpu(monkeypatch, CpuXentKernels())
+    x, t = np.zeros((0, 5), np.float32), np.zeros(0, np.int64)
+    assert np.isnan(gx.softmax_cross_entropy(x, t))
+    assert gx.softmax_cross_entropy(x, t, reduction="sum") == 0
+    assert gx.softmax_cross_entropy(x, t, reduction="none").shape == (0,)
+    assert gx.softmax_cross_entropy_backward(1.0, x, t).shape == (0, 5)
+    x1 = np.array([1.0, 2.0, 0.5], np.float32)
+    np.testing.assert_array_equal(gx.softmax_cross_entropy(x1, 1), nk.softmax_cross_entropy(x1, 1))
+    assert gx.softmax_cross_entropy(x1, 1, reduction="none").shape == ()
+    assert gx.softmax_cross_entropy_backward(1.0, x1, 1).shape == (3,)
+    x, t = np.zeros((3, 5), np.float32), np.array([0, 1, 2])
+    for call, exc, match in [
+        (lambda: gx.softmax_cross_entropy(x, np.array([0, 5, 1])), ValueError, r"target\[1\] = 5"),
+        (lambda: gx.softmax_cross_entropy_backward(1.0, x, np.array([0, -1, 1])), ValueError,
+         r"target\[1\] = -1"),
+        (lambda: gx.softmax_cross_entropy(np.zeros((3, 0), np.float32), t), ValueError,
+         "out of range for 0 classes"),
+        (lambda: gx.softmax_cross_entropy(x, t[:2]), ValueError, "target"),
+        (lambda: gx.softmax_cross_entropy(x, t, reduction="avg"), ValueError, "reduction"),
+        (lambda: gx.softmax_cross_entropy(x, t, label_smoothing=1.5), ValueError,
+         "label_smoothing"),
+        (lambda: gx.softmax_cross_entropy(x, t, weight=np.ones(4, np.float32)), ValueError,
+         "weight"),
+        (lambda: gx.softmax_cross_entropy(x, t, weight=np.ones(5)), TypeError, "weight"),
+        (lambda: gx.softmax_cross_entropy(x, np.ones((3, 4), np.float32)), ValueError, "target"),
+        (lambda: gx.softmax_cross_entropy(x, t.astype(bool)), TypeError, "target"),
+        (lambda: gx.softmax_cross_entropy(x[None], t), ValueError, "logits"),
+        (lambda: gx.softmax_cross_entropy_backward(np.ones(2, np.float32), x, t), ValueError,
+         "grad_loss"),
+        (lambda: gx.softmax_backward(np.ones((3, 4), np.float32), x), ValueError, "grad_out"),
+    ]:
+        with pytest.raises(exc, match=match):
+            call()
+    for shape in [(5, 7), (2, 3, 4), (0, 3)]:
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        for fwd, bwd, name in ((gx.softmax, gx.softmax_backward, "softmax"),
+                               (gx.log_softmax, gx.log_softmax_backward, "log_softmax")):
+            y = fwd(x)
+            np.testing.assert_array_equal(y, getattr(nk, name)(x))
+            np.testing.assert_array_equal(bwd(x, y), getattr(nk, name + "_backward")(x, y))

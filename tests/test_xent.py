@@ -346,10 +346,14 @@ def test_cuda_softmax_and_log_softmax_match_cpu(shape):
     x = (rng.standard_normal(shape) * 4).astype(np.float32)
     dy = rng.standard_normal(shape).astype(np.float32)
     gx, gdy = _on_gpu(x, dy)
+    def close(got, ref, rtol):  # absolute slack only at the array's own scale (p ~ 1/C)
+        scale = np.abs(ref).max() if ref.size else 0.0
+        np.testing.assert_allclose(_host(got), ref, rtol=rtol, atol=rtol * 0.1 * scale)
+
     for fwd, bwd in ((nk.softmax, nk.softmax_backward), (nk.log_softmax, nk.log_softmax_backward)):
         y, gy = fwd(x), fwd(gx)
-        np.testing.assert_allclose(_host(gy), y, **GPU_TOL)
-        np.testing.assert_allclose(_host(bwd(gdy, gy)), bwd(dy, y), rtol=1e-4, atol=1e-5)
+        close(gy, y, 1e-5)
+        close(bwd(gdy, gy), bwd(dy, y), 1e-4)
 
 
 @pytest.mark.cuda

@@ -368,3 +368,113 @@ def test_cuda_conv2d_zero_size_and_errors():
         nk.conv2d_backward(cupy.ones((2, 4, 4, 4), np.float32), x, w)
     with pytest.raises(TypeError, match="stride"):
         nk.conv2d(x, w, stride=1.5)
+
+
+# ---------------------------------------------------------------- GPU glue, CPU double
+# _gpu_conv wired to a stand-in for loomgrad._cuda that takes the arguments in
+# the order csrc/bindings/cuda_conv.cpp declares them and runs the CPU
+# kernels: checks the glue (argument order, shapes, allocations, workspace,
+# need flags, unbatched input, errors) where no GPU is at hand.
+@pytest.fixture
+def conv_glue_on_cpu(monkeypatch):
+    import pathlib
+    import types
+
+    from loomgrad import _cpu, _gpu_conv
+    from test_lstm import _CudaDouble  # the binding-source parser and pointer table
+
+    src = pathlib.Path(__file__).resolve().parents[1] / "csrc" / "bindings" / "cuda_conv.cpp"
+    if not src.exists():
+        pytest.skip("needs the source tree (csrc/bindings/cuda_conv.cpp)")
+
+    class ConvDouble(_CudaDouble):
+        workspace = 7  # floats the fake backward-weight asks for
+
+        def _geo(self, fn, args, x_name):
+            a, arr = self._args(fn, args)
+            assert tuple(a["w_shape"]) == arr("weight" if "weight" in a else "grad_weight").shape
+            assert tuple(a["x_shape"]) == arr(x_name).shape
+            return a, arr, (a["stride"], a["padding"], a["dilation"], a["groups"])
+
+        def conv2d_forward(self, *args):
+            a, arr, geo = self._geo("conv2d_forward", args, "x")
+            _cpu.conv2d_forward(arr("x"), arr("weight"), arr("bias"), arr("out"), *geo)
+
+        def conv2d_backward_data(self, *args):
+            a, arr, geo = self._geo("conv2d_backward_data", args, "grad_input")
+            _cpu.conv2d_backward_data(arr("grad_out"), arr("weight"), arr("grad_input"), *geo)
+
+        def conv2d_backward_weight_workspace(self, *args):
+            assert len(args) == len(self.order["conv2d_backward_weight_workspace"])
+            return self.workspace
+
+        def conv2d_backward_weight(self, *args):
+            a, arr, geo = self._geo("conv2d_backward_weight", args, "x")
+            assert arr("workspace").shape == (a["workspace_elems"],) == (self.workspace,)
+            _cpu.conv2d_backward_weight(arr("grad_out"), arr("x"), arr("grad_weight"), *geo)
+
+        def conv2d_backward_bias(self, *args):
+            a, arr = self._args("conv2d_backward_bias", args)
+            assert tuple(a["grad_out_shape"]) == arr("grad_out").shape
+            _cpu.conv2d_backward_bias(arr("grad_out"), arr("grad_bias"))
+
+    double = ConvDouble(src.read_text())
+
+    def float_array(fn, name, x, ndim=None):
+        if x is None:
+            return None
+        if x.dtype != np.float32:
+            raise TypeError(f"{fn}: {name}: the CUDA kernels take float32, got {x.dtype}")
+        return np.ascontiguousarray(x)
+
+    fake = types.SimpleNamespace(require=lambda: (double, np), float_array=float_array,
+                                 empty=lambda shape: np.full(shape, np.nan, np.float32),
+                                 ptr=double.ptr, stream=lambda: 0)
+    monkeypatch.setattr(_gpu_conv, "_gpu", fake)
+    return _gpu_conv
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_gpu_glue_matches_cpu_kernels(conv_glue_on_cpu, case):
+    G = conv_glue_on_cpu
+    x, w, b, kw = _make(case, np.float32)
+    for bias in (b, None):
+        np.testing.assert_array_equal(G.conv2d(x, w, bias, **kw), nk.conv2d(x, w, bias, **kw))
+    np.testing.assert_array_equal(G.conv2d(x[0], w, b, **kw), nk.conv2d(x[0], w, b, **kw))
+    dy = np.random.default_rng(1).standard_normal(nk.conv2d(x, w, **kw).shape).astype(np.float32)
+    want = nk.conv2d_backward(dy, x, w, **kw)
+    for need in ((True, True, True), (False, True, False), (True, False, True)):
+        got = G.conv2d_backward(dy, x, w, need=need, **kw)
+        for n, g, c in zip(need, got, want):
+            assert (g is None) == (not n)
+            if n:
+                np.testing.assert_array_equal(g, c)
+    dx, dw, db = G.conv2d_backward(dy[0], x[0], w, **kw)  # unbatched
+    assert dx.shape == x[0].shape
+    np.testing.assert_array_equal(dw, nk.conv2d_backward(dy[:1], x[:1], w, **kw)[1])
+
+
+def test_gpu_glue_zero_size_and_errors(conv_glue_on_cpu):
+    G = conv_glue_on_cpu
+    f = np.float32
+    x, w = np.zeros((0, 3, 5, 5), f), np.ones((4, 3, 3, 3), f)
+    assert G.conv2d(x, w, np.ones(4, f), padding=1).shape == (0, 4, 5, 5)
+    dx, dw, db = G.conv2d_backward(np.zeros((0, 4, 5, 5), f), x, w, padding=1)
+    assert dx.shape == (0, 3, 5, 5)
+    np.testing.assert_array_equal(dw, 0)
+    np.testing.assert_array_equal(db, 0)
+    x = np.ones((2, 3, 5, 5), f)
+    with pytest.raises(TypeError, match="float32"):
+        G.conv2d(x.astype(np.float64), w)
+    with pytest.raises(ValueError, match="bias"):
+        G.conv2d(x, w, np.ones(5, f))
+    with pytest.raises(ValueError, match="groups"):
+        G.conv2d(x, w, groups=2)
+    with pytest.raises(ValueError, match="4-D"):
+        G.conv2d(np.ones((3, 5), f), w)
+    with pytest.raises(ValueError, match="grad_out"):
+        G.conv2d_backward(np.ones((2, 4, 4, 4), f), x, w)
+    with pytest.raises(ValueError, match="grad_out"):
+        G.conv2d_backward(np.ones((2, 5, 3, 3), f), x, w, need=(False, False, True))
+    with pytest.raises(TypeError, match="stride"):
+        G.conv2d(x, w, stride=1.5)

@@ -284,6 +284,7 @@ class Tensor:
             if g.shape != self.data.shape:
                 raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the output "
                                  f"has shape {self.shape}")
+            autograd.check_same_device((self.data, g), "backward")
         autograd.backward(self, g, retain_graph=bool(retain_graph))
 
     def detach(self) -> "Tensor":

@@ -2,8 +2,8 @@
 //
 // FP32 kernels (sgemm_fp32_kernel): a BM x BN block tile, BK-deep k steps,
 // each thread owning a TM x TN register block split into 4x4 sub-tiles
-// spaced a quarter-warp's reach apart, so the float4 reads of a k row in
-// shared memory are conflict-free. Both op(A) and op(B) tiles are stored
+// spaced half a block tile apart, so a warp's float4 reads of a k row in
+// shared memory are conflict-free (16 consecutive float4s, or broadcasts). Both op(A) and op(B) tiles are stored
 // k-major (S[k][row]) so the inner loop reads one row of each. Two configs:
 //   128x128x8, 256 threads, 8x8 per thread (the main one);
 //   64x64x16,  128 threads, 8x4 per thread (when 128x128 tiles would not
@@ -26,9 +26,13 @@
 // math; one __syncthreads per k tile.
 //
 // Grid: x = N tiles, y = M tiles (grouped by 8 rows of tiles so that blocks
-// running together share A and B panels in L2), z = batch. The host splits
-// launches so that y and z stay <= 65535. Index math on global memory is
-// int64. Limits: none beyond int64 sizes and the device's memory.
+// running together share A and B panels in L2), z = batch, or the k range
+// for split-K (outputs with too few tiles for the SMs: partial products to a
+// caller-provided workspace, then sgemm_split_k_reduce_kernel sums them in a
+// fixed order). The host splits launches so that y and z stay <= 65535.
+// Index math on global memory is int64. Limits: none beyond int64 sizes and
+// the device's memory. Not yet: a GEMV kernel (M or N = 1 wastes 63/64 of a
+// 64-row tile), cp.async/wgmma pipelines.
 #include <cuda_runtime.h>
 
 #include <algorithm>

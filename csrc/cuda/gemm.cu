@@ -30,9 +30,9 @@
 // for split-K (outputs with too few tiles for the SMs: partial products to a
 // caller-provided workspace, then sgemm_split_k_reduce_kernel sums them in a
 // fixed order). The host splits launches so that y and z stay <= 65535.
+// A single GEMM with M == 1 or N == 1 runs on the two GEMV kernels instead.
 // Index math on global memory is int64. Limits: none beyond int64 sizes and
-// the device's memory. Not yet: a GEMV kernel (M or N = 1 wastes 63/64 of a
-// 64-row tile), cp.async/wgmma pipelines.
+// the device's memory. Not yet: cp.async/TMA pipelines, wgmma on sm_90.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -482,6 +482,75 @@ sgemm_split_k_reduce_kernel(const float* __restrict__ W, int64_t splits, int64_t
   }
 }
 
+// GEMV (M == 1 or N == 1): y[i] = alpha * sum_k u[k] * W(i, k) + beta * y[i]
+// for i < L, u and y strided. A 64-row tile would waste 63/64 of its work,
+// and a GEMV is bandwidth-bound: these read W once, coalesced.
+// Rows of W contiguous (W(i, k) = W[i * ldw + k]): one warp per output,
+// lanes striding over k, then a shuffle reduction.
+__global__ void __launch_bounds__(256)
+sgemv_rows_kernel(int64_t L, int64_t K, float alpha, const float* __restrict__ W, int64_t ldw,
+                  const float* __restrict__ u, int64_t us, float beta, float* __restrict__ y,
+                  int64_t ys) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * 8 + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (i >= L) return;  // uniform per warp: the shuffles below see all 32 lanes
+  const float* w = W + i * ldw;
+  float acc = 0.f;
+#pragma unroll 4
+  for (int64_t k = lane; k < K; k += 32) acc = fmaf(w[k], u[k * us], acc);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, o);
+  if (lane == 0) y[i * ys] = axpby(acc, alpha, beta, y + i * ys);
+}
+
+// Columns of W contiguous (W(i, k) = W[k * ldw + i]): lanes take 32
+// consecutive outputs, the block's 16 warps split k, shared memory sums them.
+__global__ void __launch_bounds__(512)
+sgemv_cols_kernel(int64_t L, int64_t K, float alpha, const float* __restrict__ W, int64_t ldw,
+                  const float* __restrict__ u, int64_t us, float beta, float* __restrict__ y,
+                  int64_t ys) {
+  constexpr int WARPS = 16;
+  __shared__ float part[WARPS][33];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * 32 + lane;
+  float acc = 0.f;
+  if (i < L) {
+#pragma unroll 4
+    for (int64_t k = warp; k < K; k += WARPS) acc = fmaf(W[k * ldw + i], u[k * us], acc);
+  }
+  part[warp][lane] = acc;
+  __syncthreads();
+  if (warp == 0 && i < L) {
+    float sum = 0.f;
+#pragma unroll
+    for (int w = 0; w < WARPS; ++w) sum += part[w][lane];
+    y[i * ys] = axpby(sum, alpha, beta, y + i * ys);
+  }
+}
+
+// M == 1 or N == 1 (one GEMM): as y = W u with W = op(B)^T or op(A).
+void gemv(const GemmArgs& p, bool trans_a, bool trans_b, cudaStream_t s) {
+  const float *W, *u;
+  int64_t L, ldw, us, ys;
+  bool rows;  // W's rows (index i) contiguous in k
+  if (p.M == 1) {  // y = C[0, :], u = op(A)[0, :], W(n, k) = op(B)[k, n]
+    L = p.N, ys = 1, u = p.A, us = trans_a ? p.lda : 1;
+    W = p.B, ldw = p.ldb, rows = trans_b;
+  } else {  // N == 1: y = C[:, 0], u = op(B)[:, 0], W(m, k) = op(A)[m, k]
+    L = p.M, ys = p.ldc, u = p.B, us = trans_b ? 1 : p.ldb;
+    W = p.A, ldw = p.lda, rows = !trans_a;
+  }
+  if (rows) {
+    sgemv_rows_kernel<<<static_cast<unsigned>((L + 7) / 8), 256, 0, s>>>(
+        L, p.K, p.alpha, W, ldw, u, us, p.beta, p.C, ys);
+    check_launch("sgemv_rows_kernel");
+  } else {
+    sgemv_cols_kernel<<<static_cast<unsigned>((L + 31) / 32), 512, 0, s>>>(
+        L, p.K, p.alpha, W, ldw, u, us, p.beta, p.C, ys);
+    check_launch("sgemv_cols_kernel");
+  }
+}
+
 // Picks the kernel family (TF32 or FP32) and tile size, then launches.
 void run(const GemmArgs& p, int64_t batch, bool trans_a, bool trans_b, bool allow_tf32,
          cudaStream_t s) {
@@ -523,6 +592,8 @@ void sgemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M,
   if (K == 0 && beta == 1.f) return;  // nothing to do
   const GemmArgs p{M,   N,        K,   alpha, beta,     A,        lda, stride_a,
                    B,   ldb,      stride_b, C,     ldc,      stride_c, 0};
+  if (batch == 1 && (M == 1 || N == 1))
+    return gemv(p, trans_a, trans_b, static_cast<cudaStream_t>(stream));
   run(p, batch, trans_a, trans_b, allow_tf32, static_cast<cudaStream_t>(stream));
 }
 
@@ -534,7 +605,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
 }
 
 int64_t sgemm_split_k_count(int64_t M, int64_t N, int64_t K) {
-  if (M <= 0 || N <= 0 || K < 2 * kMinSplitDepth) return 1;
+  if (M <= 1 || N <= 1 || K < 2 * kMinSplitDepth) return 1;  // GEMV has its own kernels
   const int64_t sms = device_attribute(cudaDevAttrMultiProcessorCount);
   const int64_t tiles = ((M + 63) / 64) * ((N + 63) / 64);  // the 64x64 kernel's blocks
   if (tiles >= sms) return 1;

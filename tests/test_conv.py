@@ -248,6 +248,9 @@ CUDA_CASES = CASES + [
     (2, 32, 20, 20, 32, 3, 3, 1, 1, 1, 32),               # depthwise, many channels
     (2, 130, 7, 7, 200, 1, 1, 1, 0, 1, 1),                # 1x1, ragged tiles
     (16, 3, 28, 28, 8, 5, 5, 1, 2, 1, 1),                 # LeNet-like, C=3 < tile
+    (2, 12, 9, 8, 6, 1, 1, 2, 1, 1, 1),                   # strided 1x1: dx scattered on the grid
+    (3, 16, 7, 10, 8, 1, 1, (3, 2), (0, 1), 1, 2),        # strided 1x1, grouped, padded
+    (2, 70, 6, 6, 36, 1, 1, 2, 0, 1, 1),                  # strided 1x1, 128-row tiles
 ]
 
 

@@ -9,7 +9,9 @@
 //   forward      y  (K/g x N*OH*OW)   = w (K/g x CKK) * im2col(x) (CKK x N*OH*OW)
 //   backward-dx  dx (C/g x N*H*W)     = wᵀ (C/g x K/g*R*S) * gather(dy): for input pixel
 //                (ih, iw) and tap (r, s), dy at ((ih + pad - r*dil) / stride, ...) when that
-//                divides exactly (a gather: no atomics, deterministic)
+//                divides exactly (a gather: no atomics, deterministic); a strided 1x1
+//                conv instead multiplies only on the stride grid (Data1x1Op) and
+//                scatters into a zeroed dx
 //   backward-dw  dw (K/g x CKK)       = dy (K/g x N*OH*OW) * im2col(x)ᵀ, the long
 //                N*OH*OW reduction split over blockIdx.z (split-K) into partial sums
 //                in a caller-provided workspace, summed in a second kernel in a fixed
@@ -34,8 +36,9 @@
 // check_limits) so in-image coordinates are int; everything that spans
 // images or channels is int64.
 //
-// Limits: FP32 FFMA only (no tensor cores); backward-data with stride s
-// multiplies the s_h*s_w - 1 zero taps of every output pixel too.
+// Limits: FP32 FFMA only (no tensor cores); backward-data of a strided conv
+// larger than 1x1 multiplies the zero taps between strides too (up to
+// s_h*s_w times the useful work).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -225,6 +228,45 @@ struct WeightOp {  // dw = dy * im2col(x)ᵀ; reduction j = (n, oh, ow), cols = 
   __device__ CCol c_col(int64_t, int64_t col) const { return {col}; }
   __device__ void store(int64_t grp, int split, int64_t m, const CCol& c, float v) const {
     out[(split * g.K + grp * g.Kg + m) * g.CKK + c.off] = v;
+  }
+};
+
+// A strided 1x1 conv's dx is nonzero only on the stride grid, where it is one
+// product per pixel: dx[:, c, oh*sh - ph, ow*sw - pw] = wᵀ * dy[:, :, oh, ow].
+// A GEMM over output pixels (N*OH*OW columns, not N*H*W) scattered into a
+// zeroed dx, instead of DataOp's multiplications by the off-grid zeros.
+struct Data1x1Op {
+  static constexpr bool kAFastK = false, kBFastK = false;
+  Geo g;
+  Radix ra, rb;  // both linear k = m
+  const float* __restrict__ dy;
+  const float* __restrict__ w;
+  float* __restrict__ dx;
+
+  struct ARow { int64_t off; };
+  struct BRow { int64_t off; };
+  struct CCol { int64_t off; };  // -1: the pixel falls in the padding
+
+  __device__ ARow a_row(int64_t grp, int64_t c) const { return {grp * g.Kg * g.Cg + c}; }
+  __device__ float a_load(const ARow& a, const Digits& d) const {
+    return __ldg(w + a.off + d.k * g.Cg);
+  }
+  __device__ BRow b_row(int64_t grp, int64_t col) const {
+    const int64_t n = col / g.P;
+    return {(n * g.K + grp * g.Kg) * g.P + (col - n * g.P)};
+  }
+  __device__ float b_load(const BRow& b, const Digits& d) const {
+    return __ldg(dy + b.off + d.k * g.P);
+  }
+  __device__ CCol c_col(int64_t grp, int64_t col) const {
+    const int64_t n = col / g.P;
+    const int p = static_cast<int>(col - n * g.P), oh = p / g.OW, ow = p - oh * g.OW;
+    const int ih = oh * g.sh - g.ph, iw = ow * g.sw - g.pw;
+    if (!inside(ih, g.H) || !inside(iw, g.W)) return {-1};
+    return {(n * g.C + grp * g.Cg) * g.HW + int64_t(ih) * g.W + iw};
+  }
+  __device__ void store(int64_t, int, int64_t c, const CCol& cc, float v) const {
+    if (cc.off >= 0) dx[cc.off + c * g.HW] = v;
   }
 };
 
@@ -643,6 +685,15 @@ void conv2d_backward_data(const Conv2dShape& s, const float* dy, const float* w,
     conv_backward_data_direct_kernel<<<elementwise_blocks(total), kThreads, 0, st>>>(g, dy, w,
                                                                                     dx, total);
     check_launch("conv2d_backward_data_direct");
+    return;
+  }
+  if (g.RS == 1 && (g.sh > 1 || g.sw > 1)) {
+    if (cudaMemsetAsync(dx, 0, sizeof(float) * static_cast<size_t>(total), st) != cudaSuccess)
+      check_launch("conv2d_backward_data (memset)");
+    const Radix rm = make_radix(1, 1, BK);
+    const Data1x1Op op{g, rm, rm, dy, w, dx};
+    const GemmDims d{g.Cg, s.N * g.P, g.Kg, s.groups, 0, g.Kg};
+    launch_gemm(op, d, 1, st, "conv2d_backward_data_1x1_strided");
     return;
   }
   const Radix rk = make_radix(g.R, g.S, BK);

@@ -491,7 +491,7 @@ def test_optimizer_step_on_gpu_matches_cpu(opt_cls, kw):
     want, _ = _train_params(opt_cls, kw, "cpu")
     got, opt = _train_params(opt_cls, kw, "cuda")
     _assert_close_lists(got, want, rtol=1e-5, atol=1e-6)
-    for state in opt.state.values():  # state lives on its parameter's device
+    for _, state in opt.state.items():  # state lives on its parameter's device
         for v in state.values():
             assert not isinstance(v, np.ndarray)
 
@@ -525,14 +525,25 @@ def test_model_to_round_trip_keeps_parameters_and_optimizer():
 
 @pytest.mark.cuda
 @requires_cuda
-def test_lenet_trained_on_gpu_reaches_cpu_accuracy_and_its_checkpoint_loads_on_cpu(tmp_path):
+def test_lenet_trained_on_gpu_reaches_cpu_accuracy_and_its_checkpoint_loads_on_cpu(
+        tmp_path, monkeypatch):
+    import cupy
+
+    class HostDraws:
+        """The CPU run's dropout draws, copied to the GPU: with the same seed both runs
+        then see the same init, batches and masks, and differ by rounding only (masks
+        drawn on the GPU alone move 8-epoch accuracy by a few percent)."""
+
+        def random_sample(self, size, dtype):
+            return cupy.asarray(lg.random.get_generator().random(size))
+
+    monkeypatch.setattr(lg.random, "get_cuda_generator", lambda device_id=None: HostDraws())
     kw = dict(model="lenet", epochs=8, quiet=True, no_progress=True, seed=0)
     cpu = lg_train.run(lg_train.default_args(**kw))
     gpu = lg_train.run(lg_train.default_args(device="cuda", checkpoint=str(tmp_path / "ck"),
                                              **kw))
     assert all(p.is_cuda for p in gpu["model"].parameters())
-    # same seed, same init and batches; only the dropout masks differ (drawn on the GPU)
-    assert gpu["test_accuracy"] >= cpu["test_accuracy"] - 0.015
+    assert abs(gpu["test_accuracy"] - cpu["test_accuracy"]) <= 0.01
     assert gpu["test_accuracy"] > 0.9
     ck = lg.load(tmp_path / "ck")
     assert all(isinstance(v.data, np.ndarray) for v in ck["model"].values())

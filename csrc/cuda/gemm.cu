@@ -125,11 +125,14 @@ struct TileLoader {
         continue;
       }
       const float* p = K_CONTIG ? X + gr * ld + gk : X + gk * ld + gr;
+      // __ldg: A and B are read-only here (out never overlaps them), and the
+      // pointers arrive through a struct, so nvcc would otherwise emit
+      // generic loads rather than global ones.
       if (VEC && pos + 3 < ext) {
-        v[g] = *reinterpret_cast<const float4*>(p);
+        v[g] = __ldg(reinterpret_cast<const float4*>(p));
       } else {
 #pragma unroll
-        for (int c = 0; c < 4; ++c) out[c] = pos + c < ext ? p[c] : 0.f;
+        for (int c = 0; c < 4; ++c) out[c] = pos + c < ext ? __ldg(p + c) : 0.f;
       }
     }
   }
@@ -497,7 +500,7 @@ sgemv_rows_kernel(int64_t L, int64_t K, float alpha, const float* __restrict__ W
   const float* w = W + i * ldw;
   float acc = 0.f;
 #pragma unroll 4
-  for (int64_t k = lane; k < K; k += 32) acc = fmaf(w[k], u[k * us], acc);
+  for (int64_t k = lane; k < K; k += 32) acc = fmaf(__ldg(w + k), __ldg(u + k * us), acc);
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, o);
   if (lane == 0) y[i * ys] = axpby(acc, alpha, beta, y + i * ys);
@@ -516,7 +519,8 @@ sgemv_cols_kernel(int64_t L, int64_t K, float alpha, const float* __restrict__ W
   float acc = 0.f;
   if (i < L) {
 #pragma unroll 4
-    for (int64_t k = warp; k < K; k += WARPS) acc = fmaf(W[k * ldw + i], u[k * us], acc);
+    for (int64_t k = warp; k < K; k += WARPS)
+      acc = fmaf(__ldg(W + k * ldw + i), __ldg(u + k * us), acc);
   }
   part[warp][lane] = acc;
   __syncthreads();

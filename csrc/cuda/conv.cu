@@ -590,8 +590,7 @@ void check_limits(const Conv2dShape& s, const char* fn) {
            fn, ": invalid convolution shape");
   const int64_t Cg = s.C / s.groups, Kg = s.K / s.groups, RS = s.R * s.S;
   LG_CHECK(s.H + 2 * s.pad_h <= kMaxDim && s.W + 2 * s.pad_w <= kMaxDim && RS <= kMaxDim &&
-               Cg * RS <= kMaxDim && Kg * RS <= kMaxDim && s.OH * s.OW <= kMaxDim &&
-               s.N <= kMaxDim * kMaxDim,
+               Cg * RS <= kMaxDim && Kg * RS <= kMaxDim && s.OH * s.OW <= kMaxDim,
            fn, ": sizes too large for the CUDA kernels (padded image, kernel taps, channels "
            "per group x taps and output pixels per image must each be at most 2^30)");
 }

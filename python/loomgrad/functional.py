@@ -483,9 +483,8 @@ class LogSoftmax(Function):
 
 def _gemm(a, b, trans_a=False, trans_b=False):
     """GEMM on our kernel for float32/float64; float16 goes through float32. On the
-    GPU our CUDA GEMM takes 2-D float32; other GPU cases (batched, float64/16) use
-    CuPy's matmul."""
-    if not isinstance(a, np.ndarray) and not (a.dtype == np.float32 and a.ndim == 2 == b.ndim):
+    GPU our CUDA GEMM takes float32 (2-D or batched); float64/16 use CuPy's matmul."""
+    if not isinstance(a, np.ndarray) and a.dtype != np.float32:
         xp = array_module(a)
         return xp.matmul(xp.swapaxes(a, -1, -2) if trans_a else a,
                          xp.swapaxes(b, -1, -2) if trans_b else b)

@@ -2,7 +2,8 @@
 // C = alpha * op(A) * op(B) + beta * C (beta == 0: C is not read; alpha == 0:
 // A and B are not read). op(A) is M x K: A is stored M x K (lda >= K) or,
 // when trans_a, K x M (lda >= M); likewise op(B) is K x N. Any M, N, K >= 0.
-// Pointers are device pointers; `stream` is a cudaStream_t (CuPy's current).
+// Pointers are device pointers, C must not overlap A or B (they are read
+// through the read-only cache); `stream` is a cudaStream_t (CuPy's current).
 // allow_tf32: run on the TF32 tensor cores (inputs rounded to 10-bit
 // mantissas, FP32 accumulation) on sm_80+; plain FP32 otherwise.
 #pragma once

@@ -11,7 +11,7 @@ from . import _cpu
 from .random import manual_seed, get_rng_state, set_rng_state
 from .tensor import *  # noqa: F401,F403  (Tensor, tensor, zeros, ..., see tensor.__all__)
 from .tensor import __all__ as _tensor_all
-from . import kernels, cuda, random, nn, optim, data, utils, models
+from . import kernels, cuda, backends, random, nn, optim, data, utils, models
 from . import distributed  # imports no mpi4py/CuPy; init_process_group() does
 from .serialization import save, load, LoadError
 

@@ -1,4 +1,4 @@
-"""Raw CNN kernels on NumPy arrays: conv2d, pooling, softmax, cross-entropy.
+"""Raw CNN kernels on NumPy or GPU arrays: conv2d, pooling, softmax, cross-entropy.
 
 Part of the public raw-kernel API (re-exported by :mod:`loomgrad.kernels`):
 forward and backward kernels that take and return plain arrays, with
@@ -9,8 +9,11 @@ NCHW; float32 or float64; every int-or-pair argument (``stride``,
 not C-contiguous are copied; outputs are new arrays. Errors are
 ValueError/TypeError naming the argument and its shape.
 
-Kernels run on the CPU (``loomgrad._cpu``, C++/OpenMP, ``lg.set_num_threads``
-threads); GPU arrays are not supported by these kernels yet.
+NumPy arrays run on the CPU kernels (``loomgrad._cpu``, C++/OpenMP,
+``lg.set_num_threads`` threads); GPU arrays (CuPy, ``__cuda_array_interface__``
+or CUDA DLPack providers such as torch.cuda tensors) run on the CUDA kernels
+(``_gpu_conv``, ``_gpu_pool``, ``_gpu_xent``: float32, CuPy's current stream,
+outputs from CuPy's memory pool).
 """
 from __future__ import annotations
 

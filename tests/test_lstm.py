@@ -446,7 +446,7 @@ def test_gru_gradcheck_and_float32():
     assert out.dtype == np.float32 and out.shape == (4, 2, 5) and h.shape == (1, 2, 5)
 
 
-# ----------------------------------------------------------------------------- CUDA vs the CPU kernels
+# ----------------------------------------------------------------------------- CUDA vs CPU kernels
 # Each CUDA kernel against the float32 CPU kernel on the tables above; skipped without a GPU.
 requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
                                    reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
@@ -650,8 +650,10 @@ def test_cuda_persistent_and_gemm_paths_agree(T, N, I, H, reverse):
         np.testing.assert_allclose(cupy.asnumpy(a), cupy.asnumpy(b), rtol=1e-3,
                                    atol=2e-5 * np.sqrt(max(4 * H, T * N)), err_msg=name)
     y, _, _, s = K.lstm_sequence(**inp)  # auto: small batches take the persistent kernels
+    assert _gpu_lstm.last_path == "persistent"
     K.lstm_sequence_backward(dy, None, None, s)
-    assert _gpu_lstm.last_path == _gpu_lstm.last_backward_path == "persistent"
+    if N <= 8:  # (larger batches may take the GEMM driver for the backward)
+        assert _gpu_lstm.last_backward_path == "persistent"
 
 
 @pytest.mark.cuda

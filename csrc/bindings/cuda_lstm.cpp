@@ -58,7 +58,8 @@ void cell_forward(int64_t N, int64_t I, int64_t H, Ptr x, Ptr h, Ptr c, Ptr w_ih
   require(fn, "gates", gates, N * 4 * H);
   py::gil_scoped_release nogil;
   lg::cuda::lstm_cell_forward(N, I, H, in(x), in(h), in(c), in(w_ih), in(w_hh), in(b_ih),
-                              in(b_hh), out(h_out), out(c_out), out(gates), cuda_bind::stream(stream));
+                              in(b_hh), out(h_out), out(c_out), out(gates),
+                              cuda_bind::stream(stream));
 }
 
 void cell_backward(int64_t N, int64_t I, int64_t H, Ptr dh_out, Ptr dc_out, Ptr x, Ptr h, Ptr c,
@@ -114,11 +115,10 @@ int sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool reverse, 
   require(fn, "workspace", workspace, workspace_size);
   check_mode(fn, mode);
   py::gil_scoped_release nogil;
-  return static_cast<int>(lg::cuda::lstm_sequence_backward(T, N, I, H, reverse, in(dy), in(dh_n), in(dc_n), in(x),
-                                   in(h0), in(c0), in(w_ih), in(w_hh), in(y), in(gates), in(cs),
-                                   out(dgates), out(dx), out(dh0), out(dc0), out(dw_ih),
-                                   out(dw_hh), out(db), out(workspace), workspace_size, mode,
-                                   cuda_bind::stream(stream)));
+  return static_cast<int>(lg::cuda::lstm_sequence_backward(
+      T, N, I, H, reverse, in(dy), in(dh_n), in(dc_n), in(x), in(h0), in(c0), in(w_ih),
+      in(w_hh), in(y), in(gates), in(cs), out(dgates), out(dx), out(dh0), out(dc0), out(dw_ih),
+      out(dw_hh), out(db), out(workspace), workspace_size, mode, cuda_bind::stream(stream)));
 }
 
 }  // namespace

@@ -56,10 +56,13 @@ namespace {
 constexpr int kPointwiseThreads = 256;
 constexpr int kPersistentThreads = 256;
 
+// A failed runtime call becomes std::runtime_error (RuntimeError) naming it;
+// the error is cleared so a later launch check does not report it again.
 void check_call(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorName(err) + ": " +
-                             cudaGetErrorString(err));
+  if (err == cudaSuccess) return;
+  cudaGetLastError();
+  throw std::runtime_error(std::string(what) + ": " + cudaGetErrorName(err) + ": " +
+                           cudaGetErrorString(err));
 }
 
 // Blocks for a grid-stride loop over n elements (the loop covers any excess).
@@ -69,7 +72,8 @@ unsigned grid_for(int64_t n, int threads) {
 }
 
 void zero(float* p, int64_t count, cudaStream_t s) {
-  if (p && count > 0) check_call(cudaMemsetAsync(p, 0, count * sizeof(float), s), "lstm: cudaMemsetAsync");
+  if (p && count > 0)
+    check_call(cudaMemsetAsync(p, 0, count * sizeof(float), s), "lstm: cudaMemsetAsync");
 }
 
 void copy_or_zero(float* dst, const float* src, int64_t count, cudaStream_t s) {
@@ -511,6 +515,11 @@ struct PersistentPlan {
   size_t smem = 0;
 };
 
+// Auto choice of the persistent backward: at most this many bytes of
+// dgates_t read from L2 by all blocks together per step (a guess, untuned:
+// ~3 us of L2 bandwidth on an H100).
+constexpr int64_t kPersistentBackwardMaxStepBytes = int64_t(16) << 20;
+
 // Batch rows per item: register blocking pays once a group is mostly full.
 constexpr int kRowsBlocked = 4, kRowsBlockedMinBatch = 8;
 
@@ -722,8 +731,14 @@ LstmPath lstm_sequence_backward(int64_t T, int64_t N, int64_t I, int64_t H, bool
   }
   const int sms = sm_count();
   PersistentPlan plan;
-  const bool persistent = choose_persistent("lstm_sequence_backward", mode, true, T, N, H,
-                                            aligned16(dgates), &plan);
+  bool persistent = choose_persistent("lstm_sequence_backward", mode, true, T, N, H,
+                                      aligned16(dgates), &plan);
+  // Every block of the persistent backward reads all of dgates_t each step
+  // (4x the forward's h_t): left to choose, take it only while that L2
+  // traffic stays small next to the GEMM driver's per-step cost.
+  if (persistent && mode == 0 &&
+      int64_t(plan.blocks) * N * G * int64_t(sizeof(float)) > kPersistentBackwardMaxStepBytes)
+    persistent = false;
   // GEMM driver: dh of each step as split-K partial products in ws when
   // that pays (and fits), summed by the next step's pointwise kernel; else
   // straight into dh0.

@@ -18,8 +18,9 @@ namespace cuda {
 // return value).
 enum class LstmPath : int { kGemm = 0, kPersistent = 1 };
 // mode: -1 the GEMM driver only, 0 choose (persistent when it fits and
-// N <= kLstmPersistentMaxBatch), 1 the persistent kernel or
-// std::invalid_argument saying why it cannot run.
+// N <= kLstmPersistentMaxBatch; the backward also bounds its per-step L2
+// traffic), 1 the persistent kernel or std::invalid_argument saying why it
+// cannot run.
 constexpr int64_t kLstmPersistentMaxBatch = 64;
 
 void lstm_cell_forward(int64_t N, int64_t I, int64_t H, const float* x, const float* h,

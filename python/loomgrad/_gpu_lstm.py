@@ -182,9 +182,9 @@ def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_wei
     n_ws = mod.lstm_sequence_backward_workspace(T, N, I, H)
     ws = _gpu.empty((n_ws,)) if n_ws > 0 else None  # split-K partial products
     p = _gpu.ptr
-    path = mod.lstm_sequence_backward(T, N, I, H, s.reverse, p(dy), p(dh_n), p(dc_n), p(s.x), p(s.h0),
-                               p(s.c0), p(s.w_ih), p(s.w_hh), p(s.y), p(s.gates), p(s.cs),
-                               p(dgates), p(dx), p(dh0), p(dc0), p(dw_ih), p(dw_hh), p(db),
-                               p(ws), n_ws, _mode, _gpu.stream())
+    path = mod.lstm_sequence_backward(
+        T, N, I, H, s.reverse, p(dy), p(dh_n), p(dc_n), p(s.x), p(s.h0), p(s.c0), p(s.w_ih),
+        p(s.w_hh), p(s.y), p(s.gates), p(s.cs), p(dgates), p(dx), p(dh0), p(dc0), p(dw_ih),
+        p(dw_hh), p(db), p(ws), n_ws, _mode, _gpu.stream())
     last_backward_path = _PATHS[path]
     return _grads(dx, dh0, dc0, dw_ih, dw_hh, db)

@@ -10,8 +10,8 @@ With ``--device cuda`` our side is the raw CUDA kernels layer by layer
 (``lg.kernels.lstm_sequence`` / ``lstm_sequence_backward`` on CuPy arrays,
 what nn.LSTM runs on the GPU, without the Tensor layer) against
 ``torch.nn.LSTM`` on cuDNN with TF32 off (FP32 on both sides), same weights;
-the table header says which forward path (persistent kernel or GEMM driver)
-each shape took.
+the table header says which path (persistent kernels or GEMM driver) the
+forward and the backward of each shape took.
 
 Both sides run the module with autograd, same weights (torch's state_dict
 loaded into ours): forward under no_grad, forward+backward = forward then
@@ -181,8 +181,9 @@ def _main_cuda(args, setup) -> int:
             for s in reversed(saved):
                 g = kernels.lstm_sequence_backward(g, None, None, s)[0]
 
-        ours_fwd()
-        paths.append(f"{label}: forward on the {_gpu_lstm.last_path} path")
+        ours_train()
+        paths.append(f"{label}: forward on the {_gpu_lstm.last_path} path, backward on the "
+                     f"{_gpu_lstm.last_backward_path} path")
         fwd, train = {"loomgrad": ours_fwd}, {"loomgrad": ours_train}
         if tm is not None:
             torch_fwd, torch_train = _torch_contenders(torch, tm, x, gy, "cuda")

@@ -2,7 +2,7 @@
 // gradient; float32, NCHW, (K, C/groups, R, S) weights (see conv.h).
 //
 // The three passes are one implicit-GEMM kernel (conv_implicit_gemm_kernel)
-// over three operand "gathers" (FwdOp, DataOp, WeightOp): nothing is lowered
+// over operand "gathers" (FwdOp, DataOp / Data1x1Op, WeightOp): nothing is lowered
 // to memory; each block gathers its tiles of the weight and of the virtual
 // im2col matrix straight from x / dy into shared memory (zero for padding or
 // for taps that fall between strides). Per group g, with CKK = C/g * R * S:

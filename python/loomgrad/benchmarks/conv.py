@@ -26,17 +26,8 @@ SHAPES = [
     ("ResNet down 64->128 56x56 1x1 s2", 32, 64, 56, 128, 1, 2, 0),
 ]
 # The same layers with batches that fill a GPU.
-GPU_SHAPES = [
-    ("LeNet conv1 1->32 28x28 5x5 p2", 256, 1, 28, 32, 5, 1, 2),
-    ("LeNet conv2 32->64 14x14 5x5 p2", 256, 32, 14, 64, 5, 1, 2),
-    ("ResNet 64->64 56x56 3x3 p1", 64, 64, 56, 64, 3, 1, 1),
-    ("ResNet 128->128 28x28 3x3 p1", 128, 128, 28, 128, 3, 1, 1),
-    ("ResNet down 64->128 56x56 1x1 s2", 128, 64, 56, 128, 1, 2, 0),
-]
-GPU_QUICK = [
-    ("LeNet conv2 32->64 14x14 5x5 p2", 64, 32, 14, 64, 5, 1, 2),
-    ("ResNet 64->64 56x56 3x3 p1", 16, 64, 56, 64, 3, 1, 1),
-]
+GPU_SHAPES = [(s[0], n) + s[2:] for s, n in zip(SHAPES, (256, 256, 64, 128, 128))]
+GPU_QUICK = [(s[0], n) + s[2:] for s, n in zip(SHAPES[1:3], (64, 16))]
 QUICK = [
     ("LeNet conv1 1->32 28x28 5x5 p2", 8, 1, 28, 32, 5, 1, 2),
     ("LeNet conv2 32->64 14x14 5x5 p2", 8, 32, 14, 64, 5, 1, 2),

@@ -99,7 +99,9 @@ __global__ void max_pool2d_forward_kernel(Geom<I> g, I total, const float* __res
     if (w0 < 0) w0 += (-w0 + g.dw - 1) / g.dw * g.dw;
     const float* xp = x + static_cast<int64_t>(p) * g.H * g.W;
     float m = -INFINITY;
-    I mi = h0 * g.W + w0;  // torch's index for a window that is all padding
+    // torch's index for a window that is all padding; its first tap h0 may
+    // lie below the input, past what fits_int32 bounds: int64.
+    int64_t mi = static_cast<int64_t>(h0) * g.W + w0;
     for (I ih = h0; ih < h1; ih += g.dh)
       for (I iw = w0; iw < w1; iw += g.dw) {
         const float v = __ldg(xp + ih * g.W + iw);
@@ -109,7 +111,7 @@ __global__ void max_pool2d_forward_kernel(Geom<I> g, I total, const float* __res
         }
       }
     y[o] = m;
-    idx[o] = static_cast<int64_t>(mi);
+    idx[o] = mi;
   }
 }
 

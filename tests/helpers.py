@@ -24,6 +24,19 @@ except ImportError:  # pragma: no cover - CI installs torch
 
 HAVE_TORCH = torch is not None
 requires_torch = pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+# GPU tests: @pytest.mark.cuda plus this, so they skip cleanly without a GPU.
+requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
+                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
+
+
+def torch_cuda():
+    """torch for a test that needs torch.cuda tensors; skips the test when
+    torch is missing or has no CUDA."""
+    if torch is None:
+        pytest.skip("torch is not installed")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    return torch
 
 
 def make_inputs(shapes, dtype=np.float64, low=-2.0, high=2.0, seed=0):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from loomgrad import _nn_kernels as nk
+from helpers import requires_cuda
 
 # (N, C, H, W, K, R, S, stride, padding, dilation, groups)
 CASES = [
@@ -235,10 +236,7 @@ def test_public_raw_api_exports_the_cnn_kernels():
 # tests' table plus shapes that reach every GEMM row tile (32/64/128 rows),
 # split-K backward-weight (long N*OH*OW reductions) and the direct depthwise
 # kernels. Skipped without a GPU.
-import loomgrad as lg  # noqa: E402
 
-requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
-                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
 
 CUDA_CASES = CASES + [
     (4, 64, 14, 14, 96, 3, 3, 1, 1, 1, 1),                # 128-row tiles, 2 row tiles

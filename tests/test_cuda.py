@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 import loomgrad as lg
+from helpers import requires_cuda, torch_cuda
 
-requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
-                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
 
 
 def test_cuda_probe_never_raises():
@@ -389,9 +388,7 @@ def test_cuda_gemm_batched_on_non_default_stream():
 def test_cuda_gemm_on_torch_cuda_tensors():
     import cupy
 
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("torch has no CUDA")
+    torch = torch_cuda()
     rng = np.random.default_rng(9)
     a = rng.standard_normal((129, 77)).astype(np.float32)
     b = rng.standard_normal((77, 65)).astype(np.float32)

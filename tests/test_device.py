@@ -18,7 +18,7 @@ from loomgrad import autograd, nn, optim
 from loomgrad import train as lg_train
 from loomgrad.nn import functional as F
 
-from helpers import make_inputs
+from helpers import make_inputs, requires_cuda, torch_cuda
 from test_ops import CASES as OP_CASES
 
 try:  # the CNN and loss tables (those modules skip themselves without torch)
@@ -27,8 +27,6 @@ try:  # the CNN and loss tables (those modules skip themselves without torch)
 except (ImportError, pytest.skip.Exception):  # pragma: no cover - CI installs torch
     AVGPOOL_CASES = CONV_CASES = MAXPOOL_CASES = CE_CASES = []
 
-requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
-                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
 no_cuda = pytest.mark.skipif(lg.cuda.is_available(), reason="CUDA is available")
 
 
@@ -593,9 +591,7 @@ def test_training_step_on_a_non_default_stream_matches_cpu():
 @pytest.mark.cuda
 @requires_cuda
 def test_torch_cuda_tensors_become_gpu_tensors():
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("torch has no CUDA")
+    torch = torch_cuda()
     src = torch.arange(12, dtype=torch.float32, device="cuda").reshape(3, 4)
     for t in (lg.from_dlpack(src), lg.Tensor(src), lg.tensor(src), lg.as_tensor(src)):
         assert t.is_cuda and t.shape == (3, 4)

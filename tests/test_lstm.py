@@ -8,7 +8,8 @@ import pytest
 import loomgrad as lg
 from loomgrad import _lstm_kernels as K
 from loomgrad.nn import rnn
-from helpers import HAVE_TORCH, helper_gradcheck, helper_test_op, requires_torch, torch
+from helpers import (HAVE_TORCH, helper_gradcheck, helper_test_op, requires_cuda, requires_torch,
+                     torch, torch_cuda)
 
 needs_kernels = pytest.mark.skipif(
     not hasattr(K._module, "lstm_sequence_forward"),
@@ -448,8 +449,6 @@ def test_gru_gradcheck_and_float32():
 
 # ----------------------------------------------------------------------------- CUDA vs CPU kernels
 # Each CUDA kernel against the float32 CPU kernel on the tables above; skipped without a GPU.
-requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
-                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
 CELL_SHAPES = [(N, I, H) for _, N, I, H in SEQUENCE_SHAPES]
 GRAD_NAMES = ["dx", "dh", "dc", "dw_ih", "dw_hh", "db_ih", "db_hh"]
 
@@ -690,9 +689,7 @@ def test_cuda_sequence_on_non_default_stream(path):
 @requires_cuda
 @needs_kernels
 def test_cuda_kernels_take_torch_cuda_tensors():
-    torch_ = pytest.importorskip("torch")
-    if not torch_.cuda.is_available():
-        pytest.skip("torch has no CUDA")
+    torch_ = torch_cuda()
     import cupy
 
     inp = _seq_inputs(5, 3, 4, 8, seed=6)

@@ -10,8 +10,8 @@ import itertools
 import numpy as np
 import pytest
 
-import loomgrad as lg
 from loomgrad import _nn_kernels as nk
+from helpers import requires_cuda, torch_cuda
 
 DTYPES = [np.float32, np.float64]
 
@@ -263,8 +263,6 @@ def test_pool_bad_arguments(call, match):
 
 
 # ------------------------------------------------- CUDA kernels vs the CPU kernels
-requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
-                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
 # the (hw, out_size) table of test_adaptive_avg_pool2d
 ADAPTIVE_CASES = [((9, 10), (3, 4)), ((7, 7), 1), ((5, 6), (5, 6)), ((5, 7), (4, 7)),
                   ((13, 11), (7, None)), ((3, 4), (6, 8))]
@@ -414,9 +412,7 @@ def test_cuda_pool_on_a_non_default_stream():
 @pytest.mark.cuda
 @requires_cuda
 def test_cuda_pool_on_torch_cuda_tensors():
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("torch has no CUDA")
+    torch = torch_cuda()
     F = torch.nn.functional
     x = torch.tensor(_pool_input(9, 10)).cuda()
     tout, tidx = F.max_pool2d(x, 3, 2, 1, 1, True, return_indices=True)

@@ -10,9 +10,9 @@ import itertools
 import numpy as np
 import pytest
 
-import loomgrad as lg
 from loomgrad import _nn_kernels as nk
 from test_pool import install_numpy_gpu
+from helpers import requires_cuda, torch_cuda
 
 DTYPES = [np.float32, np.float64]
 
@@ -203,8 +203,6 @@ def test_xent_bad_arguments(call, exc, match):
 
 
 # ------------------------------------------------- CUDA kernels vs the CPU kernels
-requires_cuda = pytest.mark.skipif(not lg.cuda.is_available(),
-                                   reason=f"no CUDA: {lg.cuda.unavailable_reason()}")
 GPU_TOL = dict(rtol=1e-5, atol=1e-5)
 
 
@@ -389,9 +387,7 @@ def test_cuda_xent_on_a_non_default_stream():
 @pytest.mark.cuda
 @requires_cuda
 def test_cuda_xent_on_torch_cuda_tensors():
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("torch has no CUDA")
+    torch = torch_cuda()
     F = torch.nn.functional
     x, t, p, w = _inputs(np.float32)
     tx = torch.tensor(x, device="cuda", requires_grad=True)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from loomgrad import _nn_kernels as nk
+from gpu_doubles import BindingDouble, binding_source, fake_gpu_module
 from helpers import requires_cuda
 
 # (N, C, H, W, K, R, S, stride, padding, dilation, groups)
@@ -378,17 +379,9 @@ def test_cuda_conv2d_zero_size_and_errors():
 # need flags, unbatched input, errors) where no GPU is at hand.
 @pytest.fixture
 def conv_glue_on_cpu(monkeypatch):
-    import pathlib
-    import types
-
     from loomgrad import _cpu, _gpu_conv
-    from test_lstm import _CudaDouble  # the binding-source parser and pointer table
 
-    src = pathlib.Path(__file__).resolve().parents[1] / "csrc" / "bindings" / "cuda_conv.cpp"
-    if not src.exists():
-        pytest.skip("needs the source tree (csrc/bindings/cuda_conv.cpp)")
-
-    class ConvDouble(_CudaDouble):
+    class ConvDouble(BindingDouble):
         workspace = 7  # floats the fake backward-weight asks for
 
         def _geo(self, fn, args, x_name):
@@ -419,18 +412,8 @@ def conv_glue_on_cpu(monkeypatch):
             assert tuple(a["grad_out_shape"]) == arr("grad_out").shape
             _cpu.conv2d_backward_bias(arr("grad_out"), arr("grad_bias"))
 
-    double = ConvDouble(src.read_text())
-
-    def float_array(fn, name, x, ndim=None):
-        if x is None:
-            return None
-        if x.dtype != np.float32:
-            raise TypeError(f"{fn}: {name}: the CUDA kernels take float32, got {x.dtype}")
-        return np.ascontiguousarray(x)
-
-    fake = types.SimpleNamespace(require=lambda: (double, np), float_array=float_array,
-                                 empty=lambda shape: np.full(shape, np.nan, np.float32),
-                                 ptr=double.ptr, stream=lambda: 0)
+    double = ConvDouble(binding_source("cuda_conv.cpp"))
+    fake = fake_gpu_module(double)
     monkeypatch.setattr(_gpu_conv, "_gpu", fake)
     return _gpu_conv
 

@@ -8,6 +8,7 @@ import pytest
 import loomgrad as lg
 from loomgrad import _lstm_kernels as K
 from loomgrad.nn import rnn
+from gpu_doubles import BindingDouble, binding_source, fake_gpu_module
 from helpers import (HAVE_TORCH, helper_gradcheck, helper_test_op, requires_cuda, requires_torch,
                      torch, torch_cuda)
 
@@ -709,32 +710,11 @@ def test_cuda_kernels_take_torch_cuda_tensors():
 
 
 # ----------------------------------------------------------------------------- GPU glue, CPU double
-class _CudaDouble:
-    """Stands in for loomgrad._cuda's LSTM bindings on the CPU: takes the
-    arguments in the order csrc/bindings/cuda_lstm.cpp declares them (parsed
-    from the source), turns "pointers" back into the NumPy arrays they name
-    and runs the CPU kernels. Checks the Python glue's argument order, sizes,
-    allocations, None handling and need flags where no GPU is at hand."""
-
-    def __init__(self, source):
-        import re
-
-        defs = source.split('m.def("')[1:]  # one chunk per binding: name, then its args
-        self.order = {d.split('"')[0]: re.findall(r'arg\("(\w+)"\)', d) for d in defs}
-        self.arrays, self.modes = {}, []
-
-    def ptr(self, a):
-        if a is None:
-            return 0
-        self.arrays[id(a)] = a
-        return id(a)
-
-    def _args(self, fn, args):
-        names = self.order[fn]
-        assert len(args) == len(names), (fn, len(args), names)
-        a = dict(zip(names, args))
-        arr = lambda k: self.arrays[a[k]] if a[k] else None  # noqa: E731
-        return a, arr
+class _CudaDouble(BindingDouble):
+    """Stands in for loomgrad._cuda's LSTM bindings on the CPU (see
+    gpu_doubles.BindingDouble): runs the CPU kernels. Checks the Python glue's
+    argument order, sizes, allocations, None handling and need flags where no
+    GPU is at hand."""
 
     def lstm_sequence_forward(self, *args):
         a, arr = self._args("lstm_sequence_forward", args)
@@ -783,26 +763,10 @@ def _assert_same_grads(got, want):
 @pytest.fixture
 def gpu_glue_on_cpu(monkeypatch):
     """loomgrad._gpu_lstm wired to _CudaDouble and NumPy instead of _cuda and CuPy."""
-    import pathlib
-    import types
-
     from loomgrad import _gpu_lstm
 
-    src = pathlib.Path(__file__).resolve().parents[1] / "csrc" / "bindings" / "cuda_lstm.cpp"
-    if not src.exists():
-        pytest.skip("needs the source tree (csrc/bindings/cuda_lstm.cpp)")
-    double = _CudaDouble(src.read_text())
-
-    def float_array(fn, name, x, ndim=None):
-        if x is None:
-            return None
-        if x.dtype != np.float32:
-            raise TypeError(f"{fn}: {name}: the CUDA kernels take float32, got {x.dtype}")
-        return np.ascontiguousarray(x)
-
-    fake = types.SimpleNamespace(require=lambda: (double, np), float_array=float_array,
-                                 empty=lambda shape: np.full(shape, np.nan, np.float32),
-                                 ptr=double.ptr, stream=lambda: 0)
+    double = _CudaDouble(binding_source("cuda_lstm.cpp"))
+    fake = fake_gpu_module(double)
     monkeypatch.setattr(_gpu_lstm, "_gpu", fake)
     return _gpu_lstm, double
 

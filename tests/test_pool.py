@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from loomgrad import _nn_kernels as nk
+from gpu_doubles import install_numpy_gpu
 from helpers import requires_cuda, torch_cuda
 
 DTYPES = [np.float32, np.float64]
@@ -527,18 +528,6 @@ class NumpyPoolKernels:
                     assert oh in oh_range and ow in ow_range
                     acc += g[:, oh, ow] / np.float32((h1 - h0) * (w1 - w0))
             dx[:, ih, iw] = acc
-
-
-def install_numpy_gpu(monkeypatch, kernels):
-    """loomgrad._gpu treats NumPy arrays as GPU arrays (NumPy stands in for
-    CuPy, pointers are the arrays) and ``kernels`` as the ``_cuda`` module,
-    so the GPU glue runs without a GPU (undone by monkeypatch)."""
-    from loomgrad import _gpu
-
-    monkeypatch.setattr(_gpu, "require", lambda: (kernels, np))
-    monkeypatch.setattr(_gpu, "_on_current_device", lambda *args: None)
-    monkeypatch.setattr(_gpu, "ptr", lambda x: 0 if x is None else x)
-    monkeypatch.setattr(_gpu, "stream", lambda: 0)
 
 
 @pytest.mark.parametrize("case", MAX_CASES, ids=str)

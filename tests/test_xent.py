@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from loomgrad import _nn_kernels as nk
-from test_pool import install_numpy_gpu
+from gpu_doubles import install_numpy_gpu
 from helpers import requires_cuda, torch_cuda
 
 DTYPES = [np.float32, np.float64]

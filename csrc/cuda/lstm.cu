@@ -23,11 +23,12 @@
 // registers and writes gates_t, c_t, y_t to global memory; a grid-wide
 // barrier (cooperative_groups::this_grid().sync(), which also orders the
 // memory) then publishes y_t to every block before the next step. Needs H %
-// 4 == 0, 16-byte aligned h0 and w_hh, cooperative launch support and every
-// block resident (checked with the occupancy API); otherwise the GEMM
-// driver runs. The persistent backward mirrors it (w_hh columns of its
-// units on chip, dc in registers, dgates_t published by the barrier); the
-// weight gradients stay whole-sequence GEMMs after it.
+// 4 == 0, 16-byte aligned h0, w_hh and y (all read as float4: y_{t-1} is
+// step t's h), cooperative launch support and every block resident
+// (checked with the occupancy API); otherwise the GEMM driver runs. The
+// persistent backward mirrors it (w_hh columns of its units on chip, dc in
+// registers, dgates_t published by the barrier; only dgates is read as
+// float4); the weight gradients stay whole-sequence GEMMs after it.
 //
 // Limits: sizes are int64 on the host and in index maths; element-wise
 // kernels use grid-stride loops (no grid-size limit). Every zero-size case
@@ -525,13 +526,16 @@ constexpr int kRowsBlocked = 4, kRowsBlockedMinBatch = 8;
 
 // A launch configuration of the persistent forward (backward = false) or
 // backward kernel with every block resident, or false and the reason.
-// `aligned`: the float4-read operands (h0 / w_hh) are 16-byte aligned.
+// `aligned`: the float4-read operands (forward: h0, w_hh and y; backward:
+// dgates) are 16-byte aligned.
 bool plan_persistent(bool backward, int64_t T, int64_t N, int64_t H, bool aligned,
                      PersistentPlan* plan, std::string* why) {
   if (H % 4 != 0) return fail(why, "hidden size must be a multiple of 4");
   if (T > INT_MAX - 1 || (N + kRowsBlocked) * 4 * H > INT_MAX / 4)
     return fail(why, "sizes exceed the int range");
-  if (!aligned) return fail(why, "h0 and w_hh must be 16-byte aligned");
+  if (!aligned)
+    return fail(why, backward ? "dgates must be 16-byte aligned"
+                              : "h0, w_hh and y must be 16-byte aligned");
   int dev = 0, coop = 0, sms = 0, optin = 0;
   check_call(cudaGetDevice(&dev), "lstm: cudaGetDevice");
   check_call(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev),
@@ -689,7 +693,8 @@ LstmPath lstm_sequence_forward(int64_t T, int64_t N, int64_t I, int64_t H, bool 
   }
   PersistentPlan plan;
   const bool persistent = choose_persistent("lstm_sequence_forward", mode, false, T, N, H,
-                                            aligned16(h0) && aligned16(w_hh), &plan);
+                                            aligned16(h0) && aligned16(w_hh) && aligned16(y),
+                                            &plan);
   mm(false, true, T * N, G, I, x, I, w_ih, I, 0.f, gates, s);
   if (persistent) {
     launch_persistent_forward(plan, T, N, H, reverse, h0, c0, w_hh, b_ih, b_hh, y, gates, cs, s);

@@ -64,10 +64,12 @@ def _rand(rng, shape, dtype, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
 
 
-# N > 4 takes the packed recurrent GEMM (edge tiles: 9 and 13 rows, 4H = 68 columns;
-# H = 300 makes K = 4H = 1200 span several K blocks in backward)
+# The recurrence splits hidden units over threads once the step is big enough
+# (N * 4H * H >= 2^17 on 2 threads): N = 1 takes the GEMV path, N > 1 the packed
+# microkernel path (edge tiles: 5, 7, 9 and 13 rows; H = 17, 130, 200 leave a
+# partial unit block; H = 260 / 300 span two K blocks forward, 4H several backward).
 SEQUENCE_SHAPES = [(5, 3, 4, 6), (1, 1, 1, 1), (7, 2, 13, 17), (4, 9, 5, 17), (3, 13, 7, 300),
-                   (2, 64, 8, 16)]
+                   (2, 64, 8, 16), (6, 1, 8, 200), (4, 5, 6, 130), (3, 7, 5, 260)]
 
 
 @needs_kernels
@@ -93,6 +95,32 @@ def test_sequence_kernel_matches_numpy(dtype, reverse, T, N, I, H):
     for name, a, b in zip(["dx", "dh0", "dc0", "dw_ih", "dw_hh", "db_ih"], got, want):
         np.testing.assert_allclose(a, b, **tol, err_msg=name)
     np.testing.assert_array_equal(got[5], got[6])
+
+
+@needs_kernels
+@pytest.mark.parametrize("T,N,I,H", [(6, 1, 8, 200), (4, 7, 6, 260)])
+def test_sequence_kernel_same_bits_on_any_thread_count(T, N, I, H):
+    # Each hidden unit's column of the recurrence is computed whole by one
+    # thread in a fixed order, so the split over threads cannot change a bit.
+    rng = np.random.default_rng(7)
+    x, h0, c0 = _rand(rng, (T, N, I), np.float32), _rand(rng, (N, H), np.float32), \
+        _rand(rng, (N, H), np.float32)
+    wi, wh = _rand(rng, (4 * H, I), np.float32, 0.2), _rand(rng, (4 * H, H), np.float32, 0.2)
+    b = _rand(rng, 4 * H, np.float32)
+    dy = _rand(rng, (T, N, H), np.float32)
+    results = []
+    before = lg.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            lg.set_num_threads(n)
+            y, hn, cn, saved = K.lstm_sequence(x, h0, c0, wi, wh, b, b)
+            dx, dh0, dc0 = K.lstm_sequence_backward(dy, None, None, saved)[:3]
+            results.append((y, hn, cn, dx, dh0, dc0))
+    finally:
+        lg.set_num_threads(before)
+    for other in results[1:]:
+        for name, a, b in zip(["y", "h_n", "c_n", "dx", "dh0", "dc0"], results[0], other):
+            np.testing.assert_array_equal(a, b, err_msg=name)
 
 
 @needs_kernels

@@ -2,12 +2,18 @@
 //
 // Algorithm. Forward of a sequence: the input projection of all T steps is
 // ONE GEMM, gates = x (T*N, I) · w_ihᵀ, written straight into the saved gates
-// buffer; then per step one GEMM adds h_{t-1} · w_hhᵀ into gates_t (beta = 1)
-// and one fused pointwise pass adds both biases, applies the activations in
-// place and produces c_t, h_t. The per-step GEMMs (forward and backward)
-// reuse one packed copy of w_hh made per call (RecurrentGemm below). Backward walks the steps in reverse: a fused
-// pointwise pass turns (dy_t + dh_next, dc_next) into the pre-activation
-// gradient dgates_t and dc_{t-1}, and one GEMM gives dh_{t-1} = dgates_t · w_hh.
+// buffer; then per step the recurrent product adds h_{t-1} · w_hhᵀ into
+// gates_t and a fused pointwise pass adds both biases, applies the
+// activations in place and produces c_t, h_t. Backward walks the steps in
+// reverse: a fused pointwise pass turns (dy_t + dh_next, dc_next) into the
+// pre-activation gradient dgates_t and dc_{t-1}, and the recurrent product
+// gives dh_{t-1} = dgates_t · w_hh. The recurrence of a whole sequence runs in
+// one parallel region with the hidden units split over the threads
+// (UnitRecurrence below): each thread owns the same units in every gate, so
+// its product and its pointwise pass need no barrier between them, it
+// packs its slice of w_hh once and keeps it in its cache for all T steps,
+// and one barrier per step publishes h_t (dgates_t). Batches of one row run
+// a GEMV over the packed panels; larger ones the GEMM's microkernels.
 // The weight gradients are NOT accumulated per step: after the loop,
 // dw_ih = dgatesᵀ · x and dx = dgates · w_ih are single GEMMs over T*N rows,
 // and dw_hh = Σ_t dgates_tᵀ · h_{t-1} is two GEMMs (the first step against h0,
@@ -18,11 +24,14 @@
 // is the output y itself and tanh(c_t) is recomputed (cheaper than storing).
 //
 // Limits and threading: sizes are int64; every zero-size case returns early
-// with well-defined outputs. The GEMMs thread themselves; the pointwise and
-// bias-sum passes use OpenMP only when the step is big enough
-// (threads_for), and never call the GEMM from inside a parallel region.
-// Re-entrant: all scratch (combined bias, packed w_hh, packed A, edge tiles)
-// is allocated per call, before any parallel region.
+// with well-defined outputs. The big GEMMs thread themselves; the recurrence
+// uses min(threads, unit blocks) threads once a step has ~2^16 multiply-adds
+// (each unit's column is computed whole by one thread in a fixed order, so
+// results do not depend on the thread count); the cell's pointwise pass and
+// the bias sums use OpenMP only when big enough (threads_for), and no GEMM
+// is called from inside a parallel region. Re-entrant: all scratch
+// (combined bias, packed w_hh and A, edge tiles) is allocated per call,
+// before any parallel region.
 //
 // float32 uses a polynomial exp (Cephes-style, ~1 ulp on the reduced range)
 // so the activation loops vectorise; on x86 with GCC those loops are also
@@ -100,11 +109,12 @@ LG_LSTM_INLINE double sigmoid_of(double x) { return 1.0 / (1.0 + std::exp(-x)); 
 LG_LSTM_INLINE double tanh_of(double x) { return std::tanh(x); }
 
 // ------------------------------------------------------------------ pointwise passes
-// Rows [n0, n1) of one step. g: pre-activations (N, 4H) without bias, turned
+// g: pre-activations (N, 4H) without bias, turned
 // into activations in place; bias (4H) = b_ih + b_hh.
+// Rows [n0, n1), hidden units [j0, j1) of one step.
 template <typename T>
-LG_LSTM_INLINE void forward_rows(int64_t n0, int64_t n1, int64_t H, T* g, const T* bias,
-                         const T* c_prev, T* c_out, T* h_out) {
+LG_LSTM_INLINE void forward_rows(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H, T* g,
+                                 const T* bias, const T* c_prev, T* c_out, T* h_out) {
   for (int64_t n = n0; n < n1; ++n) {
     // Separate restrict pointers per gate: GCC vectorises these, not bias[H + j].
     T* __restrict gi = g + n * 4 * H;
@@ -119,7 +129,7 @@ LG_LSTM_INLINE void forward_rows(int64_t n0, int64_t n1, int64_t H, T* g, const 
     T* __restrict co = c_out + n * H;
     T* __restrict ho = h_out + n * H;
 #pragma omp simd
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = j0; j < j1; ++j) {
       const T i = sigmoid_of(gi[j] + bi[j]);
       const T f = sigmoid_of(gf[j] + bf[j]);
       const T gv = tanh_of(gg[j] + bg[j]);
@@ -137,9 +147,9 @@ LG_LSTM_INLINE void forward_rows(int64_t n0, int64_t n1, int64_t H, T* g, const 
 
 // dh = dy + dh_next (dy only when HasDy); dc_in -> dc_out may alias (in place).
 template <typename T, bool HasDy>
-LG_LSTM_INLINE void backward_rows(int64_t n0, int64_t n1, int64_t H, const T* act, const T* c_prev,
-                          const T* c_cur, const T* dy, const T* dh_next, const T* dc_in,
-                          T* dc_out, T* dg) {
+LG_LSTM_INLINE void backward_rows(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
+                                  const T* act, const T* c_prev, const T* c_cur, const T* dy,
+                                  const T* dh_next, const T* dc_in, T* dc_out, T* dg) {
   for (int64_t n = n0; n < n1; ++n) {
     const T* __restrict ai = act + n * 4 * H;
     const T* __restrict af = ai + H;
@@ -156,7 +166,7 @@ LG_LSTM_INLINE void backward_rows(int64_t n0, int64_t n1, int64_t H, const T* ac
     T* __restrict dgg = dgi + 2 * H;
     T* __restrict dgo = dgi + 3 * H;
 #pragma omp simd
-    for (int64_t j = 0; j < H; ++j) {
+    for (int64_t j = j0; j < j1; ++j) {
       const T i = ai[j], f = af[j], gv = ag[j], o = ao[j];
       const T tc = tanh_of(cc[j]);
       const T dh = HasDy ? dhr[j] + dyr[j] : dhr[j];
@@ -176,38 +186,126 @@ LG_LSTM_INLINE void backward_rows(int64_t n0, int64_t n1, int64_t H, const T* ac
 #define LG_LSTM_CLONES
 #endif
 
-// Non-template entry points so the float loops can carry target_clones.
-LG_LSTM_CLONES void forward_rows_f32(int64_t n0, int64_t n1, int64_t H, float* g,
-                                     const float* bias, const float* c_prev, float* c_out,
-                                     float* h_out) {
-  forward_rows<float>(n0, n1, H, g, bias, c_prev, c_out, h_out);
-}
-LG_LSTM_CLONES void backward_rows_f32(int64_t n0, int64_t n1, int64_t H, const float* act,
-                                      const float* c_prev, const float* c_cur, const float* dy,
-                                      const float* dh_next, const float* dc_in, float* dc_out,
-                                      float* dg) {
-  if (dy) backward_rows<float, true>(n0, n1, H, act, c_prev, c_cur, dy, dh_next, dc_in, dc_out, dg);
-  else backward_rows<float, false>(n0, n1, H, act, c_prev, c_cur, dy, dh_next, dc_in, dc_out, dg);
+// A row-vector times 1..4 consecutive packed weight panels (the layout of
+// UnitRecurrence below: kc-row blocks, each panel kcur x NR, k-major):
+// y[p * NR + c] = sum_k x[k] * panel_{p0 + p}(k, c). Each panel's NR-wide
+// accumulator is a vector register group, so NP panels give NP independent
+// FMA chains and no horizontal sums.
+template <typename T, int NR, int NP>
+LG_LSTM_INLINE void gemv_panels_fixed(int64_t K, int64_t kc, int64_t P, int64_t p0,
+                                      const T* bpack, const T* x, T* y) {
+  // 32-byte vectors: one ymm register each in the AVX2 clone (wider generic
+  // vectors made GCC spill every accumulator to the stack).
+  typedef T V __attribute__((vector_size(32)));
+  constexpr int L = 32 / sizeof(T), NV = NR / L;
+  static_assert(NR % L == 0, "NR must be a multiple of the vector width");
+  V acc[NP][NV];
+  for (int p = 0; p < NP; ++p)
+    for (int v = 0; v < NV; ++v) acc[p][v] = V{};
+  for (int64_t k0 = 0; k0 < K; k0 += kc) {
+    const int64_t kcur = std::min(kc, K - k0);
+    const T* base = bpack + (k0 * P + p0 * kcur) * NR;
+    const T* xk = x + k0;
+    for (int64_t k = 0; k < kcur; ++k) {
+      const T xv = xk[k];
+      for (int p = 0; p < NP; ++p)
+        for (int v = 0; v < NV; ++v) {
+          V w;
+          std::memcpy(&w, base + (p * kcur + k) * NR + v * L, sizeof w);
+          acc[p][v] += xv * w;
+        }
+    }
+  }
+  for (int p = 0; p < NP; ++p)
+    for (int v = 0; v < NV; ++v) std::memcpy(y + p * NR + v * L, &acc[p][v], sizeof(V));
 }
 
-void forward_rows_any(int64_t n0, int64_t n1, int64_t H, float* g, const float* b,
-                      const float* cp, float* co, float* ho) {
-  forward_rows_f32(n0, n1, H, g, b, cp, co, ho);
+template <typename T, int NR>
+LG_LSTM_INLINE void gemv_panels_nr(int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                                   const T* bpack, const T* x, T* y) {
+  switch (np) {
+    case 1: gemv_panels_fixed<T, NR, 1>(K, kc, P, p0, bpack, x, y); break;
+    case 2: gemv_panels_fixed<T, NR, 2>(K, kc, P, p0, bpack, x, y); break;
+    case 3:
+      if constexpr (NR * sizeof(T) <= 64) gemv_panels_fixed<T, NR, 3>(K, kc, P, p0, bpack, x, y);
+      break;
+    default:
+      if constexpr (NR * sizeof(T) <= 64) gemv_panels_fixed<T, NR, 4>(K, kc, P, p0, bpack, x, y);
+      break;
+  }
 }
-void forward_rows_any(int64_t n0, int64_t n1, int64_t H, double* g, const double* b,
-                      const double* cp, double* co, double* ho) {
-  forward_rows<double>(n0, n1, H, g, b, cp, co, ho);
+
+// The most panels per gemv_panels call: <= 8 accumulator registers.
+constexpr int gemv_max_panels(int nr, int elem_size) {
+  return nr * elem_size <= 64 ? 4 : 2;
 }
-void backward_rows_any(int64_t n0, int64_t n1, int64_t H, const float* a, const float* cp,
-                       const float* cc, const float* dy, const float* dh, const float* dci,
-                       float* dco, float* dg) {
-  backward_rows_f32(n0, n1, H, a, cp, cc, dy, dh, dci, dco, dg);
+
+// nr is the GEMM kernel set's NR: 8, 16 or 32 floats, 4, 8 or 16 doubles.
+template <typename T>
+LG_LSTM_INLINE void gemv_panels(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                                const T* bpack, const T* x, T* y) {
+  constexpr int L = 32 / sizeof(T);
+  switch (nr / L) {
+    case 1: gemv_panels_nr<T, L>(np, K, kc, P, p0, bpack, x, y); break;
+    case 2: gemv_panels_nr<T, 2 * L>(np, K, kc, P, p0, bpack, x, y); break;
+    default: gemv_panels_nr<T, 4 * L>(np, K, kc, P, p0, bpack, x, y); break;
+  }
 }
-void backward_rows_any(int64_t n0, int64_t n1, int64_t H, const double* a, const double* cp,
-                       const double* cc, const double* dy, const double* dh, const double* dci,
-                       double* dco, double* dg) {
-  if (dy) backward_rows<double, true>(n0, n1, H, a, cp, cc, dy, dh, dci, dco, dg);
-  else backward_rows<double, false>(n0, n1, H, a, cp, cc, dy, dh, dci, dco, dg);
+
+// Non-template entry points so the float loops can carry target_clones.
+LG_LSTM_CLONES void forward_rows_f32(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
+                                     float* g, const float* bias, const float* c_prev,
+                                     float* c_out, float* h_out) {
+  forward_rows<float>(n0, n1, j0, j1, H, g, bias, c_prev, c_out, h_out);
+}
+LG_LSTM_CLONES void backward_rows_f32(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
+                                      const float* act, const float* c_prev, const float* c_cur,
+                                      const float* dy, const float* dh_next, const float* dc_in,
+                                      float* dc_out, float* dg) {
+  if (dy)
+    backward_rows<float, true>(n0, n1, j0, j1, H, act, c_prev, c_cur, dy, dh_next, dc_in, dc_out,
+                               dg);
+  else
+    backward_rows<float, false>(n0, n1, j0, j1, H, act, c_prev, c_cur, dy, dh_next, dc_in,
+                                dc_out, dg);
+}
+LG_LSTM_CLONES void gemv_panels_f32(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                                    const float* bpack, const float* x, float* y) {
+  gemv_panels<float>(nr, np, K, kc, P, p0, bpack, x, y);
+}
+LG_LSTM_CLONES void gemv_panels_f64(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                                    const double* bpack, const double* x, double* y) {
+  gemv_panels<double>(nr, np, K, kc, P, p0, bpack, x, y);
+}
+
+void forward_rows_any(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H, float* g,
+                      const float* b, const float* cp, float* co, float* ho) {
+  forward_rows_f32(n0, n1, j0, j1, H, g, b, cp, co, ho);
+}
+void forward_rows_any(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H, double* g,
+                      const double* b, const double* cp, double* co, double* ho) {
+  forward_rows<double>(n0, n1, j0, j1, H, g, b, cp, co, ho);
+}
+void backward_rows_any(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H, const float* a,
+                       const float* cp, const float* cc, const float* dy, const float* dh,
+                       const float* dci, float* dco, float* dg) {
+  backward_rows_f32(n0, n1, j0, j1, H, a, cp, cc, dy, dh, dci, dco, dg);
+}
+void backward_rows_any(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
+                       const double* a, const double* cp, const double* cc, const double* dy,
+                       const double* dh, const double* dci, double* dco, double* dg) {
+  if (dy)
+    backward_rows<double, true>(n0, n1, j0, j1, H, a, cp, cc, dy, dh, dci, dco, dg);
+  else
+    backward_rows<double, false>(n0, n1, j0, j1, H, a, cp, cc, dy, dh, dci, dco, dg);
+}
+void gemv_panels_any(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                     const float* bpack, const float* x, float* y) {
+  gemv_panels_f32(nr, np, K, kc, P, p0, bpack, x, y);
+}
+void gemv_panels_any(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                     const double* bpack, const double* x, double* y) {
+  gemv_panels_f64(nr, np, K, kc, P, p0, bpack, x, y);
 }
 
 // ~10 ns of work per element: a thread needs a few thousand to pay for a fork.
@@ -228,14 +326,16 @@ void for_rows(int64_t N, int64_t H, F body) {
 template <typename T>
 void step_forward(int64_t N, int64_t H, T* g, const T* bias, const T* c_prev, T* c_out,
                   T* h_out) {
-  for_rows(N, H, [&](int64_t a, int64_t b) { forward_rows_any(a, b, H, g, bias, c_prev, c_out, h_out); });
+  for_rows(N, H, [&](int64_t a, int64_t b) {
+    forward_rows_any(a, b, 0, H, H, g, bias, c_prev, c_out, h_out);
+  });
 }
 
 template <typename T>
 void step_backward(int64_t N, int64_t H, const T* act, const T* c_prev, const T* c_cur,
                    const T* dy, const T* dh_next, const T* dc_in, T* dc_out, T* dg) {
   for_rows(N, H, [&](int64_t a, int64_t b) {
-    backward_rows_any(a, b, H, act, c_prev, c_cur, dy, dh_next, dc_in, dc_out, dg);
+    backward_rows_any(a, b, 0, H, H, act, c_prev, c_cur, dy, dh_next, dc_in, dc_out, dg);
   });
 }
 
@@ -271,15 +371,30 @@ void copy_or_zero(T* dst, const T* src, int64_t n) {
   else std::fill(dst, dst + n, T(0));
 }
 
-// ------------------------------------------------------------------ recurrent GEMM
-// The per-step product C (M x N) = A (M x K) · B + beta·C with the SAME B
-// (w_hh or its transpose) at every step. lg::cpu::gemm would re-pack B into
-// micro-panels on every call -- for small batches that packing costs as much
-// as the arithmetic -- so B is packed once per sequence here and each step
-// only packs its small A and runs the GEMM's own microkernels (the family
-// gemm_isa() names), in one parallel region: A packed cooperatively, then
-// the NR-wide column panels of C split over the threads. M <= 4 (GEMV-like)
-// goes to lg::cpu::gemm, whose skinny path does not pack at all.
+// ------------------------------------------------------------------ recurrence
+// The per-step products of the recurrence, with the SAME weights at every
+// step: forward gates_t += h_{t-1} · w_hhᵀ (K = H, the 4H gate columns in
+// four groups i, f, g, o), backward dh_{t-1} = dgates_t · w_hh (K = 4H, the
+// H unit columns in one group). The whole sequence runs in ONE parallel
+// region (see lstm_sequence_forward/backward): thread θ owns a fixed range
+// of hidden units, i.e. the same columns of every gate group, so it can run
+// the pointwise pass of its units right after its own product, with no
+// barrier in between, and it keeps its slice of the packed weights (packed
+// once, by its owner, before the first step) hot in its own cache for all T
+// steps. One barrier per step remains: the next product reads all of h_t
+// (or dgates_t).
+//
+// Packed B (the weights): NR-wide column panels, unit block b (units
+// b·NR .. b·NR+NR of every group, zero past H) of group q is panel
+// p = b·groups + q, so a thread's panels are contiguous; K is cut into kc-row
+// blocks (kc <= 256: a kc x NR micro-panel stays in L1); block k0 holds the P
+// panels of kcur x NR at bpack + k0·P·NR + p·kcur·NR, element (k, c) at
+// k·NR + c. Packed A (h_{t-1} or dgates_t, M x K): the GEMM's MR-row
+// micro-panels in the same kc blocks; each thread packs the columns it has
+// just produced into the buffer the next product reads (double-buffered, so
+// a slow thread can still read step t while a fast one writes step t+1).
+// One-row steps (a batch of 1) skip A entirely: a GEMV over 1..4 panels at a
+// time (gemv_panels) reads h or dgates straight from the sequence buffers.
 template <typename T>
 detail::KernelSet<T> active_kernels();
 template <>
@@ -309,36 +424,61 @@ std::unique_ptr<T[], FreeDeleter> alloc_aligned(int64_t elems) {
 }
 
 template <typename T>
-class RecurrentGemm {
+class UnitRecurrence {
  public:
-  // B = Wᵀ (W stored N x K) when trans_w, else B = W (stored K x N).
-  RecurrentGemm(int64_t M, int64_t N, int64_t K, bool trans_w, const T* W)
-      : M_(M), N_(N), K_(K), trans_w_(trans_w), W_(W), ks_(active_kernels<T>()) {
-    direct_ = M <= detail::kSkinnyMax || N == 0 || K == 0 || !ks_.micro || !ks_.pack_trans;
-    if (direct_) return;
+  // C (M x groups·H) = A (M x K) · B. B = Wᵀ (W stored groups·H x K) when
+  // trans_w, else B = W (stored K x H, groups == 1).
+  UnitRecurrence(int64_t M, int64_t H, int64_t K, int groups, bool trans_w, const T* W)
+      : M_(M), H_(H), K_(K), groups_(groups), trans_w_(trans_w), W_(W),
+        ks_(active_kernels<T>()) {
     mr_ = ks_.mr;
     nr_ = ks_.nr;
-    const int64_t blocks = (K + 255) / 256;  // kc <= 256: a B micro-panel stays in L1
-    kc_ = (K + blocks - 1) / blocks;
+    const int64_t blocks = (K + 255) / 256;
+    kc_ = std::max<int64_t>(1, (K + blocks - 1) / blocks);
+    ub_ = (H + nr_ - 1) / nr_;
+    P_ = ub_ * groups;
     mps_ = (M + mr_ - 1) / mr_;
-    jps_ = (N + nr_ - 1) / nr_;
-    bpack_ = alloc_aligned<T>(K * jps_ * nr_);
-    apack_ = alloc_aligned<T>(K * mps_ * mr_);
-    nt_ = std::max(1, std::min<int>(threads_for(M * N * K, int64_t(1) << 16),
-                                    static_cast<int>(jps_)));
+    nt_ = std::max(1, std::min<int>(threads_for(M * groups * H * K, int64_t(1) << 16),
+                                    static_cast<int>(ub_)));
+    bpack_ = alloc_aligned<T>(K * P_ * nr_);
+    if (!gemv()) {
+      apack_[0] = alloc_aligned<T>(K * mps_ * mr_);
+      apack_[1] = alloc_aligned<T>(K * mps_ * mr_);
+    }
     tiles_ = alloc_aligned<T>(int64_t(nt_) * mr_ * nr_);
-    // Pack B once: block kb (rows k0 .. k0+kcur of B) holds jps NR-wide
-    // panels of kcur x NR, element (k, c) at k * NR + c, zero-padded.
-    for (int64_t k0 = 0; k0 < K; k0 += kc_) {
-      const int64_t kcur = std::min(kc_, K - k0);
-      for (int64_t p = 0; p < jps_; ++p) {
-        const int64_t j0 = p * nr_, cols = std::min<int64_t>(nr_, N - j0);
-        T* dst = bpack_.get() + k0 * jps_ * nr_ + p * kcur * nr_;
-        if (trans_w) {
-          ks_.pack_trans(kcur, cols, nr_, W + j0 * K + k0, K, dst);
-        } else {
+  }
+
+  int threads() const { return nt_; }
+  bool gemv() const { return M_ == 1; }
+
+  // What thread tid owns: unit blocks [b0, b1), i.e. hidden units [u0, u1).
+  struct Slice {
+    int tid;
+    int64_t b0, b1, u0, u1;
+  };
+  // Thread tid's slice, its weight panels packed (by the thread that reads them).
+  Slice claim(int tid) {
+    const int64_t b0 = ub_ * tid / nt_, b1 = ub_ * (tid + 1) / nt_;
+    pack_b(b0, b1);
+    return {tid, b0, b1, std::min(H_, b0 * nr_), std::min(H_, b1 * nr_)};
+  }
+  T* apack(int64_t step) { return apack_[step & 1].get(); }
+  T* tile(int tid) { return tiles_.get() + int64_t(tid) * mr_ * nr_; }
+
+  // Packs the panels of unit blocks [b0, b1).
+  void pack_b(int64_t b0, int64_t b1) {
+    for (int64_t k0 = 0; k0 < K_; k0 += kc_) {
+      const int64_t kcur = std::min(kc_, K_ - k0);
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t u = b * nr_, cols = std::min<int64_t>(nr_, H_ - u);
+        for (int q = 0; q < groups_; ++q) {
+          T* dst = bpack_.get() + k0 * P_ * nr_ + (b * groups_ + q) * kcur * nr_;
+          if (trans_w_) {
+            ks_.pack_trans(kcur, cols, nr_, W_ + (q * H_ + u) * K_ + k0, K_, dst);
+            continue;
+          }
           for (int64_t k = 0; k < kcur; ++k) {
-            const T* src = W + (k0 + k) * N + j0;
+            const T* src = W_ + (k0 + k) * H_ + u;
             for (int64_t c = 0; c < nr_; ++c) dst[k * nr_ + c] = c < cols ? src[c] : T(0);
           }
         }
@@ -346,41 +486,52 @@ class RecurrentGemm {
     }
   }
 
-  // C = A · B + beta·C; A is M x K with row stride K, C has row stride ldc.
-  void run(const T* A, T* C, int64_t ldc, T beta) {
-    if (direct_) {
-      gemm<T>(false, trans_w_, M_, N_, K_, T(1), A, K_, W_, trans_w_ ? K_ : N_, beta, C, ldc);
+  // Packs columns [ka, kb) of A (M x K, row stride K) into dst.
+  void pack_a(const T* A, int64_t ka, int64_t kb, T* dst) const {
+    while (ka < kb) {
+      const int64_t k0 = ka / kc_ * kc_, kcur = std::min(kc_, K_ - k0);
+      const int64_t kend = std::min(kb, k0 + kcur);
+      T* block = dst + k0 * mps_ * mr_;
+      for (int64_t ip = 0; ip < mps_; ++ip) {
+        const int64_t i0 = ip * mr_;
+        ks_.pack_trans(kend - ka, std::min<int64_t>(mr_, M_ - i0), mr_, A + i0 * K_ + ka, K_,
+                       block + ip * kcur * mr_ + (ka - k0) * mr_);
+      }
+      ka = kend;
+    }
+  }
+
+  // C[:, columns of unit blocks b0..b1 in every group] = A · B + beta·C.
+  // A is the packed buffer (M > 1) or the row itself (M == 1).
+  void multiply(int64_t b0, int64_t b1, const T* A, T* C, int64_t ldc, T beta, T* tile) const {
+    if (gemv()) {
+      alignas(64) T y[4 * 32];
+      const int64_t chunk = gemv_max_panels(static_cast<int>(nr_), sizeof(T));
+      for (int64_t p = b0 * groups_; p < b1 * groups_; p += chunk) {
+        const int np = static_cast<int>(std::min<int64_t>(chunk, b1 * groups_ - p));
+        gemv_panels_any(nr_, np, K_, kc_, P_, p, bpack_.get(), A, y);
+        for (int i = 0; i < np; ++i) {
+          const int64_t b = (p + i) / groups_, q = (p + i) % groups_;
+          const int64_t u = b * nr_, cols = std::min<int64_t>(nr_, H_ - u);
+          T* c = C + q * H_ + u;
+          const T* yi = y + i * nr_;
+          for (int64_t j = 0; j < cols; ++j) c[j] = beta == T(0) ? yi[j] : yi[j] + beta * c[j];
+        }
+      }
       return;
     }
-    const int64_t nkb = (K_ + kc_ - 1) / kc_;
-    T* ap_all = apack_.get();
-    const T* bp_all = bpack_.get();
-#pragma omp parallel num_threads(nt_) if (nt_ > 1)
-    {
-#ifdef _OPENMP
-      T* tile = tiles_.get() + int64_t(omp_get_thread_num()) * mr_ * nr_;
-#else
-      T* tile = tiles_.get();
-#endif
-#pragma omp for schedule(static)
-      for (int64_t t = 0; t < nkb * mps_; ++t) {
-        const int64_t k0 = (t / mps_) * kc_, ip = t % mps_;
-        const int64_t kcur = std::min(kc_, K_ - k0), i0 = ip * mr_;
-        ks_.pack_trans(kcur, std::min<int64_t>(mr_, M_ - i0), mr_, A + i0 * K_ + k0, K_,
-                       ap_all + k0 * mps_ * mr_ + ip * kcur * mr_);
-      }
-      // (the implicit barrier above: A is packed before anyone reads it)
-#pragma omp for schedule(static)
-      for (int64_t p = 0; p < jps_; ++p) {
-        const int64_t j0 = p * nr_, cols = std::min<int64_t>(nr_, N_ - j0);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t u = b * nr_, cols = std::min<int64_t>(nr_, H_ - u);
+      for (int q = 0; q < groups_; ++q) {
+        const int64_t p = b * groups_ + q;
         for (int64_t k0 = 0; k0 < K_; k0 += kc_) {
           const int64_t kcur = std::min(kc_, K_ - k0);
           const T bk = k0 == 0 ? beta : T(1);
-          const T* bp = bp_all + k0 * jps_ * nr_ + p * kcur * nr_;
+          const T* bp = bpack_.get() + k0 * P_ * nr_ + p * kcur * nr_;
           for (int64_t ip = 0; ip < mps_; ++ip) {
             const int64_t i0 = ip * mr_, rows = std::min<int64_t>(mr_, M_ - i0);
-            const T* ap = ap_all + k0 * mps_ * mr_ + ip * kcur * mr_;
-            T* c = C + i0 * ldc + j0;
+            const T* ap = A + k0 * mps_ * mr_ + ip * kcur * mr_;
+            T* c = C + i0 * ldc + q * H_ + u;
             if (rows == mr_ && cols == nr_) {
               ks_.micro(kcur, ap, bp, c, ldc, T(1), bk);
               continue;
@@ -397,15 +548,23 @@ class RecurrentGemm {
   }
 
  private:
-  int64_t M_, N_, K_;
+  int64_t M_, H_, K_;
+  int groups_;
   bool trans_w_;
   const T* W_;
   detail::KernelSet<T> ks_;
-  bool direct_ = true;
-  int64_t mr_ = 0, nr_ = 0, kc_ = 0, mps_ = 0, jps_ = 0;
+  int64_t mr_ = 0, nr_ = 0, kc_ = 0, ub_ = 0, P_ = 0, mps_ = 0;
   int nt_ = 1;
-  std::unique_ptr<T[], FreeDeleter> bpack_, apack_, tiles_;
+  std::unique_ptr<T[], FreeDeleter> bpack_, apack_[2], tiles_;
 };
+
+inline int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
 
 }  // namespace
 
@@ -462,15 +621,23 @@ void lstm_sequence_forward(int64_t T_, int64_t N, int64_t I, int64_t H, bool rev
   }
   const std::vector<T> bias = combined_bias(H, b_ih, b_hh);
   gemm<T>(false, true, T_ * N, G, I, T(1), x, I, w_ih, I, T(0), gates, G);
-  RecurrentGemm<T> recurrent(N, G, H, /*trans_w=*/true, w_hh);  // gates_t += h · w_hhᵀ
-  for (int64_t s = 0; s < T_; ++s) {
-    const int64_t t = reverse ? T_ - 1 - s : s;
-    const int64_t tp = reverse ? t + 1 : t - 1;  // the step before t in processing order
-    const T* h_prev = s == 0 ? h0 : y + tp * NH;
-    const T* c_prev = s == 0 ? c0 : cs + tp * NH;
-    T* g = gates + t * N * G;
-    recurrent.run(h_prev, g, G, T(1));
-    step_forward(N, H, g, bias.data(), c_prev, cs + t * NH, y + t * NH);
+  UnitRecurrence<T> rec(N, H, H, 4, /*trans_w=*/true, w_hh);  // gates_t += h · w_hhᵀ
+#pragma omp parallel num_threads(rec.threads()) if (rec.threads() > 1)
+  {
+    const auto [tid, b0, b1, u0, u1] = rec.claim(thread_id());
+    if (!rec.gemv()) rec.pack_a(h0, u0, u1, rec.apack(0));
+#pragma omp barrier
+    for (int64_t s = 0; s < T_; ++s) {
+      const int64_t t = reverse ? T_ - 1 - s : s;
+      const int64_t tp = reverse ? t + 1 : t - 1;  // the step before t in processing order
+      const T* h_prev = s == 0 ? h0 : y + tp * NH;
+      const T* c_prev = s == 0 ? c0 : cs + tp * NH;
+      T* g = gates + t * N * G;
+      rec.multiply(b0, b1, rec.gemv() ? h_prev : rec.apack(s), g, G, T(1), rec.tile(tid));
+      forward_rows_any(0, N, u0, u1, H, g, bias.data(), c_prev, cs + t * NH, y + t * NH);
+      if (!rec.gemv() && s + 1 < T_) rec.pack_a(y + t * NH, u0, u1, rec.apack(s + 1));
+#pragma omp barrier
+    }
   }
   const int64_t last = reverse ? 0 : T_ - 1;
   std::copy(y + last * NH, y + (last + 1) * NH, h_n);
@@ -494,16 +661,25 @@ void lstm_sequence_backward(int64_t T_, int64_t N, int64_t I, int64_t H, bool re
     if (db) std::fill(db, db + G, T(0));
     return;
   }
-  RecurrentGemm<T> recurrent(N, H, G, /*trans_w=*/false, w_hh);  // dh = dgates_t · w_hh
-  for (int64_t s = 0; s < T_; ++s) {
-    const int64_t t = reverse ? s : T_ - 1 - s;  // reverse of the forward order
-    const bool first = reverse ? t == T_ - 1 : t == 0;  // first step of the forward pass
-    const int64_t tp = reverse ? t + 1 : t - 1;
-    const T* c_prev = first ? c0 : cs + tp * NH;
-    T* dg = dgates + t * N * G;
-    step_backward<T>(N, H, gates + t * N * G, c_prev, cs + t * NH, dy ? dy + t * NH : nullptr,
-                     dh0, dc0, dc0, dg);
-    recurrent.run(dg, dh0, H, T(0));
+  UnitRecurrence<T> rec(N, H, G, 1, /*trans_w=*/false, w_hh);  // dh = dgates_t · w_hh
+#pragma omp parallel num_threads(rec.threads()) if (rec.threads() > 1)
+  {
+    const auto [tid, b0, b1, u0, u1] = rec.claim(thread_id());
+    for (int64_t s = 0; s < T_; ++s) {
+      const int64_t t = reverse ? s : T_ - 1 - s;  // reverse of the forward order
+      const bool first = reverse ? t == T_ - 1 : t == 0;  // first step of the forward pass
+      const int64_t tp = reverse ? t + 1 : t - 1;
+      const T* c_prev = first ? c0 : cs + tp * NH;
+      T* dg = dgates + t * N * G;
+      // dh0 / dc0 hold dh_next / dc_next; this thread reads and writes only
+      // its own units of them.
+      backward_rows_any(0, N, u0, u1, H, gates + t * N * G, c_prev, cs + t * NH,
+                        dy ? dy + t * NH : nullptr, dh0, dc0, dc0, dg);
+      if (!rec.gemv())
+        for (int64_t q = 0; q < 4; ++q) rec.pack_a(dg, q * H + u0, q * H + u1, rec.apack(s));
+#pragma omp barrier
+      rec.multiply(b0, b1, rec.gemv() ? dg : rec.apack(s), dh0, H, T(0), rec.tile(tid));
+    }
   }
   if (dx) gemm<T>(false, false, TN, I, G, T(1), dgates, G, w_ih, I, T(0), dx, I);
   if (dw_ih) gemm<T>(true, false, G, I, TN, T(1), dgates, G, x, I, T(0), dw_ih, I);

@@ -65,11 +65,14 @@ def _rand(rng, shape, dtype, scale=1.0):
 
 
 # The recurrence splits hidden units over threads once the step is big enough
-# (N * 4H * H >= 2^17 on 2 threads): N = 1 takes the GEMV path, N > 1 the packed
-# microkernel path (edge tiles: 5, 7, 9 and 13 rows; H = 17, 130, 200 leave a
-# partial unit block; H = 260 / 300 span two K blocks forward, 4H several backward).
+# (N * 4H * H >= 2^17 on 2 threads). N <= 4 runs the few-row kernel on the rows in
+# place; larger N the packed microkernels, with a tail of 1..4 rows (N = 7, 9, 10,
+# 13, 64) on the few-row kernel over the packed panel and N = 5 as an edge tile.
+# H = 17, 70, 130, 200 leave a partial unit block; H = 260 / 300 span two K
+# blocks forward, 4H several backward.
 SEQUENCE_SHAPES = [(5, 3, 4, 6), (1, 1, 1, 1), (7, 2, 13, 17), (4, 9, 5, 17), (3, 13, 7, 300),
-                   (2, 64, 8, 16), (6, 1, 8, 200), (4, 5, 6, 130), (3, 7, 5, 260)]
+                   (2, 64, 8, 16), (6, 1, 8, 200), (4, 5, 6, 130), (3, 7, 5, 260),
+                   (3, 4, 6, 130), (3, 10, 5, 70)]
 
 
 @needs_kernels
@@ -98,7 +101,7 @@ def test_sequence_kernel_matches_numpy(dtype, reverse, T, N, I, H):
 
 
 @needs_kernels
-@pytest.mark.parametrize("T,N,I,H", [(6, 1, 8, 200), (4, 7, 6, 260)])
+@pytest.mark.parametrize("T,N,I,H", [(6, 1, 8, 200), (4, 7, 6, 260), (3, 3, 5, 210)])
 def test_sequence_kernel_same_bits_on_any_thread_count(T, N, I, H):
     # Each hidden unit's column of the recurrence is computed whole by one
     # thread in a fixed order, so the split over threads cannot change a bit.

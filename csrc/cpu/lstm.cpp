@@ -186,69 +186,100 @@ LG_LSTM_INLINE void backward_rows(int64_t n0, int64_t n1, int64_t j0, int64_t j1
 #define LG_LSTM_CLONES
 #endif
 
-// A row-vector times 1..4 consecutive packed weight panels (the layout of
-// UnitRecurrence below: kc-row blocks, each panel kcur x NR, k-major):
-// y[p * NR + c] = sum_k x[k] * panel_{p0 + p}(k, c). Each panel's NR-wide
-// accumulator is a vector register group, so NP panels give NP independent
-// FMA chains and no horizontal sums.
-template <typename T, int NR, int NP>
-LG_LSTM_INLINE void gemv_panels_fixed(int64_t K, int64_t kc, int64_t P, int64_t p0,
-                                      const T* bpack, const T* x, T* y) {
+// Few-row products for the recurrence: R <= 4 rows of the left operand
+// times NP consecutive packed weight panels (the layout of UnitRecurrence
+// below: kc-row blocks, each panel kcur x NR, k-major), accumulated over all
+// of K in registers: y[r * kFewRowsLd + p * NR + c] = sum_k a(r, k) *
+// panel_{p0 + p}(k, c). Every accumulator is its own FMA chain, and there
+// are no horizontal sums. A batch of 1..4 rows runs only this; larger
+// batches use it for a tail of 1..4 rows that would waste most of an
+// MR-row microkernel tile.
+constexpr int kFewRows = 4;
+constexpr int kFewRowsLd = 128;  // >= the widest NP * NR (4 x 32)
+
+// Where a(r, k) lives: the K block at k0 (kcur columns wide) starts at
+// a + k0 * blk + kcur * off, and (r, k) is at r * rs + k * ks inside it.
+// Plain rows of stride ld: {a, 1, 0, ld, 1}; MR-row packed panel ip of the
+// GEMM's layout: {a, mps * MR, ip * MR, 1, MR}.
+template <typename T>
+struct RowsView {
+  const T* a;
+  int64_t blk, off, rs, ks;
+};
+
+// Panels per call that keep R x NP accumulators within 12 vector registers.
+constexpr int few_rows_max_panels(int nr, int elem_size, int rows) {
+  const int nv = nr * elem_size / 32 > 0 ? nr * elem_size / 32 : 1;
+  const int np = 12 / (rows * nv);
+  return np < 1 ? 1 : np > 4 ? 4 : np;
+}
+
+template <typename T, int NR, int R, int NP>
+LG_LSTM_INLINE void few_rows_fixed(int64_t K, int64_t kc, int64_t P, int64_t p0,
+                                   const T* bpack, RowsView<T> A, T* y) {
   // 32-byte vectors: one ymm register each in the AVX2 clone (wider generic
   // vectors made GCC spill every accumulator to the stack).
   typedef T V __attribute__((vector_size(32)));
   constexpr int L = 32 / sizeof(T), NV = NR / L;
   static_assert(NR % L == 0, "NR must be a multiple of the vector width");
-  V acc[NP][NV];
-  for (int p = 0; p < NP; ++p)
-    for (int v = 0; v < NV; ++v) acc[p][v] = V{};
+  V acc[R][NP][NV];
+  for (int r = 0; r < R; ++r)
+    for (int p = 0; p < NP; ++p)
+      for (int v = 0; v < NV; ++v) acc[r][p][v] = V{};
   for (int64_t k0 = 0; k0 < K; k0 += kc) {
     const int64_t kcur = std::min(kc, K - k0);
     const T* base = bpack + (k0 * P + p0 * kcur) * NR;
-    const T* xk = x + k0;
+    const T* ab = A.a + k0 * A.blk + kcur * A.off;
     for (int64_t k = 0; k < kcur; ++k) {
-      const T xv = xk[k];
+      T xv[R];
+      for (int r = 0; r < R; ++r) xv[r] = ab[r * A.rs + k * A.ks];
       for (int p = 0; p < NP; ++p)
         for (int v = 0; v < NV; ++v) {
           V w;
           std::memcpy(&w, base + (p * kcur + k) * NR + v * L, sizeof w);
-          acc[p][v] += xv * w;
+          for (int r = 0; r < R; ++r) acc[r][p][v] += xv[r] * w;
         }
     }
   }
-  for (int p = 0; p < NP; ++p)
-    for (int v = 0; v < NV; ++v) std::memcpy(y + p * NR + v * L, &acc[p][v], sizeof(V));
+  for (int r = 0; r < R; ++r)
+    for (int p = 0; p < NP; ++p)
+      for (int v = 0; v < NV; ++v)
+        std::memcpy(y + r * kFewRowsLd + p * NR + v * L, &acc[r][p][v], sizeof(V));
 }
 
-template <typename T, int NR>
-LG_LSTM_INLINE void gemv_panels_nr(int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                                   const T* bpack, const T* x, T* y) {
+template <typename T, int NR, int R>
+LG_LSTM_INLINE void few_rows_np(int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                                const T* bpack, RowsView<T> A, T* y) {
+  constexpr int kMax = few_rows_max_panels(NR, sizeof(T), R);
   switch (np) {
-    case 1: gemv_panels_fixed<T, NR, 1>(K, kc, P, p0, bpack, x, y); break;
-    case 2: gemv_panels_fixed<T, NR, 2>(K, kc, P, p0, bpack, x, y); break;
-    case 3:
-      if constexpr (NR * sizeof(T) <= 64) gemv_panels_fixed<T, NR, 3>(K, kc, P, p0, bpack, x, y);
-      break;
-    default:
-      if constexpr (NR * sizeof(T) <= 64) gemv_panels_fixed<T, NR, 4>(K, kc, P, p0, bpack, x, y);
-      break;
+    case 1: few_rows_fixed<T, NR, R, 1>(K, kc, P, p0, bpack, A, y); break;
+    case 2: if constexpr (kMax >= 2) few_rows_fixed<T, NR, R, 2>(K, kc, P, p0, bpack, A, y); break;
+    case 3: if constexpr (kMax >= 3) few_rows_fixed<T, NR, R, 3>(K, kc, P, p0, bpack, A, y); break;
+    default: if constexpr (kMax >= 4) few_rows_fixed<T, NR, R, 4>(K, kc, P, p0, bpack, A, y); break;
   }
 }
 
-// The most panels per gemv_panels call: <= 8 accumulator registers.
-constexpr int gemv_max_panels(int nr, int elem_size) {
-  return nr * elem_size <= 64 ? 4 : 2;
+template <typename T, int NR>
+LG_LSTM_INLINE void few_rows_r(int rows, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                               const T* bpack, RowsView<T> A, T* y) {
+  switch (rows) {
+    case 1: few_rows_np<T, NR, 1>(np, K, kc, P, p0, bpack, A, y); break;
+    case 2: few_rows_np<T, NR, 2>(np, K, kc, P, p0, bpack, A, y); break;
+    case 3: few_rows_np<T, NR, 3>(np, K, kc, P, p0, bpack, A, y); break;
+    default: few_rows_np<T, NR, 4>(np, K, kc, P, p0, bpack, A, y); break;
+  }
 }
 
-// nr is the GEMM kernel set's NR: 8, 16 or 32 floats, 4, 8 or 16 doubles.
+// nr is the GEMM kernel set's NR: 8, 16 or 32 floats, 4, 8 or 16 doubles;
+// 1 <= rows <= kFewRows; 1 <= np <= few_rows_max_panels(nr, sizeof(T), rows).
 template <typename T>
-LG_LSTM_INLINE void gemv_panels(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                                const T* bpack, const T* x, T* y) {
+LG_LSTM_INLINE void few_rows(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P,
+                             int64_t p0, const T* bpack, RowsView<T> A, T* y) {
   constexpr int L = 32 / sizeof(T);
   switch (nr / L) {
-    case 1: gemv_panels_nr<T, L>(np, K, kc, P, p0, bpack, x, y); break;
-    case 2: gemv_panels_nr<T, 2 * L>(np, K, kc, P, p0, bpack, x, y); break;
-    default: gemv_panels_nr<T, 4 * L>(np, K, kc, P, p0, bpack, x, y); break;
+    case 1: few_rows_r<T, L>(rows, np, K, kc, P, p0, bpack, A, y); break;
+    case 2: few_rows_r<T, 2 * L>(rows, np, K, kc, P, p0, bpack, A, y); break;
+    default: few_rows_r<T, 4 * L>(rows, np, K, kc, P, p0, bpack, A, y); break;
   }
 }
 
@@ -269,13 +300,13 @@ LG_LSTM_CLONES void backward_rows_f32(int64_t n0, int64_t n1, int64_t j0, int64_
     backward_rows<float, false>(n0, n1, j0, j1, H, act, c_prev, c_cur, dy, dh_next, dc_in,
                                 dc_out, dg);
 }
-LG_LSTM_CLONES void gemv_panels_f32(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                                    const float* bpack, const float* x, float* y) {
-  gemv_panels<float>(nr, np, K, kc, P, p0, bpack, x, y);
+LG_LSTM_CLONES void few_rows_f32(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P,
+                                 int64_t p0, const float* bpack, RowsView<float> A, float* y) {
+  few_rows<float>(nr, rows, np, K, kc, P, p0, bpack, A, y);
 }
-LG_LSTM_CLONES void gemv_panels_f64(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                                    const double* bpack, const double* x, double* y) {
-  gemv_panels<double>(nr, np, K, kc, P, p0, bpack, x, y);
+LG_LSTM_CLONES void few_rows_f64(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P,
+                                 int64_t p0, const double* bpack, RowsView<double> A, double* y) {
+  few_rows<double>(nr, rows, np, K, kc, P, p0, bpack, A, y);
 }
 
 void forward_rows_any(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H, float* g,
@@ -299,13 +330,13 @@ void backward_rows_any(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H
   else
     backward_rows<double, false>(n0, n1, j0, j1, H, a, cp, cc, dy, dh, dci, dco, dg);
 }
-void gemv_panels_any(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                     const float* bpack, const float* x, float* y) {
-  gemv_panels_f32(nr, np, K, kc, P, p0, bpack, x, y);
+void few_rows_any(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                  const float* bpack, RowsView<float> A, float* y) {
+  few_rows_f32(nr, rows, np, K, kc, P, p0, bpack, A, y);
 }
-void gemv_panels_any(int nr, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                     const double* bpack, const double* x, double* y) {
-  gemv_panels_f64(nr, np, K, kc, P, p0, bpack, x, y);
+void few_rows_any(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
+                  const double* bpack, RowsView<double> A, double* y) {
+  few_rows_f64(nr, rows, np, K, kc, P, p0, bpack, A, y);
 }
 
 // ~10 ns of work per element: a thread needs a few thousand to pay for a fork.
@@ -393,8 +424,10 @@ void copy_or_zero(T* dst, const T* src, int64_t n) {
 // micro-panels in the same kc blocks; each thread packs the columns it has
 // just produced into the buffer the next product reads (double-buffered, so
 // a slow thread can still read step t while a fast one writes step t+1).
-// One-row steps (a batch of 1) skip A entirely: a GEMV over 1..4 panels at a
-// time (gemv_panels) reads h or dgates straight from the sequence buffers.
+// Batches of up to kFewRows rows skip packing A: the few-row kernel reads h
+// or dgates straight from the sequence buffers. Larger batches whose last
+// MR-row panel would hold only 1..kFewRows rows run that tail with the
+// few-row kernel too (reading the packed panel), not a mostly empty tile.
 template <typename T>
 detail::KernelSet<T> active_kernels();
 template <>
@@ -441,7 +474,7 @@ class UnitRecurrence {
     nt_ = std::max(1, std::min<int>(threads_for(M * groups * H * K, int64_t(1) << 16),
                                     static_cast<int>(ub_)));
     bpack_ = alloc_aligned<T>(K * P_ * nr_);
-    if (!gemv()) {
+    if (!few_rows()) {
       apack_[0] = alloc_aligned<T>(K * mps_ * mr_);
       apack_[1] = alloc_aligned<T>(K * mps_ * mr_);
     }
@@ -449,7 +482,8 @@ class UnitRecurrence {
   }
 
   int threads() const { return nt_; }
-  bool gemv() const { return M_ == 1; }
+  // Batches this small read A in place (no packed A; see multiply).
+  bool few_rows() const { return M_ <= kFewRows; }
 
   // What thread tid owns: unit blocks [b0, b1), i.e. hidden units [u0, u1).
   struct Slice {
@@ -502,25 +536,12 @@ class UnitRecurrence {
   }
 
   // C[:, columns of unit blocks b0..b1 in every group] = A · B + beta·C.
-  // A is the packed buffer (M > 1) or the row itself (M == 1).
+  // A is the packed buffer, or the rows themselves when few_rows().
   void multiply(int64_t b0, int64_t b1, const T* A, T* C, int64_t ldc, T beta, T* tile) const {
-    if (gemv()) {
-      alignas(64) T y[4 * 32];
-      const int64_t chunk = gemv_max_panels(static_cast<int>(nr_), sizeof(T));
-      for (int64_t p = b0 * groups_; p < b1 * groups_; p += chunk) {
-        const int np = static_cast<int>(std::min<int64_t>(chunk, b1 * groups_ - p));
-        gemv_panels_any(nr_, np, K_, kc_, P_, p, bpack_.get(), A, y);
-        for (int i = 0; i < np; ++i) {
-          const int64_t b = (p + i) / groups_, q = (p + i) % groups_;
-          const int64_t u = b * nr_, cols = std::min<int64_t>(nr_, H_ - u);
-          T* c = C + q * H_ + u;
-          const T* yi = y + i * nr_;
-          for (int64_t j = 0; j < cols; ++j) c[j] = beta == T(0) ? yi[j] : yi[j] + beta * c[j];
-        }
-      }
-      return;
-    }
-    for (int64_t b = b0; b < b1; ++b) {
+    const int64_t full = few_rows() ? 0 : M_ / mr_, tail = M_ - full * mr_;
+    const bool tail_few = tail > 0 && tail <= kFewRows;
+    const int64_t micro_panels = tail_few ? full : mps_;
+    for (int64_t b = b0; b < b1 && micro_panels > 0; ++b) {
       const int64_t u = b * nr_, cols = std::min<int64_t>(nr_, H_ - u);
       for (int q = 0; q < groups_; ++q) {
         const int64_t p = b * groups_ + q;
@@ -528,7 +549,7 @@ class UnitRecurrence {
           const int64_t kcur = std::min(kc_, K_ - k0);
           const T bk = k0 == 0 ? beta : T(1);
           const T* bp = bpack_.get() + k0 * P_ * nr_ + p * kcur * nr_;
-          for (int64_t ip = 0; ip < mps_; ++ip) {
+          for (int64_t ip = 0; ip < micro_panels; ++ip) {
             const int64_t i0 = ip * mr_, rows = std::min<int64_t>(mr_, M_ - i0);
             const T* ap = A + k0 * mps_ * mr_ + ip * kcur * mr_;
             T* c = C + i0 * ldc + q * H_ + u;
@@ -542,6 +563,25 @@ class UnitRecurrence {
                 c[r * ldc + j] = bk == T(0) ? tile[r * nr_ + j]
                                             : tile[r * nr_ + j] + bk * c[r * ldc + j];
           }
+        }
+      }
+    }
+    if (!tail_few) return;
+    const int rows = static_cast<int>(tail);
+    const RowsView<T> view = few_rows() ? RowsView<T>{A, 1, 0, K_, 1}
+                                        : RowsView<T>{A, mps_ * mr_, full * mr_, 1, mr_};
+    const int64_t chunk = few_rows_max_panels(static_cast<int>(nr_), sizeof(T), rows);
+    alignas(64) T y[kFewRows * kFewRowsLd];
+    for (int64_t p = b0 * groups_; p < b1 * groups_; p += chunk) {
+      const int np = static_cast<int>(std::min<int64_t>(chunk, b1 * groups_ - p));
+      few_rows_any(static_cast<int>(nr_), rows, np, K_, kc_, P_, p, bpack_.get(), view, y);
+      for (int i = 0; i < np; ++i) {
+        const int64_t b = (p + i) / groups_, q = (p + i) % groups_;
+        const int64_t u = b * nr_, cols = std::min<int64_t>(nr_, H_ - u);
+        for (int r = 0; r < rows; ++r) {
+          T* c = C + (full * mr_ + r) * ldc + q * H_ + u;
+          const T* yr = y + r * kFewRowsLd + i * nr_;
+          for (int64_t j = 0; j < cols; ++j) c[j] = beta == T(0) ? yr[j] : yr[j] + beta * c[j];
         }
       }
     }
@@ -625,7 +665,7 @@ void lstm_sequence_forward(int64_t T_, int64_t N, int64_t I, int64_t H, bool rev
 #pragma omp parallel num_threads(rec.threads()) if (rec.threads() > 1)
   {
     const auto [tid, b0, b1, u0, u1] = rec.claim(thread_id());
-    if (!rec.gemv()) rec.pack_a(h0, u0, u1, rec.apack(0));
+    if (!rec.few_rows()) rec.pack_a(h0, u0, u1, rec.apack(0));
 #pragma omp barrier
     for (int64_t s = 0; s < T_; ++s) {
       const int64_t t = reverse ? T_ - 1 - s : s;
@@ -633,9 +673,9 @@ void lstm_sequence_forward(int64_t T_, int64_t N, int64_t I, int64_t H, bool rev
       const T* h_prev = s == 0 ? h0 : y + tp * NH;
       const T* c_prev = s == 0 ? c0 : cs + tp * NH;
       T* g = gates + t * N * G;
-      rec.multiply(b0, b1, rec.gemv() ? h_prev : rec.apack(s), g, G, T(1), rec.tile(tid));
+      rec.multiply(b0, b1, rec.few_rows() ? h_prev : rec.apack(s), g, G, T(1), rec.tile(tid));
       forward_rows_any(0, N, u0, u1, H, g, bias.data(), c_prev, cs + t * NH, y + t * NH);
-      if (!rec.gemv() && s + 1 < T_) rec.pack_a(y + t * NH, u0, u1, rec.apack(s + 1));
+      if (!rec.few_rows() && s + 1 < T_) rec.pack_a(y + t * NH, u0, u1, rec.apack(s + 1));
 #pragma omp barrier
     }
   }
@@ -675,10 +715,10 @@ void lstm_sequence_backward(int64_t T_, int64_t N, int64_t I, int64_t H, bool re
       // its own units of them.
       backward_rows_any(0, N, u0, u1, H, gates + t * N * G, c_prev, cs + t * NH,
                         dy ? dy + t * NH : nullptr, dh0, dc0, dc0, dg);
-      if (!rec.gemv())
+      if (!rec.few_rows())
         for (int64_t q = 0; q < 4; ++q) rec.pack_a(dg, q * H + u0, q * H + u1, rec.apack(s));
 #pragma omp barrier
-      rec.multiply(b0, b1, rec.gemv() ? dg : rec.apack(s), dh0, H, T(0), rec.tile(tid));
+      rec.multiply(b0, b1, rec.few_rows() ? dg : rec.apack(s), dh0, H, T(0), rec.tile(tid));
     }
   }
   if (dx) gemm<T>(false, false, TN, I, G, T(1), dgates, G, w_ih, I, T(0), dx, I);

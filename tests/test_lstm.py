@@ -106,7 +106,8 @@ def test_sequence_kernel_same_bits_on_any_thread_count(T, N, I, H):
     # Each hidden unit's column of the recurrence is computed whole by one
     # thread in a fixed order, so the split over threads cannot change a bit
     # of what only the recurrence produces (dx and the weight gradients come
-    # from the GEMM, whose K blocking may follow the thread count).
+    # from the GEMM, whose K blocking may follow the thread count; I is kept
+    # far below one K block so the input-projection GEMM sums in one order).
     rng = np.random.default_rng(7)
     x, h0, c0 = _rand(rng, (T, N, I), np.float32), _rand(rng, (N, H), np.float32), \
         _rand(rng, (N, H), np.float32)

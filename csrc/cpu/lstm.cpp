@@ -9,7 +9,7 @@
 // pre-activation gradient dgates_t and dc_{t-1}, and the recurrent product
 // gives dh_{t-1} = dgates_t · w_hh. The recurrence of a whole sequence runs in
 // one parallel region with the hidden units split over the threads
-// (UnitRecurrence below): each thread owns the same units in every gate, so
+// (UnitRecurrence, recurrence.h): each thread owns the same units in every gate, so
 // its product and its pointwise pass need no barrier between them, it
 // packs its slice of w_hh once and keeps it in its cache for all T steps,
 // and one barrier per step publishes h_t (dgates_t). The products run the
@@ -41,80 +41,20 @@
 // std::tanh: it serves gradcheck and reference work, where accuracy matters.
 #include "cpu/lstm.h"
 
-#include <algorithm>
-#include <cmath>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
-#include "common/parallel.h"
-#include "cpu/gemm.h"
-#include "cpu/gemm_internal.h"
-
-// Without this GCC keeps the clamps in exp_approx as branches (a compare may
-// raise FE_INVALID) and the activation loops stay scalar; nothing here reads
-// floating-point exception flags.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
-
-// The helpers below must inline into the target_clones entry points, or
-// the clones would just call the generic-ISA code.
-#if defined(__GNUC__)
-#define LG_LSTM_INLINE inline __attribute__((always_inline))
-#else
-#define LG_LSTM_INLINE inline
-#endif
+#include "cpu/recurrence.h"
 
 namespace lg {
 namespace cpu {
 namespace {
 
-// ------------------------------------------------------------------ activations
-LG_LSTM_INLINE float exp_approx(float x) {
-  // Clamp so the exponent n stays in [-126, 127] (normal floats only).
-  x = x < -87.0f ? -87.0f : x;  // NaN passes through (and stays NaN)
-  x = x > 88.0f ? 88.0f : x;
-  // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick: the
-  // integer lands in the low mantissa bits of z (no float->int conversion).
-  const float z = x * 1.44269504088896341f + 12582912.0f;
-  const float n = z - 12582912.0f;
-  float r = x - n * 0.693359375f;  // ln 2 split in two for an exact product
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t zi;
-  std::memcpy(&zi, &z, sizeof zi);
-  // 2^n as float bits; the shift is done unsigned, as a NaN x makes zi - 0x4B400000
-  // negative and a signed left shift of it undefined (UBSan). NaN p keeps e moot.
-  const int32_t e = static_cast<int32_t>(static_cast<uint32_t>(zi - 0x4B400000 + 127) << 23);
-  float scale;
-  std::memcpy(&scale, &e, sizeof scale);
-  return p * scale;
-}
-
-LG_LSTM_INLINE float sigmoid_of(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
-// 1 - 2/(e^{2x}+1): saturates cleanly to ±1; absolute error ~1e-7 near 0.
-LG_LSTM_INLINE float tanh_of(float x) { return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f); }
-LG_LSTM_INLINE double sigmoid_of(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-LG_LSTM_INLINE double tanh_of(double x) { return std::tanh(x); }
-
 // ------------------------------------------------------------------ pointwise passes
-// g: pre-activations (N, 4H) without bias, turned
-// into activations in place; bias (4H) = b_ih + b_hh.
-// Rows [n0, n1), hidden units [j0, j1) of one step.
+// Rows [n0, n1), hidden units [j0, j1) of one step. g: pre-activations
+// (N, 4H) without bias, turned into activations in place; bias (4H) =
+// b_ih + b_hh.
 template <typename T>
-LG_LSTM_INLINE void forward_rows(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H, T* g,
+LG_RNN_INLINE void forward_rows(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H, T* g,
                                  const T* bias, const T* c_prev, T* c_out, T* h_out) {
   for (int64_t n = n0; n < n1; ++n) {
     // Separate restrict pointers per gate: GCC vectorises these, not bias[H + j].
@@ -148,7 +88,7 @@ LG_LSTM_INLINE void forward_rows(int64_t n0, int64_t n1, int64_t j0, int64_t j1,
 
 // dh = dy + dh_next (dy only when HasDy); dc_in -> dc_out may alias (in place).
 template <typename T, bool HasDy>
-LG_LSTM_INLINE void backward_rows(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
+LG_RNN_INLINE void backward_rows(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
                                   const T* act, const T* c_prev, const T* c_cur, const T* dy,
                                   const T* dh_next, const T* dc_in, T* dc_out, T* dg) {
   for (int64_t n = n0; n < n1; ++n) {
@@ -181,116 +121,13 @@ LG_LSTM_INLINE void backward_rows(int64_t n0, int64_t n1, int64_t j0, int64_t j1
   }
 }
 
-#if defined(LG_X86) && defined(__GNUC__) && !defined(__clang__)
-#define LG_LSTM_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define LG_LSTM_CLONES
-#endif
-
-// Few-row products for the recurrence: R <= 4 rows of the left operand
-// times NP consecutive packed weight panels (the layout of UnitRecurrence
-// below: kc-row blocks, each panel kcur x NR, k-major), accumulated over all
-// of K in registers: y[r * kFewRowsLd + p * NR + c] = sum_k a(r, k) *
-// panel_{p0 + p}(k, c). Every accumulator is its own FMA chain, and there
-// are no horizontal sums. A batch of 1..4 rows runs only this; larger
-// batches use it for a tail of 1..4 rows that would waste most of an
-// MR-row microkernel tile.
-constexpr int kFewRows = 4;
-constexpr int kFewRowsLd = 128;  // >= the widest NP * NR (4 x 32)
-
-// Where a(r, k) lives: the K block at k0 (kcur columns wide) starts at
-// a + k0 * blk + kcur * off, and (r, k) is at r * rs + k * ks inside it.
-// Plain rows of stride ld: {a, 1, 0, ld, 1}; MR-row packed panel ip of the
-// GEMM's layout: {a, mps * MR, ip * MR, 1, MR}.
-template <typename T>
-struct RowsView {
-  const T* a;
-  int64_t blk, off, rs, ks;
-};
-
-// Panels per call that keep R x NP accumulators within 12 vector registers.
-constexpr int few_rows_max_panels(int nr, int elem_size, int rows) {
-  const int nv = nr * elem_size / 32 > 0 ? nr * elem_size / 32 : 1;
-  const int np = 12 / (rows * nv);
-  return np < 1 ? 1 : np > 4 ? 4 : np;
-}
-
-template <typename T, int NR, int R, int NP>
-LG_LSTM_INLINE void few_rows_fixed(int64_t K, int64_t kc, int64_t P, int64_t p0,
-                                   const T* bpack, RowsView<T> A, T* y) {
-  // 32-byte vectors: one ymm register each in the AVX2 clone (wider generic
-  // vectors made GCC spill every accumulator to the stack).
-  typedef T V __attribute__((vector_size(32)));
-  constexpr int L = 32 / sizeof(T), NV = NR / L;
-  static_assert(NR % L == 0, "NR must be a multiple of the vector width");
-  V acc[R][NP][NV];
-  for (int r = 0; r < R; ++r)
-    for (int p = 0; p < NP; ++p)
-      for (int v = 0; v < NV; ++v) acc[r][p][v] = V{};
-  for (int64_t k0 = 0; k0 < K; k0 += kc) {
-    const int64_t kcur = std::min(kc, K - k0);
-    const T* base = bpack + (k0 * P + p0 * kcur) * NR;
-    const T* ab = A.a + k0 * A.blk + kcur * A.off;
-    for (int64_t k = 0; k < kcur; ++k) {
-      T xv[R];
-      for (int r = 0; r < R; ++r) xv[r] = ab[r * A.rs + k * A.ks];
-      for (int p = 0; p < NP; ++p)
-        for (int v = 0; v < NV; ++v) {
-          V w;
-          std::memcpy(&w, base + (p * kcur + k) * NR + v * L, sizeof w);
-          for (int r = 0; r < R; ++r) acc[r][p][v] += xv[r] * w;
-        }
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int p = 0; p < NP; ++p)
-      for (int v = 0; v < NV; ++v)
-        std::memcpy(y + r * kFewRowsLd + p * NR + v * L, &acc[r][p][v], sizeof(V));
-}
-
-template <typename T, int NR, int R>
-LG_LSTM_INLINE void few_rows_np(int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                                const T* bpack, RowsView<T> A, T* y) {
-  constexpr int kMax = few_rows_max_panels(NR, sizeof(T), R);
-  switch (np) {
-    case 1: few_rows_fixed<T, NR, R, 1>(K, kc, P, p0, bpack, A, y); break;
-    case 2: if constexpr (kMax >= 2) few_rows_fixed<T, NR, R, 2>(K, kc, P, p0, bpack, A, y); break;
-    case 3: if constexpr (kMax >= 3) few_rows_fixed<T, NR, R, 3>(K, kc, P, p0, bpack, A, y); break;
-    default: if constexpr (kMax >= 4) few_rows_fixed<T, NR, R, 4>(K, kc, P, p0, bpack, A, y); break;
-  }
-}
-
-template <typename T, int NR>
-LG_LSTM_INLINE void few_rows_r(int rows, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                               const T* bpack, RowsView<T> A, T* y) {
-  switch (rows) {
-    case 1: few_rows_np<T, NR, 1>(np, K, kc, P, p0, bpack, A, y); break;
-    case 2: few_rows_np<T, NR, 2>(np, K, kc, P, p0, bpack, A, y); break;
-    case 3: few_rows_np<T, NR, 3>(np, K, kc, P, p0, bpack, A, y); break;
-    default: few_rows_np<T, NR, 4>(np, K, kc, P, p0, bpack, A, y); break;
-  }
-}
-
-// nr is the GEMM kernel set's NR: 8, 16 or 32 floats, 4, 8 or 16 doubles;
-// 1 <= rows <= kFewRows; 1 <= np <= few_rows_max_panels(nr, sizeof(T), rows).
-template <typename T>
-LG_LSTM_INLINE void few_rows(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P,
-                             int64_t p0, const T* bpack, RowsView<T> A, T* y) {
-  constexpr int L = 32 / sizeof(T);
-  switch (nr / L) {
-    case 1: few_rows_r<T, L>(rows, np, K, kc, P, p0, bpack, A, y); break;
-    case 2: few_rows_r<T, 2 * L>(rows, np, K, kc, P, p0, bpack, A, y); break;
-    default: few_rows_r<T, 4 * L>(rows, np, K, kc, P, p0, bpack, A, y); break;
-  }
-}
-
 // Non-template entry points so the float loops can carry target_clones.
-LG_LSTM_CLONES void forward_rows_f32(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
+LG_RNN_CLONES void forward_rows_f32(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
                                      float* g, const float* bias, const float* c_prev,
                                      float* c_out, float* h_out) {
   forward_rows<float>(n0, n1, j0, j1, H, g, bias, c_prev, c_out, h_out);
 }
-LG_LSTM_CLONES void backward_rows_f32(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
+LG_RNN_CLONES void backward_rows_f32(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H,
                                       const float* act, const float* c_prev, const float* c_cur,
                                       const float* dy, const float* dh_next, const float* dc_in,
                                       float* dc_out, float* dg) {
@@ -301,15 +138,6 @@ LG_LSTM_CLONES void backward_rows_f32(int64_t n0, int64_t n1, int64_t j0, int64_
     backward_rows<float, false>(n0, n1, j0, j1, H, act, c_prev, c_cur, dy, dh_next, dc_in,
                                 dc_out, dg);
 }
-LG_LSTM_CLONES void few_rows_f32(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P,
-                                 int64_t p0, const float* bpack, RowsView<float> A, float* y) {
-  few_rows<float>(nr, rows, np, K, kc, P, p0, bpack, A, y);
-}
-LG_LSTM_CLONES void few_rows_f64(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P,
-                                 int64_t p0, const double* bpack, RowsView<double> A, double* y) {
-  few_rows<double>(nr, rows, np, K, kc, P, p0, bpack, A, y);
-}
-
 void forward_rows_any(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H, float* g,
                       const float* b, const float* cp, float* co, float* ho) {
   forward_rows_f32(n0, n1, j0, j1, H, g, b, cp, co, ho);
@@ -331,15 +159,6 @@ void backward_rows_any(int64_t n0, int64_t n1, int64_t j0, int64_t j1, int64_t H
   else
     backward_rows<double, false>(n0, n1, j0, j1, H, a, cp, cc, dy, dh, dci, dco, dg);
 }
-void few_rows_any(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                  const float* bpack, RowsView<float> A, float* y) {
-  few_rows_f32(nr, rows, np, K, kc, P, p0, bpack, A, y);
-}
-void few_rows_any(int nr, int rows, int np, int64_t K, int64_t kc, int64_t P, int64_t p0,
-                  const double* bpack, RowsView<double> A, double* y) {
-  few_rows_f64(nr, rows, np, K, kc, P, p0, bpack, A, y);
-}
-
 // ~10 ns of work per element: a thread needs a few thousand to pay for a fork.
 constexpr int64_t kPointwiseMinPerThread = 8192;
 
@@ -376,235 +195,6 @@ std::vector<T> combined_bias(int64_t H, const T* b_ih, const T* b_hh) {
   std::vector<T> b(static_cast<size_t>(4 * H), T(0));
   for (int64_t j = 0; j < 4 * H; ++j) b[j] = (b_ih ? b_ih[j] : T(0)) + (b_hh ? b_hh[j] : T(0));
   return b;
-}
-
-// db[j] = Σ_r dg[r, j] over `rows` rows of width W (= 4H).
-template <typename T>
-void column_sum(int64_t rows, int64_t W, const T* dg, T* db) {
-  std::fill(db, db + W, T(0));
-  if (rows == 0 || W == 0) return;
-  const int nt = std::min<int64_t>(threads_for(rows * W, 1 << 16), (W + 15) / 16);
-  const int64_t chunk = ((W + nt - 1) / nt + 15) / 16 * 16;
-#pragma omp parallel for num_threads(std::max(nt, 1)) schedule(static)
-  for (int64_t j0 = 0; j0 < W; j0 += chunk) {
-    const int64_t j1 = std::min(W, j0 + chunk);
-    T* out = db + j0;
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* row = dg + r * W + j0;
-#pragma omp simd
-      for (int64_t j = 0; j < j1 - j0; ++j) out[j] += row[j];
-    }
-  }
-}
-
-template <typename T>
-void copy_or_zero(T* dst, const T* src, int64_t n) {
-  if (src) std::copy(src, src + n, dst);
-  else std::fill(dst, dst + n, T(0));
-}
-
-// ------------------------------------------------------------------ recurrence
-// The per-step products of the recurrence, with the SAME weights at every
-// step: forward gates_t += h_{t-1} · w_hhᵀ (K = H, the 4H gate columns in
-// four groups i, f, g, o), backward dh_{t-1} = dgates_t · w_hh (K = 4H, the
-// H unit columns in one group). The whole sequence runs in ONE parallel
-// region (see lstm_sequence_forward/backward): thread θ owns a fixed range
-// of hidden units, i.e. the same columns of every gate group, so it can run
-// the pointwise pass of its units right after its own product, with no
-// barrier in between, and it keeps its slice of the packed weights (packed
-// once, by its owner, before the first step) hot in its own cache for all T
-// steps. One barrier per step remains: the next product reads all of h_t
-// (or dgates_t).
-//
-// Packed B (the weights): NR-wide column panels, unit block b (units
-// b·NR .. b·NR+NR of every group, zero past H) of group q is panel
-// p = b·groups + q, so a thread's panels are contiguous; K is cut into kc-row
-// blocks (kc <= 256: a kc x NR micro-panel stays in L1); block k0 holds the P
-// panels of kcur x NR at bpack + k0·P·NR + p·kcur·NR, element (k, c) at
-// k·NR + c. Packed A (h_{t-1} or dgates_t, M x K): the GEMM's MR-row
-// micro-panels in the same kc blocks; each thread packs the columns it has
-// just produced into the buffer the next product reads (double-buffered, so
-// a slow thread can still read step t while a fast one writes step t+1).
-// Batches of up to kFewRows rows skip packing A: the few-row kernel reads h
-// or dgates straight from the sequence buffers. Larger batches whose last
-// MR-row panel would hold only 1..kFewRows rows run that tail with the
-// few-row kernel too (reading the packed panel), not a mostly empty tile.
-template <typename T>
-detail::KernelSet<T> active_kernels();
-template <>
-detail::KernelSet<float> active_kernels<float>() {
-  const char* isa = gemm_isa();
-  if (std::strcmp(isa, "avx512") == 0) return detail::kernels_avx512_f32();
-  if (std::strcmp(isa, "avx2+fma") == 0) return detail::kernels_avx2_f32();
-  return detail::kernels_generic_f32();
-}
-template <>
-detail::KernelSet<double> active_kernels<double>() {
-  const char* isa = gemm_isa();
-  if (std::strcmp(isa, "avx512") == 0) return detail::kernels_avx512_f64();
-  if (std::strcmp(isa, "avx2+fma") == 0) return detail::kernels_avx2_f64();
-  return detail::kernels_generic_f64();
-}
-
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-template <typename T>
-std::unique_ptr<T[], FreeDeleter> alloc_aligned(int64_t elems) {
-  const size_t bytes = (static_cast<size_t>(std::max<int64_t>(elems, 1)) * sizeof(T) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, bytes);
-  if (!p) throw std::bad_alloc();
-  return std::unique_ptr<T[], FreeDeleter>(static_cast<T*>(p));
-}
-
-template <typename T>
-class UnitRecurrence {
- public:
-  // C (M x groups·H) = A (M x K) · B. B = Wᵀ (W stored groups·H x K) when
-  // trans_w, else B = W (stored K x H, groups == 1).
-  UnitRecurrence(int64_t M, int64_t H, int64_t K, int groups, bool trans_w, const T* W)
-      : M_(M), H_(H), K_(K), groups_(groups), trans_w_(trans_w), W_(W),
-        ks_(active_kernels<T>()) {
-    mr_ = ks_.mr;
-    nr_ = ks_.nr;
-    const int64_t blocks = (K + 255) / 256;
-    kc_ = std::max<int64_t>(1, (K + blocks - 1) / blocks);
-    ub_ = (H + nr_ - 1) / nr_;
-    P_ = ub_ * groups;
-    mps_ = (M + mr_ - 1) / mr_;
-    nt_ = std::max(1, std::min<int>(threads_for(M * groups * H * K, int64_t(1) << 16),
-                                    static_cast<int>(ub_)));
-    bpack_ = alloc_aligned<T>(K * P_ * nr_);
-    if (!few_rows()) {
-      apack_[0] = alloc_aligned<T>(K * mps_ * mr_);
-      apack_[1] = alloc_aligned<T>(K * mps_ * mr_);
-    }
-    tiles_ = alloc_aligned<T>(int64_t(nt_) * mr_ * nr_);
-  }
-
-  int threads() const { return nt_; }
-  // Batches this small read A in place (no packed A; see multiply).
-  bool few_rows() const { return M_ <= kFewRows; }
-
-  // What thread tid owns: unit blocks [b0, b1), i.e. hidden units [u0, u1).
-  struct Slice {
-    int tid;
-    int64_t b0, b1, u0, u1;
-  };
-  // Thread tid's slice, its weight panels packed (by the thread that reads them).
-  Slice claim(int tid) {
-    const int64_t b0 = ub_ * tid / nt_, b1 = ub_ * (tid + 1) / nt_;
-    pack_b(b0, b1);
-    return {tid, b0, b1, std::min(H_, b0 * nr_), std::min(H_, b1 * nr_)};
-  }
-  T* apack(int64_t step) { return apack_[step & 1].get(); }
-  T* tile(int tid) { return tiles_.get() + int64_t(tid) * mr_ * nr_; }
-
-  // Packs the panels of unit blocks [b0, b1).
-  void pack_b(int64_t b0, int64_t b1) {
-    for (int64_t k0 = 0; k0 < K_; k0 += kc_) {
-      const int64_t kcur = std::min(kc_, K_ - k0);
-      for (int64_t b = b0; b < b1; ++b) {
-        const int64_t u = b * nr_, cols = std::min<int64_t>(nr_, H_ - u);
-        for (int q = 0; q < groups_; ++q) {
-          T* dst = bpack_.get() + k0 * P_ * nr_ + (b * groups_ + q) * kcur * nr_;
-          if (trans_w_) {
-            ks_.pack_trans(kcur, cols, nr_, W_ + (q * H_ + u) * K_ + k0, K_, dst);
-            continue;
-          }
-          for (int64_t k = 0; k < kcur; ++k) {
-            const T* src = W_ + (k0 + k) * H_ + u;
-            for (int64_t c = 0; c < nr_; ++c) dst[k * nr_ + c] = c < cols ? src[c] : T(0);
-          }
-        }
-      }
-    }
-  }
-
-  // Packs columns [ka, kb) of A (M x K, row stride K) into dst.
-  void pack_a(const T* A, int64_t ka, int64_t kb, T* dst) const {
-    while (ka < kb) {
-      const int64_t k0 = ka / kc_ * kc_, kcur = std::min(kc_, K_ - k0);
-      const int64_t kend = std::min(kb, k0 + kcur);
-      T* block = dst + k0 * mps_ * mr_;
-      for (int64_t ip = 0; ip < mps_; ++ip) {
-        const int64_t i0 = ip * mr_;
-        ks_.pack_trans(kend - ka, std::min<int64_t>(mr_, M_ - i0), mr_, A + i0 * K_ + ka, K_,
-                       block + ip * kcur * mr_ + (ka - k0) * mr_);
-      }
-      ka = kend;
-    }
-  }
-
-  // C[:, columns of unit blocks b0..b1 in every group] = A · B + beta·C.
-  // A is the packed buffer, or the rows themselves when few_rows().
-  void multiply(int64_t b0, int64_t b1, const T* A, T* C, int64_t ldc, T beta, T* tile) const {
-    const int64_t full = few_rows() ? 0 : M_ / mr_, tail = M_ - full * mr_;
-    const bool tail_few = tail > 0 && tail <= kFewRows;
-    const int64_t micro_panels = tail_few ? full : mps_;
-    for (int64_t b = b0; b < b1 && micro_panels > 0; ++b) {
-      const int64_t u = b * nr_, cols = std::min<int64_t>(nr_, H_ - u);
-      for (int q = 0; q < groups_; ++q) {
-        const int64_t p = b * groups_ + q;
-        for (int64_t k0 = 0; k0 < K_; k0 += kc_) {
-          const int64_t kcur = std::min(kc_, K_ - k0);
-          const T bk = k0 == 0 ? beta : T(1);
-          const T* bp = bpack_.get() + k0 * P_ * nr_ + p * kcur * nr_;
-          for (int64_t ip = 0; ip < micro_panels; ++ip) {
-            const int64_t i0 = ip * mr_, rows = std::min<int64_t>(mr_, M_ - i0);
-            const T* ap = A + k0 * mps_ * mr_ + ip * kcur * mr_;
-            T* c = C + i0 * ldc + q * H_ + u;
-            if (rows == mr_ && cols == nr_) {
-              ks_.micro(kcur, ap, bp, c, ldc, T(1), bk);
-              continue;
-            }
-            ks_.micro(kcur, ap, bp, tile, nr_, T(1), T(0));  // edge tile via scratch
-            for (int64_t r = 0; r < rows; ++r)
-              for (int64_t j = 0; j < cols; ++j)
-                c[r * ldc + j] = bk == T(0) ? tile[r * nr_ + j]
-                                            : tile[r * nr_ + j] + bk * c[r * ldc + j];
-          }
-        }
-      }
-    }
-    if (!tail_few) return;
-    const int rows = static_cast<int>(tail);
-    const RowsView<T> view = few_rows() ? RowsView<T>{A, 1, 0, K_, 1}
-                                        : RowsView<T>{A, mps_ * mr_, full * mr_, 1, mr_};
-    const int64_t chunk = few_rows_max_panels(static_cast<int>(nr_), sizeof(T), rows);
-    alignas(64) T y[kFewRows * kFewRowsLd];
-    for (int64_t p = b0 * groups_; p < b1 * groups_; p += chunk) {
-      const int np = static_cast<int>(std::min<int64_t>(chunk, b1 * groups_ - p));
-      few_rows_any(static_cast<int>(nr_), rows, np, K_, kc_, P_, p, bpack_.get(), view, y);
-      for (int i = 0; i < np; ++i) {
-        const int64_t b = (p + i) / groups_, q = (p + i) % groups_;
-        const int64_t u = b * nr_, cols = std::min<int64_t>(nr_, H_ - u);
-        for (int r = 0; r < rows; ++r) {
-          T* c = C + (full * mr_ + r) * ldc + q * H_ + u;
-          const T* yr = y + r * kFewRowsLd + i * nr_;
-          for (int64_t j = 0; j < cols; ++j) c[j] = beta == T(0) ? yr[j] : yr[j] + beta * c[j];
-        }
-      }
-    }
-  }
-
- private:
-  int64_t M_, H_, K_;
-  int groups_;
-  bool trans_w_;
-  const T* W_;
-  detail::KernelSet<T> ks_;
-  int64_t mr_ = 0, nr_ = 0, kc_ = 0, ub_ = 0, P_ = 0, mps_ = 0;
-  int nt_ = 1;
-  std::unique_ptr<T[], FreeDeleter> bpack_, apack_[2], tiles_;
-};
-
-inline int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
 }
 
 }  // namespace

@@ -431,6 +431,52 @@ def test_lstm(T, N, I, H, bias, reverse, dtype, layout, bad, special, seed):
         assert out[0].shape == (N, I) and out[4].shape == w_hh.shape
 
 
+@FUZZ
+@given(T=st.sampled_from([0, 1, 2, 5]), N=st.sampled_from([0, 1, 2, 3, 7]),
+       I=st.sampled_from([0, 1, 3, 5]), H=st.sampled_from([0, 1, 2, 5, 17]), bias=st.booleans(),
+       reverse=st.booleans(), dtype=st.sampled_from(FLOATS + FLOATS + (np.float16, np.int64)),
+       layout=LAYOUTS, bad=st.sampled_from([None] * 6 + ["w_hh", "h0", "b_hh", "x_dtype"]),
+       special=st.sampled_from([0.0, 0.0, 0.1]), seed=st.integers(0, 2**16))
+def test_gru(T, N, I, H, bias, reverse, dtype, layout, bad, special, seed):
+    rng = np.random.default_rng(seed)
+    x = make_array(rng, (T, N, I), dtype, layout, special)
+    w_ih = make_array(rng, (3 * H, I), dtype, layout) * 0.5
+    w_hh = make_array(rng, (3 * H + (bad == "w_hh"), H), dtype, layout) * 0.5
+    b_ih = make_array(rng, (3 * H,), dtype) if bias else None
+    b_hh = make_array(rng, (3 * H + (bad == "b_hh"),), dtype) if bias or bad == "b_hh" else None
+    h0 = make_array(rng, (N, H + (bad == "h0")), dtype)
+    if bad == "x_dtype":
+        x = x.astype(np.float32 if np.dtype(dtype) == np.float64 else np.float64)
+    names = ("x", "w_ih", "w_hh", "b_ih", "b_hh", "h0")
+    res = clean_call(K.gru_sequence, x, h0, w_ih, w_hh, b_ih, b_hh, reverse, names=names)
+    if np.dtype(dtype).type not in FLOATS or bad is not None:
+        assert res is None, f"gru_sequence accepted bad input ({bad}, {dtype})"
+        return
+    y, hn, saved = res
+    # reference: torch's GRU recurrence in float64
+    x64, h = x.astype(np.float64), h0.astype(np.float64)
+    wi, wh = w_ih.astype(np.float64), w_hh.astype(np.float64)
+    bi = b_ih.astype(np.float64) if b_ih is not None else np.zeros(3 * H)
+    bh = b_hh.astype(np.float64) if b_hh is not None else np.zeros(3 * H)
+    ys = np.zeros((T, N, H))
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    with np.errstate(all="ignore"):
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            gx, gh = x64[t] @ wi.T + bi, h @ wh.T + bh
+            r = sig(gx[:, :H] + gh[:, :H])
+            z = sig(gx[:, H:2 * H] + gh[:, H:2 * H])
+            n = np.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
+            h = (1 - z) * n + z * h
+            ys[t] = h
+    tol = (1e-4, 1e-4) if np.dtype(dtype) == np.float32 else (1e-9, 1e-9)
+    assert_close_ieee(y, ys, *tol, what="gru y")
+    assert_close_ieee(hn, h, *tol, what="gru h_n")
+    grads = K.gru_sequence_backward(make_array(rng, y.shape, dtype), None, saved)
+    assert grads[0].shape == x.shape and grads[1].shape == h0.shape
+    assert grads[2].shape == w_ih.shape and grads[3].shape == w_hh.shape
+    assert (grads[4] is None) == (not bias)
+
+
 def test_lstm_nan_input_float32():  # regression (UBSan): NaN reached a signed shift in exp
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 2, 4)).astype(np.float32)

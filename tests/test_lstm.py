@@ -101,32 +101,43 @@ def test_sequence_kernel_matches_numpy(dtype, reverse, T, N, I, H):
 
 
 @needs_kernels
-@pytest.mark.parametrize("T,N,I,H", [(6, 1, 8, 200), (4, 7, 6, 260), (3, 3, 5, 210)])
-def test_sequence_kernel_same_bits_on_any_thread_count(T, N, I, H):
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("T,N,I,H", [(6, 1, 8, 200), (4, 7, 6, 260), (3, 3, 5, 210),
+                                     (5, 1, 6, 260)])
+def test_recurrent_kernels_same_bits_on_any_thread_count(kind, T, N, I, H):
     # Each hidden unit's column of the recurrence is computed whole by one
     # thread in a fixed order, so the split over threads cannot change a bit
     # of what only the recurrence produces (dx and the weight gradients come
     # from the GEMM, whose K blocking may follow the thread count; I is kept
     # far below one K block so the input-projection GEMM sums in one order).
+    gates = 4 if kind == "lstm" else 3
     rng = np.random.default_rng(7)
     x, h0, c0 = _rand(rng, (T, N, I), np.float32), _rand(rng, (N, H), np.float32), \
         _rand(rng, (N, H), np.float32)
-    wi, wh = _rand(rng, (4 * H, I), np.float32, 0.2), _rand(rng, (4 * H, H), np.float32, 0.2)
-    b = _rand(rng, 4 * H, np.float32)
+    wi = _rand(rng, (gates * H, I), np.float32, 0.2)
+    wh = _rand(rng, (gates * H, H), np.float32, 0.2)
+    b = _rand(rng, gates * H, np.float32)
     dy = _rand(rng, (T, N, H), np.float32)
+
+    def run():
+        if kind == "lstm":
+            y, hn, cn, saved = K.lstm_sequence(x, h0, c0, wi, wh, b, b)
+            dh0, dc0 = K.lstm_sequence_backward(dy, None, None, saved)[1:3]
+            return dict(y=y, h_n=hn, c_n=cn, dh0=dh0, dc0=dc0)
+        y, hn, saved = K.gru_sequence(x, h0, wi, wh, b, b)
+        return dict(y=y, h_n=hn, dh0=K.gru_sequence_backward(dy, None, saved)[1])
+
     results = []
     before = lg.get_num_threads()
     try:
         for n in (1, 2, 3):
             lg.set_num_threads(n)
-            y, hn, cn, saved = K.lstm_sequence(x, h0, c0, wi, wh, b, b)
-            dh0, dc0 = K.lstm_sequence_backward(dy, None, None, saved)[1:3]
-            results.append((y, hn, cn, dh0, dc0))
+            results.append(run())
     finally:
         lg.set_num_threads(before)
     for other in results[1:]:
-        for name, a, b in zip(["y", "h_n", "c_n", "dh0", "dc0"], results[0], other):
-            np.testing.assert_array_equal(a, b, err_msg=name)
+        for name in other:
+            np.testing.assert_array_equal(results[0][name], other[name], err_msg=name)
 
 
 @needs_kernels
@@ -480,6 +491,86 @@ def test_gru_gradcheck_and_float32():
     helper_gradcheck(lambda x, h: m(x, h), [(3, 2, 3), (4, 2, 2)], low=-1.0, high=1.0)
     out, h = lg.nn.GRU(3, 5)(lg.randn(4, 2, 3))
     assert out.dtype == np.float32 and out.shape == (4, 2, 5) and h.shape == (1, 2, 5)
+
+
+def _gru_run(m, x, h0, w1, w2):
+    """Outputs and every gradient of nn.GRU ``m`` on arrays x, h0 (float64 weights)."""
+    lx, lh = lg.tensor(x, requires_grad=True), lg.tensor(h0, requires_grad=True)
+    out, hn = m(lx, lh)
+    ((out * lg.tensor(w1)).sum() + (hn * lg.tensor(w2)).sum()).backward()
+    res = {"out": out.detach().numpy(), "h_n": hn.detach().numpy(), "dx": lx.grad.numpy(),
+           "dh0": lh.grad.numpy()}
+    for n, p in m.named_parameters():
+        res[n] = p.grad.numpy().copy()
+        p.grad = None
+    return res
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("T,N,I,H", SEQUENCE_SHAPES)
+def test_gru_kernels_match_array_path(monkeypatch, dtype, T, N, I, H):
+    # The fused C++ GRU against the array-expression path (the GPU's) on the CPU,
+    # two bidirectional layers: every output and gradient.
+    from loomgrad.nn import gru as gru_mod
+
+    lg.manual_seed(T * 100 + H)
+    m = lg.nn.GRU(I, H, num_layers=2, bidirectional=True, dtype=dtype)
+    rng = np.random.default_rng(N)
+    x, h0 = _rand(rng, (T, N, I), dtype), _rand(rng, (4, N, H), dtype)
+    w1, w2 = _rand(rng, (T, N, 2 * H), dtype), _rand(rng, (4, N, H), dtype)
+    fused = _gru_run(m, x, h0, w1, w2)
+    monkeypatch.setattr(gru_mod._GRUSequence, "fused", False)
+    ref = _gru_run(m, x, h0, w1, w2)
+    tol = dict(rtol=1e-4, atol=1e-5 * np.sqrt(H)) if dtype == np.float32 else \
+        dict(rtol=1e-10, atol=1e-12)
+    for name in ref:
+        assert fused[name].dtype == dtype
+        np.testing.assert_allclose(fused[name], ref[name], **tol, err_msg=name)
+
+
+@needs_kernels
+def test_gru_kernel_raw_api_edges_and_errors():
+    rng = np.random.default_rng(0)
+    f = np.float64
+    T, N, I, H = 4, 3, 5, 6
+    x, h0 = _rand(rng, (T, N, I), f), _rand(rng, (N, H), f)
+    wi, wh = _rand(rng, (3 * H, I), f), _rand(rng, (3 * H, H), f)
+    # Only dh_n, no dy; no bias; need flags.
+    y, hn, saved = K.gru_sequence(x, h0, wi, wh)
+    np.testing.assert_array_equal(hn, y[-1])
+    dh = _rand(rng, (N, H), f)
+    dx, dh0, dwi, dwh, dbi, dbh = K.gru_sequence_backward(None, dh, saved)
+    assert dx.shape == x.shape and dwi.shape == wi.shape and dbi is None and dbh is None
+    dx2, dh02, none1, none2, _, _ = K.gru_sequence_backward(None, dh, saved,
+                                                            need_weight_grads=False)
+    assert none1 is None and none2 is None
+    np.testing.assert_array_equal(dx2, dx)
+    np.testing.assert_array_equal(dh02, dh0)
+    assert K.gru_sequence_backward(None, dh, saved, need_input_grad=False)[0] is None
+    # Reverse: h_n is the state after t = 0.
+    y, hn, _ = K.gru_sequence(x, h0, wi, wh, reverse=True)
+    np.testing.assert_array_equal(hn, y[0])
+    # Empty sequence: h0 passes through, zero gradients; empty batch.
+    y, hn, saved = K.gru_sequence(x[:0], h0, wi, wh)
+    assert y.shape == (0, N, H)
+    np.testing.assert_array_equal(hn, h0)
+    dx, dh0, dwi, dwh, _, _ = K.gru_sequence_backward(None, dh, saved)
+    np.testing.assert_array_equal(dh0, dh)
+    assert not dwi.any() and not dwh.any()
+    y, hn, saved = K.gru_sequence(x[:, :0], h0[:0], wi, wh)
+    assert y.shape == (T, 0, H) and hn.shape == (0, H)
+    # Bad input names the argument.
+    with pytest.raises(ValueError, match="w_hh"):
+        K.gru_sequence(x, h0, wi, _rand(rng, (4 * H, H), f))
+    with pytest.raises(ValueError, match="w_ih"):
+        K.gru_sequence(x, h0, _rand(rng, (3 * H, I + 1), f), wh)
+    with pytest.raises(ValueError, match="h0"):
+        K.gru_sequence(x, h0[:, :-1], wi, wh)
+    with pytest.raises(TypeError, match="dtype"):
+        K.gru_sequence(x.astype(np.float32), h0, wi, wh)
+    with pytest.raises(TypeError, match="saved"):
+        K.gru_sequence_backward(None, dh, object())
 
 
 # ----------------------------------------------------------------------------- CUDA vs CPU kernels

@@ -1,10 +1,12 @@
-// loomgrad._cpu: the LSTM kernels (cell and sequence, forward and backward).
+// loomgrad._cpu: the recurrent kernels: LSTM (cell and sequence) and GRU
+// (sequence), forward and backward.
 // As cpu_module.cpp: validate with the GIL held (array_args.h: dtype, rank,
 // contiguity, writability, aliasing; errors name the argument and shapes),
 // then release the GIL around the kernel. Outputs and workspaces come from
 // the caller (loomgrad/_lstm_kernels.py) and are taken with noconvert(); an
 // optional array is an object that may be None. Sizes come from x (N, I) or
-// (T, N, I) and w_hh (4H, H); every other argument must match them.
+// (T, N, I) and w_hh (4H, H) for the LSTM, (3H, H) for the GRU; every other
+// argument must match them.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "bindings/array_args.h"
+#include "cpu/gru.h"
 #include "cpu/lstm.h"
 
 namespace py = pybind11;
@@ -72,12 +75,12 @@ class Args {
   std::vector<std::pair<const char*, py::array>> inputs_, outputs_;
 };
 
-// (4H, I) / (4H, H) weights: H from w_hh, I from x's last dimension.
-int64_t hidden_size(const char* fn, const py::array& w_hh) {
+// (gates*H, I) / (gates*H, H) weights: H from w_hh, I from x's last dimension.
+int64_t hidden_size(const char* fn, const py::array& w_hh, int gates = 4) {
   lg::require_ndim("w_hh", w_hh, 2, 2);
   const int64_t H = w_hh.shape(1);
-  LG_CHECK(w_hh.shape(0) == 4 * H, fn, ": w_hh must have shape (4*hidden, hidden), got ",
-           lg::describe("w_hh", w_hh));
+  LG_CHECK(w_hh.shape(0) == gates * H, fn, ": w_hh must have shape (", gates,
+           "*hidden, hidden), got ", lg::describe("w_hh", w_hh));
   return H;
 }
 
@@ -216,6 +219,66 @@ void sequence_backward(py::object dy, py::object dh_n, py::object dc_n, py::arra
   });
 }
 
+// ------------------------------------------------------------------ GRU sequence
+void gru_forward(py::array x, py::array h0, py::array w_ih, py::array w_hh, py::object b_ih,
+                 py::object b_hh, py::array y, py::array h_n, py::array acts, bool reverse) {
+  const char* fn = "gru_sequence_forward";
+  Args a(fn, x);
+  lg::require_ndim("x", x, 3, 3);
+  const int64_t T_ = x.shape(0), N = x.shape(1), I = x.shape(2), H = hidden_size(fn, w_hh, 3);
+  a.input("x", x, {T_, N, I});
+  a.input("h0", h0, {N, H});
+  a.input("w_ih", w_ih, {3 * H, I});
+  a.input("w_hh", w_hh, {3 * H, H});
+  const void* pbi = a.opt_input("b_ih", b_ih, {3 * H});
+  const void* pbh = a.opt_input("b_hh", b_hh, {3 * H});
+  void* py_ = a.output("y", y, {T_, N, H});
+  void* phn = a.output("h_n", h_n, {N, H});
+  void* pa = a.output("acts", acts, {T_, N, 4 * H});
+  lg::dispatch_float(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release nogil;
+    lg::cpu::gru_sequence_forward<T>(T_, N, I, H, reverse, cp<T>(x.data()), cp<T>(h0.data()),
+                                     cp<T>(w_ih.data()), cp<T>(w_hh.data()), cp<T>(pbi),
+                                     cp<T>(pbh), mp<T>(py_), mp<T>(phn), mp<T>(pa));
+  });
+}
+
+void gru_backward(py::object dy, py::object dh_n, py::array x, py::array h0, py::array w_ih,
+                  py::array w_hh, py::array y, py::array acts, py::array dgx, py::array dgh,
+                  py::object dx, py::array dh0, py::object dw_ih, py::object dw_hh,
+                  py::object db_ih, py::object db_hh, bool reverse) {
+  const char* fn = "gru_sequence_backward";
+  Args a(fn, x);
+  lg::require_ndim("x", x, 3, 3);
+  const int64_t T_ = x.shape(0), N = x.shape(1), I = x.shape(2), H = hidden_size(fn, w_hh, 3);
+  a.input("x", x, {T_, N, I});
+  a.input("h0", h0, {N, H});
+  a.input("w_ih", w_ih, {3 * H, I});
+  a.input("w_hh", w_hh, {3 * H, H});
+  a.input("y", y, {T_, N, H});
+  a.input("acts", acts, {T_, N, 4 * H});
+  const void* pdy = a.opt_input("dy", dy, {T_, N, H});
+  const void* pdhn = a.opt_input("dh_n", dh_n, {N, H});
+  void* pgx = a.output("dgx", dgx, {T_, N, 3 * H});
+  void* pgh = a.output("dgh", dgh, {T_, N, 3 * H});
+  void* pdx = a.opt_output("dx", dx, {T_, N, I});
+  void* pdh0 = a.output("dh0", dh0, {N, H});
+  void* pdwi = a.opt_output("dw_ih", dw_ih, {3 * H, I});
+  void* pdwh = a.opt_output("dw_hh", dw_hh, {3 * H, H});
+  void* pdbi = a.opt_output("db_ih", db_ih, {3 * H});
+  void* pdbh = a.opt_output("db_hh", db_hh, {3 * H});
+  lg::dispatch_float(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release nogil;
+    lg::cpu::gru_sequence_backward<T>(
+        T_, N, I, H, reverse, cp<T>(pdy), cp<T>(pdhn), cp<T>(x.data()), cp<T>(h0.data()),
+        cp<T>(w_ih.data()), cp<T>(w_hh.data()), cp<T>(y.data()), cp<T>(acts.data()),
+        mp<T>(pgx), mp<T>(pgh), mp<T>(pdx), mp<T>(pdh0), mp<T>(pdwi), mp<T>(pdwh), mp<T>(pdbi),
+        mp<T>(pdbh));
+  });
+}
+
 }  // namespace
 
 void register_lstm_kernels(py::module_& m) {
@@ -247,4 +310,16 @@ void register_lstm_kernels(py::module_& m) {
         arg("db").noconvert().none(true), arg("reverse") = false,
         "Backward of lstm_sequence_forward; None outputs are skipped, db is the gradient of "
         "both biases.");
+  m.def("gru_sequence_forward", &gru_forward, arg("x"), arg("h0"), arg("w_ih"), arg("w_hh"),
+        arg("b_ih").none(true), arg("b_hh").none(true), arg("y").noconvert(),
+        arg("h_n").noconvert(), arg("acts").noconvert(), arg("reverse") = false,
+        "One GRU layer over x (T, N, I) in one direction: y (T, N, H), h_n (N, H); acts "
+        "(T, N, 4H) = r, z, n, hn per step, saved for backward.");
+  m.def("gru_sequence_backward", &gru_backward, arg("dy").none(true), arg("dh_n").none(true),
+        arg("x"), arg("h0"), arg("w_ih"), arg("w_hh"), arg("y"), arg("acts"),
+        arg("dgx").noconvert(), arg("dgh").noconvert(), arg("dx").noconvert().none(true),
+        arg("dh0").noconvert(), arg("dw_ih").noconvert().none(true),
+        arg("dw_hh").noconvert().none(true), arg("db_ih").noconvert().none(true),
+        arg("db_hh").noconvert().none(true), arg("reverse") = false,
+        "Backward of gru_sequence_forward; None outputs are skipped.");
 }

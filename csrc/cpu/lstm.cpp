@@ -253,23 +253,14 @@ void lstm_sequence_forward(int64_t T_, int64_t N, int64_t I, int64_t H, bool rev
   const std::vector<T> bias = combined_bias(H, b_ih, b_hh);
   gemm<T>(false, true, T_ * N, G, I, T(1), x, I, w_ih, I, T(0), gates, G);
   UnitRecurrence<T> rec(N, H, H, 4, /*trans_w=*/true, w_hh);  // gates_t += h · w_hhᵀ
-#pragma omp parallel num_threads(rec.threads()) if (rec.threads() > 1)
-  {
-    const auto [tid, b0, b1, u0, u1] = rec.claim(thread_id());
-    if (!rec.few_rows()) rec.pack_a(h0, u0, u1, rec.apack(0));
-#pragma omp barrier
-    for (int64_t s = 0; s < T_; ++s) {
-      const int64_t t = reverse ? T_ - 1 - s : s;
-      const int64_t tp = reverse ? t + 1 : t - 1;  // the step before t in processing order
-      const T* h_prev = s == 0 ? h0 : y + tp * NH;
-      const T* c_prev = s == 0 ? c0 : cs + tp * NH;
-      T* g = gates + t * N * G;
-      rec.multiply(b0, b1, rec.few_rows() ? h_prev : rec.apack(s), g, G, T(1), rec.tile(tid));
-      forward_rows_any(0, N, u0, u1, H, g, bias.data(), c_prev, cs + t * NH, y + t * NH);
-      if (!rec.few_rows() && s + 1 < T_) rec.pack_a(y + t * NH, u0, u1, rec.apack(s + 1));
-#pragma omp barrier
-    }
-  }
+  run_forward(
+      rec, T_, N, H, reverse, h0, y, [&](int64_t t) { return gates + t * N * G; }, G, T(1),
+      [&](int64_t u0, int64_t u1, int64_t t, const T* /*h_prev*/) {
+        const int64_t tp = reverse ? t + 1 : t - 1;
+        const T* c_prev = t == (reverse ? T_ - 1 : 0) ? c0 : cs + tp * NH;
+        forward_rows_any(0, N, u0, u1, H, gates + t * N * G, bias.data(), c_prev, cs + t * NH,
+                         y + t * NH);
+      });
   const int64_t last = reverse ? 0 : T_ - 1;
   std::copy(y + last * NH, y + (last + 1) * NH, h_n);
   std::copy(cs + last * NH, cs + (last + 1) * NH, c_n);
@@ -292,39 +283,19 @@ void lstm_sequence_backward(int64_t T_, int64_t N, int64_t I, int64_t H, bool re
     if (db) std::fill(db, db + G, T(0));
     return;
   }
+  // dh0 / dc0 carry dh_next / dc_next; each thread touches only its own units.
   UnitRecurrence<T> rec(N, H, G, 1, /*trans_w=*/false, w_hh);  // dh = dgates_t · w_hh
-#pragma omp parallel num_threads(rec.threads()) if (rec.threads() > 1)
-  {
-    const auto [tid, b0, b1, u0, u1] = rec.claim(thread_id());
-    for (int64_t s = 0; s < T_; ++s) {
-      const int64_t t = reverse ? s : T_ - 1 - s;  // reverse of the forward order
-      const bool first = reverse ? t == T_ - 1 : t == 0;  // first step of the forward pass
-      const int64_t tp = reverse ? t + 1 : t - 1;
-      const T* c_prev = first ? c0 : cs + tp * NH;
-      T* dg = dgates + t * N * G;
-      // dh0 / dc0 hold dh_next / dc_next; this thread reads and writes only
-      // its own units of them.
-      backward_rows_any(0, N, u0, u1, H, gates + t * N * G, c_prev, cs + t * NH,
-                        dy ? dy + t * NH : nullptr, dh0, dc0, dc0, dg);
-      if (!rec.few_rows())
-        for (int64_t q = 0; q < 4; ++q) rec.pack_a(dg, q * H + u0, q * H + u1, rec.apack(s));
-#pragma omp barrier
-      rec.multiply(b0, b1, rec.few_rows() ? dg : rec.apack(s), dh0, H, T(0), rec.tile(tid));
-    }
-  }
+  run_backward(rec, T_, H, 4, reverse, dh0, T(0),
+               [&](int64_t u0, int64_t u1, int64_t t, bool first) -> const T* {
+                 const T* c_prev = first ? c0 : cs + (reverse ? t + 1 : t - 1) * NH;
+                 T* dg = dgates + t * N * G;
+                 backward_rows_any(0, N, u0, u1, H, gates + t * N * G, c_prev, cs + t * NH,
+                                   dy ? dy + t * NH : nullptr, dh0, dc0, dc0, dg);
+                 return dg;
+               });
   if (dx) gemm<T>(false, false, TN, I, G, T(1), dgates, G, w_ih, I, T(0), dx, I);
   if (dw_ih) gemm<T>(true, false, G, I, TN, T(1), dgates, G, x, I, T(0), dw_ih, I);
-  if (dw_hh) {
-    // h_{t-1} is h0 for the first step and y of the neighbouring step
-    // otherwise; both remaining blocks are contiguous T-1 step slabs.
-    const int64_t first = reverse ? T_ - 1 : 0;
-    gemm<T>(true, false, G, H, N, T(1), dgates + first * N * G, G, h0, H, T(0), dw_hh, H);
-    if (T_ > 1) {
-      const T* dg_rest = reverse ? dgates : dgates + N * G;
-      const T* h_rest = reverse ? y + NH : y;
-      gemm<T>(true, false, G, H, (T_ - 1) * N, T(1), dg_rest, G, h_rest, H, T(1), dw_hh, H);
-    }
-  }
+  if (dw_hh) recurrent_weight_grad(T_, N, H, G, reverse, dgates, h0, y, dw_hh);
   if (db) column_sum(TN, G, dgates, db);
 }
 

@@ -429,6 +429,74 @@ inline int thread_id() {
 #endif
 }
 
+// ------------------------------------------------------------------ sequence drivers
+// Forward recurrence of a sequence of T_ steps, N rows, H units, with `rec`
+// built for h · w_hhᵀ (K = H). Step s (time t, in processing order): each
+// thread forms its columns of out(t) = h_{t-1} · w_hhᵀ + beta·out(t)
+// (row stride ldc), then runs pointwise(u0, u1, t, h_prev) for its units,
+// which must write those units of y_t = y + t·N·H; one barrier per step.
+template <typename T, typename Out, typename Pointwise>
+void run_forward(UnitRecurrence<T>& rec, int64_t T_, int64_t N, int64_t H, bool reverse,
+                 const T* h0, const T* y, Out out, int64_t ldc, T beta, Pointwise pointwise) {
+  const int64_t NH = N * H;
+#pragma omp parallel num_threads(rec.threads()) if (rec.threads() > 1)
+  {
+    const auto [tid, b0, b1, u0, u1] = rec.claim(thread_id());
+    if (!rec.few_rows()) rec.pack_a(h0, u0, u1, rec.apack(0));
+#pragma omp barrier
+    for (int64_t s = 0; s < T_; ++s) {
+      const int64_t t = reverse ? T_ - 1 - s : s;
+      const int64_t tp = reverse ? t + 1 : t - 1;  // the step before t in processing order
+      const T* h_prev = s == 0 ? h0 : y + tp * NH;
+      rec.multiply(b0, b1, rec.few_rows() ? h_prev : rec.apack(s), out(t), ldc, beta,
+                   rec.tile(tid));
+      pointwise(u0, u1, t, h_prev);
+      if (!rec.few_rows() && s + 1 < T_) rec.pack_a(y + t * NH, u0, u1, rec.apack(s + 1));
+#pragma omp barrier
+    }
+  }
+}
+
+// Backward recurrence, steps in the reverse of the forward order, with
+// `rec` built for dgates · w_hh (K = groups·H). Step s (time t): each thread
+// runs pointwise(u0, u1, t, first) for its units (first: t is the forward
+// pass's first step), which returns the step's gate gradients (N x groups·H,
+// its units' columns written) and must leave its units of the carried dh in
+// carry; after one barrier each thread forms its units of
+// carry = dgates_t · w_hh + beta·carry.
+template <typename T, typename Pointwise>
+void run_backward(UnitRecurrence<T>& rec, int64_t T_, int64_t H, int groups, bool reverse,
+                  T* carry, T beta, Pointwise pointwise) {
+#pragma omp parallel num_threads(rec.threads()) if (rec.threads() > 1)
+  {
+    const auto [tid, b0, b1, u0, u1] = rec.claim(thread_id());
+    for (int64_t s = 0; s < T_; ++s) {
+      const int64_t t = reverse ? s : T_ - 1 - s;
+      const T* dg = pointwise(u0, u1, t, reverse ? t == T_ - 1 : t == 0);
+      if (!rec.few_rows())
+        for (int64_t q = 0; q < groups; ++q)
+          rec.pack_a(dg, q * H + u0, q * H + u1, rec.apack(s));
+#pragma omp barrier
+      rec.multiply(b0, b1, rec.few_rows() ? dg : rec.apack(s), carry, H, beta, rec.tile(tid));
+    }
+  }
+}
+
+// dw_hh (G x H) = Σ_t dg_tᵀ · h_{t-1} over the sequence: h_{t-1} is h0 for
+// the forward pass's first step and y of the neighbouring step otherwise,
+// so the other T-1 steps are one GEMM over contiguous slabs of dg and y.
+template <typename T>
+void recurrent_weight_grad(int64_t T_, int64_t N, int64_t H, int64_t G, bool reverse,
+                           const T* dg, const T* h0, const T* y, T* dw_hh) {
+  const int64_t first = reverse ? T_ - 1 : 0, NH = N * H;
+  gemm<T>(true, false, G, H, N, T(1), dg + first * N * G, G, h0, H, T(0), dw_hh, H);
+  if (T_ > 1) {
+    const T* dg_rest = reverse ? dg : dg + N * G;
+    const T* h_rest = reverse ? y + NH : y;
+    gemm<T>(true, false, G, H, (T_ - 1) * N, T(1), dg_rest, G, h_rest, H, T(1), dw_hh, H);
+  }
+}
+
 }  // namespace
 }  // namespace cpu
 }  // namespace lg

@@ -17,7 +17,8 @@ import numpy as np
 from . import _alloc, _gpu, _gpu_lstm
 from . import _cpu as _module  # the compiled kernels (a test build may swap this)
 
-__all__ = ["lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward"]
+__all__ = ["lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward",
+           "gru_sequence", "gru_sequence_backward"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -47,11 +48,12 @@ def _arr(fn, name, a, dtype=None):
     return _alloc.contiguous(f"{fn}: {name}", a)
 
 
-def _weights(fn, x, w_ih, w_hh, b_ih, b_hh):
+def _weights(fn, x, w_ih, w_hh, b_ih, b_hh, gates=4):
     w_ih = _arr(fn, "w_ih", w_ih, x.dtype)
     w_hh = _arr(fn, "w_hh", w_hh, x.dtype)
-    if w_hh.ndim != 2 or w_hh.shape[0] != 4 * w_hh.shape[1]:
-        raise ValueError(f"{fn}: w_hh must have shape (4*hidden, hidden), got {w_hh.shape}")
+    if w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1]:
+        raise ValueError(f"{fn}: w_hh must have shape ({gates}*hidden, hidden), got "
+                         f"{w_hh.shape}")
     return w_ih, w_hh, _arr(fn, "b_ih", b_ih, x.dtype), _arr(fn, "b_hh", b_hh, x.dtype)
 
 
@@ -202,3 +204,77 @@ def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_wei
                                       s.gates, s.cs, dgates, dx, dh0, dc0, dw_ih, dw_hh, db,
                                       s.reverse)
     return dx, dh0, dc0, dw_ih, dw_hh, db, (None if db is None else db.copy())
+
+
+class GRUSaved:
+    """What :func:`gru_sequence_backward` needs from :func:`gru_sequence`: acts
+    (T, N, 4H) = r, z, n and hn = h W_hnᵀ + b_hn per step, the output y and
+    references to the inputs."""
+
+    __slots__ = ("x", "h0", "w_ih", "w_hh", "y", "acts", "reverse", "has_bias")
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+
+def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+    """One GRU layer over a whole sequence, in one direction (CPU arrays).
+
+    torch.nn.GRU's gates (r, z, n): r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr),
+    z likewise, n = tanh(x W_inᵀ + b_in + r ⊙ (h W_hnᵀ + b_hn)),
+    h' = (1 - z) ⊙ n + z ⊙ h. Shapes: x (T, N, I), h0 (N, H) (None: zeros),
+    w_ih (3H, I), w_hh (3H, H), b_ih and b_hh (3H,) or None. ``reverse=True``
+    runs t = T-1 .. 0; y stays in input time order. Returns
+    ``(y (T, N, H), h_T (N, H), saved)``; with T = 0 y is empty and h0 passes
+    through. The input projection of all T steps is one GEMM; the recurrence
+    is the LSTM's (hidden units split over threads, one barrier per step).
+    """
+    fn = "gru_sequence"
+    if _gpu.any_gpu(x, h0, w_ih):
+        raise TypeError(f"{fn}: runs on the CPU only for now (got a GPU array); nn.GRU on the "
+                        f"GPU uses CuPy array maths")
+    x = _arr(fn, "x", x)
+    if x.ndim != 3:
+        raise ValueError(f"{fn}: x must be 3-D (T, N, I), got shape {x.shape}")
+    w_ih, w_hh, b_ih, b_hh = _weights(fn, x, w_ih, w_hh, b_ih, b_hh, gates=3)
+    T, N, _ = x.shape
+    H = w_hh.shape[1]
+    h0 = _state(fn, "h0", h0, N, H, x.dtype)
+    e = lambda shape, dtype: _alloc.empty(f"{fn}: output", shape, dtype)  # noqa: E731
+    y, h_n, acts = e((T, N, H), x.dtype), e((N, H), x.dtype), e((T, N, 4 * H), x.dtype)
+    _kernels().gru_sequence_forward(x, h0, w_ih, w_hh, b_ih, b_hh, y, h_n, acts, bool(reverse))
+    saved = GRUSaved(x=x, h0=h0, w_ih=w_ih, w_hh=w_hh, y=y, acts=acts, reverse=bool(reverse),
+                     has_bias=b_ih is not None or b_hh is not None)
+    return y, h_n, saved
+
+
+def gru_sequence_backward(dy, dh_n, saved, need_input_grad=True, need_weight_grads=True):
+    """Gradients of :func:`gru_sequence` from dy (T, N, H) and dh_T (N, H)
+    (either may be None: zero).
+
+    Returns ``(dx (T, N, I), dh0 (N, H), dw_ih (3H, I), dw_hh (3H, H),
+    db_ih (3H,), db_hh (3H,))`` (bias gradients None without bias).
+    ``need_input_grad=False`` skips dx, ``need_weight_grads=False`` the weight
+    and bias gradients (None returned).
+    """
+    fn = "gru_sequence_backward"
+    s = saved
+    if not isinstance(s, GRUSaved):
+        raise TypeError(f"{fn}: saved must be what gru_sequence returned, got "
+                        f"{type(s).__name__}")
+    dt = s.x.dtype
+    T, N, I = s.x.shape
+    H = s.w_hh.shape[1]
+    dy = _arr(fn, "dy", dy, dt)
+    dh_n = _arr(fn, "dh_n", dh_n, dt)
+    e = lambda shape, dtype: _alloc.empty(f"{fn}: output", shape, dtype)  # noqa: E731
+    dgx, dgh = e((T, N, 3 * H), dt), e((T, N, 3 * H), dt)
+    dx = e((T, N, I), dt) if need_input_grad else None
+    dh0 = e((N, H), dt)
+    dw_ih, dw_hh = (e((3 * H, I), dt), e((3 * H, H), dt)) if need_weight_grads else (None, None)
+    db_ih, db_hh = (e((3 * H,), dt), e((3 * H,), dt)) if need_weight_grads and s.has_bias \
+        else (None, None)
+    _kernels().gru_sequence_backward(dy, dh_n, s.x, s.h0, s.w_ih, s.w_hh, s.y, s.acts, dgx, dgh,
+                                     dx, dh0, dw_ih, dw_hh, db_ih, db_hh, s.reverse)
+    return dx, dh0, dw_ih, dw_hh, db_ih, db_hh

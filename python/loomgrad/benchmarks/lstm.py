@@ -1,6 +1,7 @@
 """LSTM benchmark: ``lg.nn.LSTM`` (fused C++ cell, one GEMM for the input
 projection, whole-sequence weight-gradient GEMMs) beside ``torch.nn.LSTM`` on
-the CPU, forward and forward+backward, on the usual language-model shapes.
+the CPU, forward and forward+backward, on the usual language-model shapes;
+then ``lg.nn.GRU`` beside ``torch.nn.GRU``, forward+backward, same shapes.
 
     python -m loomgrad bench lstm [--threads 2] [--dtype float32] [--quick]
     python -m loomgrad bench lstm --device cuda [--quick]
@@ -18,7 +19,7 @@ loaded into ours): forward under no_grad, forward+backward = forward then
 ``output.backward(g)`` with every parameter's and the input's gradient
 (parameter grads reset to None each call on both sides). GFLOP/s counts the
 GEMM work, 2*T*N*4H*(I+H) per layer and direction for the forward and three
-times that for forward+backward.
+times that for forward+backward (the GRU: 3H instead of 4H).
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def main(argv=None) -> int:
     harness.print_header("LSTM benchmark", setup)
 
     rng = np.random.default_rng(0)
-    fwd_rows, train_rows = [], []
+    fwd_rows, train_rows, gru_rows = [], [], []
     yardsticks = ["torch"] if torch is not None else []
     for label, T, N, I, H, L in (QUICK if args.quick else SHAPES):
         lg.manual_seed(0)
@@ -122,6 +123,8 @@ def main(argv=None) -> int:
         flops = lstm_flops(T, N, I, H, L)
         fwd_rows.append(harness.Row(label, flops, setup.time(fwd)))
         train_rows.append(harness.Row(label, 3 * flops, setup.time(train)))
+        gru_rows.append(harness.Row(label, 3 * flops * 3 / 4,
+                                    setup.time(_gru_contenders(lg, torch, dtype, x, gy, I, H, L))))
         print(f"  ... {label}", flush=True)
     print()
     harness.print_table(fwd_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
@@ -129,7 +132,40 @@ def main(argv=None) -> int:
     print()
     harness.print_table(train_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
                         title="forward + backward (input and all parameter gradients)")
+    print()
+    harness.print_table(gru_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
+                        title="GRU (nn.GRU vs torch.nn.GRU), forward + backward")
     return 0
+
+
+def _gru_contenders(lg, torch, dtype, x, gy, I, H, L):
+    """nn.GRU forward + backward (input and every parameter gradient), ours and
+    torch's on the same weights; 3/4 of the LSTM's GEMM work (three gates)."""
+    lg.manual_seed(0)
+    ours = lg.nn.GRU(I, H, L, dtype=dtype)
+    lx, lgy = lg.tensor(x, requires_grad=True), lg.tensor(gy)
+    params = list(ours.parameters())
+
+    def ours_train():
+        for p in params:
+            p.grad = None
+        lx.grad = None
+        ours(lx)[0].backward(lgy)
+
+    contenders = {"loomgrad": ours_train}
+    if torch is not None:
+        tm = torch.nn.GRU(I, H, L).to(getattr(torch, dtype.name))
+        ours.load_state_dict(tm.state_dict())
+        txg = torch.from_numpy(x).clone().requires_grad_()
+        tgy = torch.from_numpy(gy)
+
+        def torch_train():
+            tm.zero_grad(set_to_none=True)
+            txg.grad = None
+            tm(txg)[0].backward(tgy)
+
+        contenders["torch"] = torch_train
+    return contenders
 
 
 def _main_cuda(args, setup) -> int:

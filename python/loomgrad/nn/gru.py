@@ -1,10 +1,13 @@
 """nn.GRU (torch.nn.GRU's names, shapes, gate order and init).
 
 Like nn.LSTM, each layer and direction is ONE autograd node over the whole
-sequence: the input projection of all steps is one GEMM, each step one GEMM
-(h · w_hhᵀ) plus the gate maths, and backward forms the weight gradients
-with whole-sequence GEMMs. Unlike the LSTM there is no fused C++ cell yet:
-the per-step gate maths run as NumPy array expressions (the GEMMs are ours).
+sequence. On the CPU it runs the fused C++ GRU kernels
+(:func:`loomgrad.kernels.gru_sequence` / ``gru_sequence_backward``: one
+input-projection GEMM, the recurrence with hidden units split over threads
+and a fused pointwise pass, whole-sequence weight-gradient GEMMs). On the GPU
+the same algorithm runs as CuPy array expressions around our CUDA GEMM (no
+fused CUDA GRU kernel yet); that array path is also the CPU kernels'
+reference in the tests (``_GRUSequence.fused = False``).
 
 Gates (r, z, n), as torch: r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr),
 z = σ(... z ...), n = tanh(x W_inᵀ + b_in + r ⊙ (h W_hnᵀ + b_hn)),
@@ -17,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from .. import _lstm_kernels as K
 from .. import kernels
 from ..autograd import Function, array_module
 from ..tensor import Tensor
@@ -42,7 +46,16 @@ def _mm(a, b, trans_b=False, out=None, beta=0.0):
 class _GRUSequence(Function):
     """One layer-direction: inputs (x, h0, w_ih, w_hh[, b_ih, b_hh]) -> y (T, N, H)."""
 
+    fused = True  # CPU arrays on the C++ kernels; False: the array path everywhere (tests)
+
     def forward(self, x, h0, w_ih, w_hh, *biases, reverse=False, box=None):
+        self.state_grads = {}
+        if self.fused and isinstance(x, np.ndarray):
+            b_ih, b_hh = biases if biases else (None, None)
+            y, h_n, saved = K.gru_sequence(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)
+            self.saved = (saved,) if any(self.needs_input_grad) else ()
+            box.update(h=h_n)
+            return y
         xp = array_module(x)
         x = xp.ascontiguousarray(x)
         T, N, I = x.shape
@@ -71,13 +84,18 @@ class _GRUSequence(Function):
         if any(self.needs_input_grad):
             self.saved = (x, xp.ascontiguousarray(h0), w_ih, w_hh, y, acts)
         self.has_bias = bool(biases)
-        self.state_grads = {}
         box.update(h=xp.array(y[T - 1 if not reverse else 0]) if T else xp.array(h0))
         return y
 
     def backward(self, g):
-        x, h0, w_ih, w_hh, y, acts = self.saved
         need = self.needs_input_grad
+        if len(self.saved) == 1:  # the C++ kernels' saved state
+            dx, dh, dwi, dwh, dbi, dbh = K.gru_sequence_backward(
+                None if g.ndim == 0 else g, self.state_grads.pop("h", None), self.saved[0],
+                need_input_grad=need[0], need_weight_grads=any(need[2:]))
+            grads = (dx, dh, dwi, dwh, dbi, dbh)[:len(need)]
+            return tuple(gr if nd else None for gr, nd in zip(grads, need))
+        x, h0, w_ih, w_hh, y, acts = self.saved
         T, N, I = x.shape
         H = w_hh.shape[1]
         dy = None if g.ndim == 0 else g

@@ -21,14 +21,14 @@
 #include <omp.h>
 #endif
 
+#include "common/check.h"
 #include "common/parallel.h"
 #include "cpu/gemm.h"
 #include "cpu/gemm_internal.h"
 
 // Every including file wants this: without it GCC keeps the clamps in
-// exp_approx as branches (a compare
-// may raise FE_INVALID) and the activation loops stay scalar; nothing here reads
-// floating-point exception flags.
+// exp_approx as branches (a compare may raise FE_INVALID) and the activation
+// loops stay scalar; nothing here reads floating-point exception flags.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
@@ -107,9 +107,9 @@ struct RowsView {
 };
 
 // Panels per call that keep R x NP accumulators within 12 vector registers.
+// (Every kernel set's NR is at least one 32-byte vector wide.)
 constexpr int few_rows_max_panels(int nr, int elem_size, int rows) {
-  const int nv = nr * elem_size / 32 > 0 ? nr * elem_size / 32 : 1;
-  const int np = 12 / (rows * nv);
+  const int np = 12 / (rows * (nr * elem_size / 32));
   return np < 1 ? 1 : np > 4 ? 4 : np;
 }
 
@@ -281,6 +281,8 @@ std::unique_ptr<T[], FreeDeleter> alloc_aligned(int64_t elems) {
 
 template <typename T>
 class UnitRecurrence {
+  static constexpr int kMaxTile = 12 * 32;  // the largest MR x NR of any kernel set
+
  public:
   // C (M x groups·H) = A (M x K) · B. B = Wᵀ (W stored groups·H x K) when
   // trans_w, else B = W (stored K x H, groups == 1).
@@ -289,6 +291,7 @@ class UnitRecurrence {
         ks_(active_kernels<T>()) {
     mr_ = ks_.mr;
     nr_ = ks_.nr;
+    LG_CHECK(mr_ * nr_ <= kMaxTile, "UnitRecurrence: kernel tile ", mr_, "x", nr_, " too large");
     const int64_t blocks = (K + 255) / 256;
     kc_ = std::max<int64_t>(1, (K + blocks - 1) / blocks);
     ub_ = (H + nr_ - 1) / nr_;
@@ -301,7 +304,6 @@ class UnitRecurrence {
       apack_[0] = alloc_aligned<T>(K * mps_ * mr_);
       apack_[1] = alloc_aligned<T>(K * mps_ * mr_);
     }
-    tiles_ = alloc_aligned<T>(int64_t(nt_) * mr_ * nr_);
   }
 
   int threads() const { return nt_; }
@@ -310,18 +312,17 @@ class UnitRecurrence {
 
   // What thread tid owns: unit blocks [b0, b1), i.e. hidden units [u0, u1).
   struct Slice {
-    int tid;
     int64_t b0, b1, u0, u1;
   };
   // Thread tid's slice, its weight panels packed (by the thread that reads them).
   Slice claim(int tid) {
     const int64_t b0 = ub_ * tid / nt_, b1 = ub_ * (tid + 1) / nt_;
     pack_b(b0, b1);
-    return {tid, b0, b1, std::min(H_, b0 * nr_), std::min(H_, b1 * nr_)};
+    return {b0, b1, std::min(H_, b0 * nr_), std::min(H_, b1 * nr_)};
   }
   T* apack(int64_t step) { return apack_[step & 1].get(); }
-  T* tile(int tid) { return tiles_.get() + int64_t(tid) * mr_ * nr_; }
 
+ private:
   // Packs the panels of unit blocks [b0, b1).
   void pack_b(int64_t b0, int64_t b1) {
     for (int64_t k0 = 0; k0 < K_; k0 += kc_) {
@@ -343,6 +344,7 @@ class UnitRecurrence {
     }
   }
 
+ public:
   // Packs columns [ka, kb) of A (M x K, row stride K) into dst.
   void pack_a(const T* A, int64_t ka, int64_t kb, T* dst) const {
     while (ka < kb) {
@@ -360,7 +362,8 @@ class UnitRecurrence {
 
   // C[:, columns of unit blocks b0..b1 in every group] = A · B + beta·C.
   // A is the packed buffer, or the rows themselves when few_rows().
-  void multiply(int64_t b0, int64_t b1, const T* A, T* C, int64_t ldc, T beta, T* tile) const {
+  void multiply(int64_t b0, int64_t b1, const T* A, T* C, int64_t ldc, T beta) const {
+    alignas(64) T tile[kMaxTile];  // partial MR x NR tiles go through here
     const int64_t full = few_rows() ? 0 : M_ / mr_, tail = M_ - full * mr_;
     const bool tail_few = tail > 0 && tail <= kFewRows;
     const int64_t micro_panels = tail_few ? full : mps_;
@@ -418,7 +421,7 @@ class UnitRecurrence {
   detail::KernelSet<T> ks_;
   int64_t mr_ = 0, nr_ = 0, kc_ = 0, ub_ = 0, P_ = 0, mps_ = 0;
   int nt_ = 1;
-  std::unique_ptr<T[], FreeDeleter> bpack_, apack_[2], tiles_;
+  std::unique_ptr<T[], FreeDeleter> bpack_, apack_[2];
 };
 
 inline int thread_id() {
@@ -441,15 +444,14 @@ void run_forward(UnitRecurrence<T>& rec, int64_t T_, int64_t N, int64_t H, bool 
   const int64_t NH = N * H;
 #pragma omp parallel num_threads(rec.threads()) if (rec.threads() > 1)
   {
-    const auto [tid, b0, b1, u0, u1] = rec.claim(thread_id());
+    const auto [b0, b1, u0, u1] = rec.claim(thread_id());
     if (!rec.few_rows()) rec.pack_a(h0, u0, u1, rec.apack(0));
 #pragma omp barrier
     for (int64_t s = 0; s < T_; ++s) {
       const int64_t t = reverse ? T_ - 1 - s : s;
       const int64_t tp = reverse ? t + 1 : t - 1;  // the step before t in processing order
       const T* h_prev = s == 0 ? h0 : y + tp * NH;
-      rec.multiply(b0, b1, rec.few_rows() ? h_prev : rec.apack(s), out(t), ldc, beta,
-                   rec.tile(tid));
+      rec.multiply(b0, b1, rec.few_rows() ? h_prev : rec.apack(s), out(t), ldc, beta);
       pointwise(u0, u1, t, h_prev);
       if (!rec.few_rows() && s + 1 < T_) rec.pack_a(y + t * NH, u0, u1, rec.apack(s + 1));
 #pragma omp barrier
@@ -469,7 +471,7 @@ void run_backward(UnitRecurrence<T>& rec, int64_t T_, int64_t H, int groups, boo
                   T* carry, T beta, Pointwise pointwise) {
 #pragma omp parallel num_threads(rec.threads()) if (rec.threads() > 1)
   {
-    const auto [tid, b0, b1, u0, u1] = rec.claim(thread_id());
+    const auto [b0, b1, u0, u1] = rec.claim(thread_id());
     for (int64_t s = 0; s < T_; ++s) {
       const int64_t t = reverse ? s : T_ - 1 - s;
       const T* dg = pointwise(u0, u1, t, reverse ? t == T_ - 1 : t == 0);
@@ -477,7 +479,7 @@ void run_backward(UnitRecurrence<T>& rec, int64_t T_, int64_t H, int groups, boo
         for (int64_t q = 0; q < groups; ++q)
           rec.pack_a(dg, q * H + u0, q * H + u1, rec.apack(s));
 #pragma omp barrier
-      rec.multiply(b0, b1, rec.few_rows() ? dg : rec.apack(s), carry, H, beta, rec.tile(tid));
+      rec.multiply(b0, b1, rec.few_rows() ? dg : rec.apack(s), carry, H, beta);
     }
   }
 }

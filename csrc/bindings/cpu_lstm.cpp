@@ -84,6 +84,22 @@ int64_t hidden_size(const char* fn, const py::array& w_hh, int gates = 4) {
   return H;
 }
 
+// A sequence kernel's x (T, N, I), h0 (N, H), w_ih (gates*H, I) and w_hh
+// (gates*H, H), checked; the sizes they define.
+struct SeqSizes {
+  int64_t T, N, I, H;
+};
+SeqSizes sequence_inputs(Args& a, const char* fn, const py::array& x, const py::array& h0,
+                         const py::array& w_ih, const py::array& w_hh, int gates) {
+  lg::require_ndim("x", x, 3, 3);
+  const int64_t T_ = x.shape(0), N = x.shape(1), I = x.shape(2), H = hidden_size(fn, w_hh, gates);
+  a.input("x", x, {T_, N, I});
+  a.input("h0", h0, {N, H});
+  a.input("w_ih", w_ih, {gates * H, I});
+  a.input("w_hh", w_hh, {gates * H, H});
+  return {T_, N, I, H};
+}
+
 template <typename T>
 const T* cp(const void* p) { return static_cast<const T*>(p); }
 template <typename T>
@@ -157,13 +173,9 @@ void sequence_forward(py::array x, py::array h0, py::array c0, py::array w_ih, p
                       py::array c_n, py::array gates, py::array cs, bool reverse) {
   const char* fn = "lstm_sequence_forward";
   Args a(fn, x);
-  lg::require_ndim("x", x, 3, 3);
-  const int64_t T_ = x.shape(0), N = x.shape(1), I = x.shape(2), H = hidden_size(fn, w_hh);
-  a.input("x", x, {T_, N, I});
-  a.input("h0", h0, {N, H});
+  const SeqSizes sz = sequence_inputs(a, fn, x, h0, w_ih, w_hh, 4);
+  const int64_t T_ = sz.T, N = sz.N, I = sz.I, H = sz.H;
   a.input("c0", c0, {N, H});
-  a.input("w_ih", w_ih, {4 * H, I});
-  a.input("w_hh", w_hh, {4 * H, H});
   const void* pbi = a.opt_input("b_ih", b_ih, {4 * H});
   const void* pbh = a.opt_input("b_hh", b_hh, {4 * H});
   void* py_ = a.output("y", y, {T_, N, H});
@@ -188,13 +200,9 @@ void sequence_backward(py::object dy, py::object dh_n, py::object dc_n, py::arra
                        py::object db, bool reverse) {
   const char* fn = "lstm_sequence_backward";
   Args a(fn, x);
-  lg::require_ndim("x", x, 3, 3);
-  const int64_t T_ = x.shape(0), N = x.shape(1), I = x.shape(2), H = hidden_size(fn, w_hh);
-  a.input("x", x, {T_, N, I});
-  a.input("h0", h0, {N, H});
+  const SeqSizes sz = sequence_inputs(a, fn, x, h0, w_ih, w_hh, 4);
+  const int64_t T_ = sz.T, N = sz.N, I = sz.I, H = sz.H;
   a.input("c0", c0, {N, H});
-  a.input("w_ih", w_ih, {4 * H, I});
-  a.input("w_hh", w_hh, {4 * H, H});
   a.input("y", y, {T_, N, H});
   a.input("gates", gates, {T_, N, 4 * H});
   a.input("cs", cs, {T_, N, H});
@@ -224,12 +232,8 @@ void gru_forward(py::array x, py::array h0, py::array w_ih, py::array w_hh, py::
                  py::object b_hh, py::array y, py::array h_n, py::array acts, bool reverse) {
   const char* fn = "gru_sequence_forward";
   Args a(fn, x);
-  lg::require_ndim("x", x, 3, 3);
-  const int64_t T_ = x.shape(0), N = x.shape(1), I = x.shape(2), H = hidden_size(fn, w_hh, 3);
-  a.input("x", x, {T_, N, I});
-  a.input("h0", h0, {N, H});
-  a.input("w_ih", w_ih, {3 * H, I});
-  a.input("w_hh", w_hh, {3 * H, H});
+  const SeqSizes sz = sequence_inputs(a, fn, x, h0, w_ih, w_hh, 3);
+  const int64_t T_ = sz.T, N = sz.N, I = sz.I, H = sz.H;
   const void* pbi = a.opt_input("b_ih", b_ih, {3 * H});
   const void* pbh = a.opt_input("b_hh", b_hh, {3 * H});
   void* py_ = a.output("y", y, {T_, N, H});
@@ -250,12 +254,8 @@ void gru_backward(py::object dy, py::object dh_n, py::array x, py::array h0, py:
                   py::object db_ih, py::object db_hh, bool reverse) {
   const char* fn = "gru_sequence_backward";
   Args a(fn, x);
-  lg::require_ndim("x", x, 3, 3);
-  const int64_t T_ = x.shape(0), N = x.shape(1), I = x.shape(2), H = hidden_size(fn, w_hh, 3);
-  a.input("x", x, {T_, N, I});
-  a.input("h0", h0, {N, H});
-  a.input("w_ih", w_ih, {3 * H, I});
-  a.input("w_hh", w_hh, {3 * H, H});
+  const SeqSizes sz = sequence_inputs(a, fn, x, h0, w_ih, w_hh, 3);
+  const int64_t T_ = sz.T, N = sz.N, I = sz.I, H = sz.H;
   a.input("y", y, {T_, N, H});
   a.input("acts", acts, {T_, N, 4 * H});
   const void* pdy = a.opt_input("dy", dy, {T_, N, H});

@@ -63,26 +63,28 @@ def _state(fn, name, s, N, H, dtype):
     return _arr(fn, name, s, dtype)
 
 
-class CellSaved:
-    """What :func:`lstm_cell_backward` needs from :func:`lstm_cell`."""
+class _Saved:
+    """A forward's saved state: the fields a subclass lists in ``__slots__``."""
 
-    __slots__ = ("x", "h", "c", "w_ih", "w_hh", "gates", "c_out", "has_bias")
+    __slots__ = ()
 
     def __init__(self, **kw):
         for k, v in kw.items():
             setattr(self, k, v)
 
 
-class SequenceSaved:
+class CellSaved(_Saved):
+    """What :func:`lstm_cell_backward` needs from :func:`lstm_cell`."""
+
+    __slots__ = ("x", "h", "c", "w_ih", "w_hh", "gates", "c_out", "has_bias")
+
+
+class SequenceSaved(_Saved):
     """What :func:`lstm_sequence_backward` needs from :func:`lstm_sequence`:
     gate activations (T, N, 4H), cell states (T, N, H), the output y and
     references to the inputs."""
 
     __slots__ = ("x", "h0", "c0", "w_ih", "w_hh", "y", "gates", "cs", "reverse", "has_bias")
-
-    def __init__(self, **kw):
-        for k, v in kw.items():
-            setattr(self, k, v)
 
 
 def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -206,16 +208,12 @@ def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_wei
     return dx, dh0, dc0, dw_ih, dw_hh, db, (None if db is None else db.copy())
 
 
-class GRUSaved:
+class GRUSaved(_Saved):
     """What :func:`gru_sequence_backward` needs from :func:`gru_sequence`: acts
     (T, N, 4H) = r, z, n and hn = h W_hnᵀ + b_hn per step, the output y and
     references to the inputs."""
 
     __slots__ = ("x", "h0", "w_ih", "w_hh", "y", "acts", "reverse", "has_bias")
-
-    def __init__(self, **kw):
-        for k, v in kw.items():
-            setattr(self, k, v)
 
 
 def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):

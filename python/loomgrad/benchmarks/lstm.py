@@ -93,22 +93,13 @@ def main(argv=None) -> int:
         ours = lg.nn.LSTM(I, H, L, dtype=dtype)
         x = rng.standard_normal((T, N, I)).astype(dtype)
         gy = rng.standard_normal((T, N, H)).astype(dtype)
-        lx = lg.tensor(x, requires_grad=True)
-        lgy = lg.tensor(gy)
-        params = list(ours.parameters())
 
         def ours_fwd():
             with lg.no_grad():
                 return ours(lg.tensor(x))[0]
 
-        def ours_train():
-            for p in params:
-                p.grad = None
-            lx.grad = None
-            ours(lx)[0].backward(lgy)
-
         fwd = {"loomgrad": ours_fwd}
-        train = {"loomgrad": ours_train}
+        train = {"loomgrad": _ours_train(lg, ours, x, gy)}
         if torch is not None:
             tm = torch.nn.LSTM(I, H, L).to(getattr(torch, dtype.name))
             ours.load_state_dict(tm.state_dict())
@@ -138,33 +129,31 @@ def main(argv=None) -> int:
     return 0
 
 
-def _gru_contenders(lg, torch, dtype, x, gy, I, H, L):
-    """nn.GRU forward + backward (input and every parameter gradient), ours and
-    torch's on the same weights; 3/4 of the LSTM's GEMM work (three gates)."""
-    lg.manual_seed(0)
-    ours = lg.nn.GRU(I, H, L, dtype=dtype)
+def _ours_train(lg, module, x, gy):
+    """Forward + backward of our recurrent ``module`` with the input's and every
+    parameter's gradient (reset to None each call)."""
     lx, lgy = lg.tensor(x, requires_grad=True), lg.tensor(gy)
-    params = list(ours.parameters())
+    params = list(module.parameters())
 
     def ours_train():
         for p in params:
             p.grad = None
         lx.grad = None
-        ours(lx)[0].backward(lgy)
+        module(lx)[0].backward(lgy)
 
-    contenders = {"loomgrad": ours_train}
+    return ours_train
+
+
+def _gru_contenders(lg, torch, dtype, x, gy, I, H, L):
+    """nn.GRU forward + backward, ours and torch's on the same weights (3/4 of
+    the LSTM's GEMM work: three gates)."""
+    lg.manual_seed(0)
+    ours = lg.nn.GRU(I, H, L, dtype=dtype)
+    contenders = {"loomgrad": _ours_train(lg, ours, x, gy)}
     if torch is not None:
         tm = torch.nn.GRU(I, H, L).to(getattr(torch, dtype.name))
         ours.load_state_dict(tm.state_dict())
-        txg = torch.from_numpy(x).clone().requires_grad_()
-        tgy = torch.from_numpy(gy)
-
-        def torch_train():
-            tm.zero_grad(set_to_none=True)
-            txg.grad = None
-            tm(txg)[0].backward(tgy)
-
-        contenders["torch"] = torch_train
+        contenders["torch"] = _torch_contenders(torch, tm, x, gy, "cpu")[1]
     return contenders
 
 

@@ -89,7 +89,7 @@ class _GRUSequence(Function):
 
     def backward(self, g):
         need = self.needs_input_grad
-        if len(self.saved) == 1:  # the C++ kernels' saved state
+        if isinstance(self.saved[0], K.GRUSaved):  # the forward ran on the C++ kernels
             dx, dh, dwi, dwh, dbi, dbh = K.gru_sequence_backward(
                 None if g.ndim == 0 else g, self.state_grads.pop("h", None), self.saved[0],
                 need_input_grad=need[0], need_weight_grads=any(need[2:]))

@@ -171,9 +171,9 @@ void gru_sequence_forward(int64_t T_, int64_t N, int64_t I, int64_t H, bool reve
   UnitRecurrence<T> rec(N, H, H, 3, /*trans_w=*/true, w_hh);
   run_forward(
       rec, T_, N, H, reverse, h0, y, [&](int64_t) { return gh.data(); }, G, T(0),
-      [&](int64_t u0, int64_t u1, int64_t t, const T* h_prev) {
-        gru_forward_rows_any(0, N, u0, u1, H, acts + t * N * A, gh.data(), bias.data(), h_prev,
-                             y + t * NH);
+      [&](int64_t u0, int64_t u1, int64_t t, int64_t prev) {
+        gru_forward_rows_any(0, N, u0, u1, H, acts + t * N * A, gh.data(), bias.data(),
+                             prev < 0 ? h0 : y + prev * NH, y + t * NH);
       });
   const int64_t last = reverse ? 0 : T_ - 1;
   std::copy(y + last * NH, y + (last + 1) * NH, h_n);
@@ -197,9 +197,9 @@ void gru_sequence_backward(int64_t T_, int64_t N, int64_t I, int64_t H, bool rev
   // dh0 carries dh_next; each thread touches only its own units.
   UnitRecurrence<T> rec(N, H, G, 1, /*trans_w=*/false, w_hh);  // dh += dgh_t · w_hh
   run_backward(rec, T_, H, 3, reverse, dh0, T(1),
-               [&](int64_t u0, int64_t u1, int64_t t, bool first) -> const T* {
-                 const T* h_prev = first ? h0 : y + (reverse ? t + 1 : t - 1) * NH;
-                 gru_backward_rows_any(0, N, u0, u1, H, acts + t * N * A, h_prev,
+               [&](int64_t u0, int64_t u1, int64_t t, int64_t prev) -> const T* {
+                 gru_backward_rows_any(0, N, u0, u1, H, acts + t * N * A,
+                                       prev < 0 ? h0 : y + prev * NH,
                                        dy ? dy + t * NH : nullptr, dh0, dgx + t * N * G,
                                        dgh + t * N * G);
                  return dgh + t * N * G;

@@ -31,8 +31,8 @@
 // results do not depend on the thread count); the cell's pointwise pass and
 // the bias sums use OpenMP only when big enough (threads_for), and no GEMM
 // is called from inside a parallel region. Re-entrant: all scratch
-// (combined bias, packed w_hh and A, edge tiles) is allocated per call,
-// before any parallel region.
+// (combined bias, packed w_hh and A) is allocated per call, before any
+// parallel region; partial tiles go through a stack array.
 //
 // float32 uses a polynomial exp (Cephes-style, ~1 ulp on the reduced range)
 // so the activation loops vectorise; on x86 with GCC those loops are also
@@ -255,9 +255,8 @@ void lstm_sequence_forward(int64_t T_, int64_t N, int64_t I, int64_t H, bool rev
   UnitRecurrence<T> rec(N, H, H, 4, /*trans_w=*/true, w_hh);  // gates_t += h · w_hhᵀ
   run_forward(
       rec, T_, N, H, reverse, h0, y, [&](int64_t t) { return gates + t * N * G; }, G, T(1),
-      [&](int64_t u0, int64_t u1, int64_t t, const T* /*h_prev*/) {
-        const int64_t tp = reverse ? t + 1 : t - 1;
-        const T* c_prev = t == (reverse ? T_ - 1 : 0) ? c0 : cs + tp * NH;
+      [&](int64_t u0, int64_t u1, int64_t t, int64_t prev) {
+        const T* c_prev = prev < 0 ? c0 : cs + prev * NH;
         forward_rows_any(0, N, u0, u1, H, gates + t * N * G, bias.data(), c_prev, cs + t * NH,
                          y + t * NH);
       });
@@ -283,11 +282,11 @@ void lstm_sequence_backward(int64_t T_, int64_t N, int64_t I, int64_t H, bool re
     if (db) std::fill(db, db + G, T(0));
     return;
   }
-  // dh0 / dc0 carry dh_next / dc_next; each thread touches only its own units.
+  // Each thread reads and writes only its own units of the dh0 / dc0 carries.
   UnitRecurrence<T> rec(N, H, G, 1, /*trans_w=*/false, w_hh);  // dh = dgates_t · w_hh
   run_backward(rec, T_, H, 4, reverse, dh0, T(0),
-               [&](int64_t u0, int64_t u1, int64_t t, bool first) -> const T* {
-                 const T* c_prev = first ? c0 : cs + (reverse ? t + 1 : t - 1) * NH;
+               [&](int64_t u0, int64_t u1, int64_t t, int64_t prev) -> const T* {
+                 const T* c_prev = prev < 0 ? c0 : cs + prev * NH;
                  T* dg = dgates + t * N * G;
                  backward_rows_any(0, N, u0, u1, H, gates + t * N * G, c_prev, cs + t * NH,
                                    dy ? dy + t * NH : nullptr, dh0, dc0, dc0, dg);

@@ -436,8 +436,9 @@ inline int thread_id() {
 // Forward recurrence of a sequence of T_ steps, N rows, H units, with `rec`
 // built for h · w_hhᵀ (K = H). Step s (time t, in processing order): each
 // thread forms its columns of out(t) = h_{t-1} · w_hhᵀ + beta·out(t)
-// (row stride ldc), then runs pointwise(u0, u1, t, h_prev) for its units,
-// which must write those units of y_t = y + t·N·H; one barrier per step.
+// (row stride ldc), then runs pointwise(u0, u1, t, prev) for its units
+// (prev: the step before t in processing order, -1 at the first step), which
+// must write those units of y_t = y + t·N·H; one barrier per step.
 template <typename T, typename Out, typename Pointwise>
 void run_forward(UnitRecurrence<T>& rec, int64_t T_, int64_t N, int64_t H, bool reverse,
                  const T* h0, const T* y, Out out, int64_t ldc, T beta, Pointwise pointwise) {
@@ -449,10 +450,10 @@ void run_forward(UnitRecurrence<T>& rec, int64_t T_, int64_t N, int64_t H, bool 
 #pragma omp barrier
     for (int64_t s = 0; s < T_; ++s) {
       const int64_t t = reverse ? T_ - 1 - s : s;
-      const int64_t tp = reverse ? t + 1 : t - 1;  // the step before t in processing order
-      const T* h_prev = s == 0 ? h0 : y + tp * NH;
+      const int64_t prev = s == 0 ? -1 : reverse ? t + 1 : t - 1;
+      const T* h_prev = prev < 0 ? h0 : y + prev * NH;
       rec.multiply(b0, b1, rec.few_rows() ? h_prev : rec.apack(s), out(t), ldc, beta);
-      pointwise(u0, u1, t, h_prev);
+      pointwise(u0, u1, t, prev);
       if (!rec.few_rows() && s + 1 < T_) rec.pack_a(y + t * NH, u0, u1, rec.apack(s + 1));
 #pragma omp barrier
     }
@@ -461,8 +462,9 @@ void run_forward(UnitRecurrence<T>& rec, int64_t T_, int64_t N, int64_t H, bool 
 
 // Backward recurrence, steps in the reverse of the forward order, with
 // `rec` built for dgates · w_hh (K = groups·H). Step s (time t): each thread
-// runs pointwise(u0, u1, t, first) for its units (first: t is the forward
-// pass's first step), which returns the step's gate gradients (N x groups·H,
+// runs pointwise(u0, u1, t, prev) for its units (prev: the step before t in
+// the forward pass, -1 for its first step), which returns the step's gate
+// gradients (N x groups·H,
 // its units' columns written) and must leave its units of the carried dh in
 // carry; after one barrier each thread forms its units of
 // carry = dgates_t · w_hh + beta·carry.
@@ -474,7 +476,8 @@ void run_backward(UnitRecurrence<T>& rec, int64_t T_, int64_t H, int groups, boo
     const auto [b0, b1, u0, u1] = rec.claim(thread_id());
     for (int64_t s = 0; s < T_; ++s) {
       const int64_t t = reverse ? s : T_ - 1 - s;
-      const T* dg = pointwise(u0, u1, t, reverse ? t == T_ - 1 : t == 0);
+      const int64_t prev = t == (reverse ? T_ - 1 : 0) ? -1 : reverse ? t + 1 : t - 1;
+      const T* dg = pointwise(u0, u1, t, prev);
       if (!rec.few_rows())
         for (int64_t q = 0; q < groups; ++q)
           rec.pack_a(dg, q * H + u0, q * H + u1, rec.apack(s));

@@ -68,7 +68,7 @@ def install_numpy_gpu(monkeypatch, kernels):
     """loomgrad._gpu treats NumPy arrays as GPU arrays (NumPy stands in for
     CuPy, pointers are the arrays) and ``kernels`` as the ``_cuda`` module,
     so the GPU glue runs without a GPU (undone by monkeypatch)."""
-    from loomgrad import _gpu
+    from loomgrad.kernels.gpu import arrays as _gpu
 
     monkeypatch.setattr(_gpu, "require", lambda: (kernels, np))
     monkeypatch.setattr(_gpu, "_on_current_device", lambda *args: None)

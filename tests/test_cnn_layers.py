@@ -7,20 +7,23 @@ import pytest
 
 import loomgrad as lg
 from loomgrad import nn
-from loomgrad.nn import conv_ops
 from loomgrad.nn import functional as F
+from loomgrad.nn.functional import conv as F_conv
+from loomgrad.nn.functional import pool as F_pool
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 from helpers import helper_gradcheck, helper_test_op  # noqa: E402
+from reference.conv_pool import NumpyConvPool  # noqa: E402
 
-_BACKENDS = {"numpy": conv_ops._NumpyBackend, "cpp": conv_ops._nn_kernels}
+_BACKENDS = {"numpy": NumpyConvPool, "cpp": lg.kernels}
 
 
 @pytest.fixture(params=sorted(_BACKENDS))
 def backend(request, monkeypatch):
     """Run a test on each conv/pool backend present (the NumPy twin, the C++ kernels)."""
-    monkeypatch.setattr(conv_ops, "_backend", _BACKENDS[request.param])
+    for module in (F_conv, F_pool):  # the nodes call kernels.conv2d, kernels.max_pool2d, ...
+        monkeypatch.setattr(module, "kernels", _BACKENDS[request.param])
     return request.param
 
 

@@ -6,7 +6,7 @@ zero-size batches, float32/float64, and argument errors."""
 import numpy as np
 import pytest
 
-from loomgrad import _nn_kernels as nk
+from loomgrad import kernels as nk
 from gpu_doubles import BindingDouble, binding_source, fake_gpu_module
 from helpers import requires_cuda
 
@@ -379,7 +379,8 @@ def test_cuda_conv2d_zero_size_and_errors():
 # need flags, unbatched input, errors) where no GPU is at hand.
 @pytest.fixture
 def conv_glue_on_cpu(monkeypatch):
-    from loomgrad import _cpu, _gpu_conv
+    from loomgrad import _cpu
+    from loomgrad.kernels.gpu import conv as _gpu_conv
 
     class ConvDouble(BindingDouble):
         workspace = 7  # floats the fake backward-weight asks for
@@ -414,7 +415,7 @@ def conv_glue_on_cpu(monkeypatch):
 
     double = ConvDouble(binding_source("cuda_conv.cpp"))
     fake = fake_gpu_module(double)
-    monkeypatch.setattr(_gpu_conv, "_gpu", fake)
+    monkeypatch.setattr(_gpu_conv, "arrays", fake)
     return _gpu_conv
 
 

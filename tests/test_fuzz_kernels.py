@@ -16,7 +16,7 @@ from hypothesis import given, strategies as st
 
 import loomgrad as lg
 from loomgrad import kernels as K
-from loomgrad.nn.conv_ops import _NumpyBackend as Ref
+from reference.conv_pool import NumpyConvPool as Ref
 from fuzz_helpers import (BAD_DTYPES, FLOATS, FUZZ, FUZZ_FEW, LAYOUTS, POS_SIZES, SIZES,
                           assert_close_ieee, clean_call, huge_view, make_array)
 

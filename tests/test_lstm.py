@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 import loomgrad as lg
-from loomgrad import _lstm_kernels as K
-from loomgrad.nn import rnn
+from loomgrad import kernels as K
+from loomgrad.nn.functional import rnn
 from gpu_doubles import BindingDouble, binding_source, fake_gpu_module
 from helpers import (HAVE_TORCH, helper_gradcheck, helper_test_op, requires_cuda, requires_torch,
                      torch, torch_cuda)
 
 needs_kernels = pytest.mark.skipif(
-    not hasattr(K._module, "lstm_sequence_forward"),
+    not hasattr(lg._cpu, "lstm_sequence_forward"),
     reason="loomgrad._cpu was built without the LSTM kernels (CMakeLists.txt / cpu_module.cpp "
            "not wired yet); rebuild with pip install -e .")
 
@@ -198,7 +198,7 @@ def test_kernel_zero_sizes_and_errors():
     # the binding refuses a wrongly typed output instead of writing into a copy
     x = np.zeros((2, 3, 4), f)
     with pytest.raises(TypeError):
-        K._module.lstm_sequence_forward(x, np.zeros((3, 2), f), np.zeros((3, 2), f),
+        lg._cpu.lstm_sequence_forward(x, np.zeros((3, 2), f), np.zeros((3, 2), f),
                                         np.ones((8, 4), f), np.ones((8, 2), f), None, None,
                                         np.empty((2, 3, 2)), np.empty((3, 2), f),
                                         np.empty((3, 2), f), np.empty((2, 3, 8), f),
@@ -512,7 +512,7 @@ def _gru_run(m, x, h0, w1, w2):
 def test_gru_kernels_match_array_path(monkeypatch, dtype, T, N, I, H):
     # The fused C++ GRU against the array-expression path (the GPU's) on the CPU,
     # two bidirectional layers: every output and gradient.
-    from loomgrad.nn import gru as gru_mod
+
 
     lg.manual_seed(T * 100 + H)
     m = lg.nn.GRU(I, H, num_layers=2, bidirectional=True, dtype=dtype)
@@ -520,7 +520,7 @@ def test_gru_kernels_match_array_path(monkeypatch, dtype, T, N, I, H):
     x, h0 = _rand(rng, (T, N, I), dtype), _rand(rng, (4, N, H), dtype)
     w1, w2 = _rand(rng, (T, N, 2 * H), dtype), _rand(rng, (4, N, H), dtype)
     fused = _gru_run(m, x, h0, w1, w2)
-    monkeypatch.setattr(gru_mod._GRUSequence, "fused", False)
+    monkeypatch.setattr(rnn, "_on_gru_kernel", lambda x: False)  # the array path
     ref = _gru_run(m, x, h0, w1, w2)
     tol = dict(rtol=1e-4, atol=1e-5 * np.sqrt(H)) if dtype == np.float32 else \
         dict(rtol=1e-10, atol=1e-12)
@@ -617,7 +617,7 @@ def _check_sequence(inp, reverse, path=None, seed=0, need=(True, True), stream=N
     """GPU lstm_sequence (+ backward) on `path` vs the CPU kernel; returns the GPU results."""
     import cupy
 
-    from loomgrad import _gpu_lstm
+    from loomgrad.kernels.gpu import lstm as _gpu_lstm
 
     T, N, I = inp["x"].shape
     H = inp["w_hh"].shape[1]
@@ -651,7 +651,7 @@ def _check_sequence(inp, reverse, path=None, seed=0, need=(True, True), stream=N
 def test_cuda_sequence_matches_cpu(T, N, I, H, reverse, bias, path):
     inp = _seq_inputs(T, N, I, H, bias, seed=T * 100 + H)
     if path == "persistent" and H % 4:
-        from loomgrad import _gpu_lstm
+        from loomgrad.kernels.gpu import lstm as _gpu_lstm
 
         with _gpu_lstm.forced_path(path), pytest.raises(ValueError, match="multiple of 4"):
             K.lstm_sequence(**_to_gpu(inp), reverse=reverse)
@@ -713,7 +713,7 @@ def test_cuda_zero_sizes_and_errors():
     d = K.lstm_sequence_backward(None, None, None, s)
     assert d[0].shape == (3, 0, 4) and not d[3].any() and not d[4].any()
     for path in ("gemm", "persistent"):
-        from loomgrad import _gpu_lstm
+        from loomgrad.kernels.gpu import lstm as _gpu_lstm
 
         inp = dict(x=np.zeros((2, 3, 0), f), h0=None, c0=None, w_ih=np.ones((16, 0), f),
                    w_hh=np.full((16, 4), 0.1, f), b_ih=np.ones(16, f), b_hh=np.ones(16, f))
@@ -757,7 +757,7 @@ def test_cuda_zero_sizes_and_errors():
 def test_cuda_persistent_and_gemm_paths_agree(T, N, I, H, reverse):
     import cupy
 
-    from loomgrad import _gpu_lstm
+    from loomgrad.kernels.gpu import lstm as _gpu_lstm
 
     inp = _to_gpu(_seq_inputs(T, N, I, H, seed=3))
     dy = cupy.asarray(_rand(np.random.default_rng(4), (T, N, H), np.float32))
@@ -788,7 +788,7 @@ def test_cuda_persistent_and_gemm_paths_agree(T, N, I, H, reverse):
 def test_cuda_long_sequence_has_no_nan(path):
     import cupy
 
-    from loomgrad import _gpu_lstm
+    from loomgrad.kernels.gpu import lstm as _gpu_lstm
 
     inp = _seq_inputs(1000, 4, 8, 32, seed=4)
     with _gpu_lstm.forced_path(path):
@@ -844,7 +844,7 @@ class _CudaDouble(BindingDouble):
     def lstm_sequence_forward(self, *args):
         a, arr = self._args("lstm_sequence_forward", args)
         assert (a["T"], a["N"], a["I"]) == arr("x").shape and a["H"] == arr("w_hh").shape[1]
-        K._module.lstm_sequence_forward(*[arr(k) for k in ("x", "h0", "c0", "w_ih", "w_hh",
+        lg._cpu.lstm_sequence_forward(*[arr(k) for k in ("x", "h0", "c0", "w_ih", "w_hh",
                                                             "b_ih", "b_hh", "y", "h_n", "c_n",
                                                             "gates", "cs")], a["reverse"])
         self.modes.append(a["mode"])
@@ -856,7 +856,7 @@ class _CudaDouble(BindingDouble):
     def lstm_sequence_backward(self, *args):
         a, arr = self._args("lstm_sequence_backward", args)
         assert (a["T"], a["N"], a["I"]) == arr("x").shape and a["H"] == arr("w_hh").shape[1]
-        K._module.lstm_sequence_backward(*[arr(k) for k in (
+        lg._cpu.lstm_sequence_backward(*[arr(k) for k in (
             "dy", "dh_n", "dc_n", "x", "h0", "c0", "w_ih", "w_hh", "y", "gates", "cs", "dgates",
             "dx", "dh0", "dc0", "dw_ih", "dw_hh", "db")], a["reverse"])
         ws = arr("workspace")
@@ -867,13 +867,13 @@ class _CudaDouble(BindingDouble):
     def lstm_cell_forward(self, *args):
         a, arr = self._args("lstm_cell_forward", args)
         assert (a["N"], a["I"]) == arr("x").shape and a["H"] == arr("w_hh").shape[1]
-        K._module.lstm_cell_forward(*[arr(k) for k in ("x", "h", "c", "w_ih", "w_hh", "b_ih",
+        lg._cpu.lstm_cell_forward(*[arr(k) for k in ("x", "h", "c", "w_ih", "w_hh", "b_ih",
                                                         "b_hh", "h_out", "c_out", "gates")])
 
     def lstm_cell_backward(self, *args):
         a, arr = self._args("lstm_cell_backward", args)
         assert (a["N"], a["I"]) == arr("x").shape and a["H"] == arr("w_hh").shape[1]
-        K._module.lstm_cell_backward(*[arr(k) for k in (
+        lg._cpu.lstm_cell_backward(*[arr(k) for k in (
             "dh_out", "dc_out", "x", "h", "c", "w_ih", "w_hh", "gates", "c_out", "dgates", "dx",
             "dh", "dc", "dw_ih", "dw_hh", "db")])
 
@@ -888,11 +888,11 @@ def _assert_same_grads(got, want):
 @pytest.fixture
 def gpu_glue_on_cpu(monkeypatch):
     """loomgrad._gpu_lstm wired to _CudaDouble and NumPy instead of _cuda and CuPy."""
-    from loomgrad import _gpu_lstm
+    from loomgrad.kernels.gpu import lstm as _gpu_lstm
 
     double = _CudaDouble(binding_source("cuda_lstm.cpp"))
     fake = fake_gpu_module(double)
-    monkeypatch.setattr(_gpu_lstm, "_gpu", fake)
+    monkeypatch.setattr(_gpu_lstm, "arrays", fake)
     return _gpu_lstm, double
 
 
@@ -966,7 +966,7 @@ def test_gpu_glue_errors(gpu_glue_on_cpu):
 def test_cuda_backward_split_products_match_cpu(T, N, I, H, reverse):
     # dh per step and dw_ih / dw_hh take the split-K products here (few output tiles,
     # long K; T=50 N=7: (T-1)*N = 343 leaves a K remainder for the last chunk)
-    from loomgrad import _gpu
+    from loomgrad.kernels.gpu import arrays as _gpu
 
     mod, _ = _gpu.require()
     assert mod.lstm_sequence_backward_workspace(T, N, I, H) > 0

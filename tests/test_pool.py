@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
-from loomgrad import _nn_kernels as nk
+from loomgrad import kernels as nk
 from gpu_doubles import install_numpy_gpu
 from helpers import requires_cuda, torch_cuda
 
@@ -532,7 +532,7 @@ class NumpyPoolKernels:
 
 @pytest.mark.parametrize("case", MAX_CASES, ids=str)
 def test_gpu_max_pool2d_glue_and_gather_on_numpy(case, monkeypatch):
-    from loomgrad import _gpu_pool as gp
+    from loomgrad.kernels.gpu import pool as gp
 
     install_numpy_gpu(monkeypatch, NumpyPoolKernels())
     H, W, k, s, p, d, ceil = case
@@ -555,7 +555,7 @@ def test_gpu_max_pool2d_glue_and_gather_on_numpy(case, monkeypatch):
 @pytest.mark.parametrize("include_pad", [True, False])
 @pytest.mark.parametrize("case", AVG_CASES, ids=str)
 def test_gpu_avg_pool2d_glue_and_gather_on_numpy(case, include_pad, monkeypatch):
-    from loomgrad import _gpu_pool as gp
+    from loomgrad.kernels.gpu import pool as gp
 
     install_numpy_gpu(monkeypatch, NumpyPoolKernels())
     H, W, k, s, p, ceil = case
@@ -573,7 +573,7 @@ def test_gpu_avg_pool2d_glue_and_gather_on_numpy(case, include_pad, monkeypatch)
 
 @pytest.mark.parametrize("hw, out_size", ADAPTIVE_CASES + [((10, 7), (4, 3))])
 def test_gpu_adaptive_avg_pool2d_glue_and_gather_on_numpy(hw, out_size, monkeypatch):
-    from loomgrad import _gpu_pool as gp
+    from loomgrad.kernels.gpu import pool as gp
 
     install_numpy_gpu(monkeypatch, NumpyPoolKernels())
     x = np.random.default_rng(0).standard_normal((2, 3) + hw).astype(np.float32)
@@ -585,7 +585,7 @@ def test_gpu_adaptive_avg_pool2d_glue_and_gather_on_numpy(hw, out_size, monkeypa
 
 
 def test_gpu_pool_glue_errors_and_zero_batch_on_numpy(monkeypatch):
-    from loomgrad import _gpu_pool as gp
+    from loomgrad.kernels.gpu import pool as gp
 
     install_numpy_gpu(monkeypatch, NumpyPoolKernels())
     x = np.ones((1, 2, 8, 8), np.float32)

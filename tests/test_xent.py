@@ -10,7 +10,8 @@ import itertools
 import numpy as np
 import pytest
 
-from loomgrad import _nn_kernels as nk
+import loomgrad as lg
+from loomgrad import kernels as nk
 from gpu_doubles import install_numpy_gpu
 from helpers import requires_cuda, torch_cuda
 
@@ -415,11 +416,11 @@ class CpuXentKernels:
     ValueError -- here."""
 
     def softmax_forward(self, rows, C, x, out, log, stream):
-        fn = nk._cpu.log_softmax_forward if log else nk._cpu.softmax_forward
+        fn = lg._cpu.log_softmax_forward if log else lg._cpu.softmax_forward
         fn(x.reshape(rows, C), out.reshape(rows, C))
 
     def softmax_backward(self, rows, C, y, dy, dx, log, stream):
-        fn = nk._cpu.log_softmax_backward if log else nk._cpu.softmax_backward
+        fn = lg._cpu.log_softmax_backward if log else lg._cpu.softmax_backward
         fn(y.reshape(rows, C), dy.reshape(rows, C), dx.reshape(rows, C))
 
     @staticmethod
@@ -433,13 +434,13 @@ class CpuXentKernels:
     def softmax_xent_forward(self, N, C, logits, target, prob, weight, ignore_index, reduction,
                              ls, loss, row_loss, row_weight, bad, stream):
         assert (reduction == "none") == (isinstance(row_loss, int) and row_loss == 0)
-        nk._cpu.softmax_xent_forward(logits, self._target(target, prob, C, ignore_index, bad),
+        lg._cpu.softmax_xent_forward(logits, self._target(target, prob, C, ignore_index, bad),
                                      None if isinstance(weight, int) else weight, loss,
                                      ignore_index, reduction, ls)
 
     def softmax_xent_backward(self, N, C, g, logits, target, prob, weight, ignore_index,
                               reduction, ls, dx, scalars, bad, stream):
-        nk._cpu.softmax_xent_backward(g, logits, self._target(target, prob, C, ignore_index, bad),
+        lg._cpu.softmax_xent_backward(g, logits, self._target(target, prob, C, ignore_index, bad),
                                       None if isinstance(weight, int) else weight, dx,
                                       ignore_index, reduction, ls)
 
@@ -447,7 +448,7 @@ class CpuXentKernels:
 @pytest.mark.parametrize("target_kind", ["index", "prob"])
 @pytest.mark.parametrize("reduction, weighted, ls", OPTIONS)
 def test_gpu_xent_glue_on_numpy(reduction, weighted, ls, target_kind, monkeypatch):
-    from loomgrad import _gpu_xent as gx
+    from loomgrad.kernels.gpu import xent as gx
 
     install_numpy_gpu(monkeypatch, CpuXentKernels())
     x, t, p, w = _inputs(np.float32)
@@ -465,7 +466,7 @@ def test_gpu_xent_glue_on_numpy(reduction, weighted, ls, target_kind, monkeypatc
 
 
 def test_gpu_xent_and_softmax_glue_edges_on_numpy(monkeypatch):
-    from loomgrad import _gpu_xent as gx
+    from loomgrad.kernels.gpu import xent as gx
 
     install_numpy_gpu(monkeypatch, CpuXentKernels())
     x, t = np.zeros((0, 5), np.float32), np.zeros(0, np.int64)

@@ -9,8 +9,9 @@ import builtins as _builtins
 
 from . import _cpu
 from .random import manual_seed, get_rng_state, set_rng_state
-from .tensor import *  # noqa: F401,F403  (Tensor, tensor, zeros, ..., see tensor.__all__)
-from .tensor import __all__ as _tensor_all
+from .tensor import (Tensor, DimError, device, no_grad, enable_grad, set_grad_enabled,
+                     is_grad_enabled)
+from .ops import *  # noqa: F401,F403  (tensor, zeros, exp, cat, dtypes, ...: see ops.__all__)
 from . import kernels, cuda, backends, random, nn, optim, data, utils, models
 from . import distributed  # imports no mpi4py/CuPy; init_process_group() does
 from .serialization import save, load, LoadError

@@ -28,6 +28,8 @@ import weakref
 
 import numpy as np
 
+from . import cuda
+
 __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "backward", "array_module", "check_same_device", "device_name", "register_post_accumulate_grad_hook", "queue_callback"]
 
@@ -127,7 +129,6 @@ def array_module(a):
     """numpy for NumPy arrays, cupy for CuPy arrays (imported only then)."""
     if isinstance(a, np.ndarray) or isinstance(a, np.generic):
         return np
-    from . import cuda
     return cuda._require()[1]
 
 

@@ -29,6 +29,8 @@ import os
 
 import numpy as np
 
+from .tensor import Tensor
+
 __all__ = ["ReduceOp", "init_process_group", "destroy_process_group", "is_initialized",
            "is_available", "get_rank", "get_world_size", "get_local_rank", "get_backend",
            "barrier", "all_reduce", "broadcast", "all_gather", "env_rank_size"]
@@ -362,7 +364,6 @@ def barrier() -> None:
 
 
 def _tensor_array(tensor, what):
-    from .tensor import Tensor
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{what}: expected a loomgrad Tensor, got {type(tensor).__name__}")
     return tensor.data

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import cuda
+
 __all__ = ["manual_seed", "seed", "get_generator", "get_cuda_generator", "get_rng_state",
            "set_rng_state"]
 
@@ -47,7 +49,6 @@ def get_generator() -> np.random.Generator:
 def get_cuda_generator(device_id=None):
     """The ``cupy.random.RandomState`` of GPU ``device_id`` (default: the current
     one), seeded by one draw from the global generator on first use."""
-    from . import cuda
     cp = cuda._require()[1]
     dev = cp.cuda.Device().id if device_id is None else int(device_id)
     g = _cuda_generators.get(dev)

@@ -28,6 +28,9 @@ import zipfile
 
 import numpy as np
 
+from .device import move as _move, parse_device as _parse_device
+from .tensor import Tensor
+
 __all__ = ["save", "load", "LoadError"]
 
 _META = "__loomgrad__.json"
@@ -65,7 +68,6 @@ class _Encoder:
                         f"{type(k).__name__}")
 
     def value(self, v, where: str, depth: int):
-        from .tensor import Tensor
         from .nn.parameter import Parameter
 
         if depth > _MAX_DEPTH:
@@ -213,7 +215,6 @@ class _Decoder:
         return self.value(node, depth)
 
     def value(self, node, depth: int):
-        from .tensor import Tensor
         from .nn.parameter import Parameter
 
         if depth > _MAX_DEPTH:
@@ -271,7 +272,6 @@ def load(path, map_location=None):
     GPU run loads anywhere); ``map_location`` ("cpu", "cuda", "cuda:N" or an
     ``lg.device``) puts them on that device instead. NumPy arrays stay NumPy."""
     if map_location is not None:
-        from .tensor import _parse_device
         dev = _parse_device(map_location)  # bad names and missing CUDA fail before reading
         obj = load(path)
         return obj if dev.type == "cpu" else _to_device(obj, dev)
@@ -324,7 +324,6 @@ def load(path, map_location=None):
 
 def _to_device(v, dev):
     """``v`` with every Tensor moved to ``dev`` in place (Parameters stay Parameters)."""
-    from .tensor import Tensor, _move
 
     if isinstance(v, Tensor):
         v.data = _move(v.data, dev)

@@ -1,19 +1,33 @@
 """Tensor: an n-d array (NumPy on "cpu", CuPy on "cuda") with reverse-mode autograd.
 
 ``Tensor.data`` is the raw array (optimizers update it in place), ``.grad`` a
-Tensor or None, ``.grad_fn`` the node that made it (None for leaves). The ops
-live in :mod:`loomgrad.functional` / :mod:`loomgrad.shape_ops`; the engine in
-:mod:`loomgrad.autograd`; creation functions and the ``lg.exp(x)``-style
-function API in :mod:`loomgrad.ops` (re-exported here, see ``__all__``).
+Tensor or None, ``.grad_fn`` the node that made it (None for leaves). Every
+method is written in the class body; each differentiable one applies an
+autograd Function from ``functions/`` (elementwise, reduce, softmax, matmul,
+shape), whose forward and backward work on raw arrays; the engine is
+:mod:`loomgrad.autograd`. The function API (``lg.exp(x)``) and the creation
+functions live in :mod:`loomgrad.ops`, above this module.
+
+Note: the class defines methods named ``sum``, ``max``, ``min``, ``abs``,
+``int``, ``float`` and ``bool``; inside the module those names are still the
+builtins (methods are class attributes, not globals).
 """
 from __future__ import annotations
+
+import collections
 
 import numpy as np
 
 from . import autograd
-from . import functional as F
-from . import shape_ops as S
-from .autograd import array_module, no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from .autograd import (array_module, check_same_device, enable_grad, is_grad_enabled, no_grad,
+                       set_grad_enabled)
+from .device import _CPU, as_cupy, device, move, parse_device
+from .functions import elementwise as E
+from .functions import reduce as R
+from .functions import shape as S
+from .functions import matmul as MM
+from .functions import softmax as SM
+from .random import get_generator
 
 _FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
 _SUPPORTED = _FLOATS | frozenset(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64,
@@ -22,63 +36,6 @@ _SUPPORTED = _FLOATS | frozenset(np.dtype(t) for t in (np.int8, np.int16, np.int
 
 class DimError(IndexError, ValueError):
     """A dimension out of range: an IndexError like torch's, and a ValueError."""
-
-
-class device(str):
-    """A device name, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``: a str with torch's
-    ``.type``/``.index``. ``lg.device("cuda")``, ``lg.device("cuda", 1)``; naming
-    CUDA here needs no GPU (using it does)."""
-
-    def __new__(cls, name, index=None):
-        if isinstance(name, device) and index is None:
-            return name
-        if not isinstance(name, str):
-            raise TypeError(f"device: expected a string like 'cpu' or 'cuda', got "
-                            f"{type(name).__name__}")
-        kind, colon, idx = name.partition(":")
-        if index is not None:
-            if colon:
-                raise ValueError(f"device: {name!r} already has an index; got index={index!r}")
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
-                raise ValueError(f"device: index must be an int >= 0, got {index!r}")
-            idx, colon = str(int(index)), ":"
-        if kind not in ("cpu", "cuda") or (colon and not idx.isdigit()) \
-                or (kind == "cpu" and colon and idx != "0"):
-            raise ValueError(f"unknown device {name!r}: expected 'cpu', 'cuda' or 'cuda:N'")
-        return str.__new__(cls, "cpu" if kind == "cpu" else f"cuda:{int(idx)}" if colon
-                           else "cuda")
-
-    @property
-    def type(self) -> str:
-        return self.partition(":")[0]
-
-    @property
-    def index(self):
-        return int(self.partition(":")[2]) if ":" in self else None
-
-    def __repr__(self) -> str:
-        return f"device(type='{self.type}'" + \
-            (f", index={self.index})" if self.index is not None else ")")
-
-
-_CPU = device("cpu")
-
-
-def _parse_device(d):
-    """device 'cpu' or 'cuda:N' from a string/device/None; RuntimeError naming
-    lg.cuda.unavailable_reason() when CUDA is asked for but unusable."""
-    if d is None:
-        return _CPU
-    d = device(d)
-    if d.type == "cpu":
-        return _CPU
-    from . import cuda
-    cuda._require()  # RuntimeError naming why CUDA is unavailable
-    idx = d.index or 0
-    if idx >= cuda.device_count():
-        raise RuntimeError(f"CUDA error: invalid device ordinal: {d} (this machine has "
-                           f"{cuda.device_count()} GPU(s))")
-    return device(f"cuda:{idx}")
 
 
 def _parse_dtype(dtype, arg="dtype"):
@@ -102,7 +59,7 @@ def _to_array(data, dtype=None, copy=False, default_float=np.float32):
     elif isinstance(data, np.ndarray):
         arr = data
     elif hasattr(data, "__cuda_array_interface__"):
-        arr = _as_cupy(data)
+        arr = as_cupy(data)
     elif isinstance(data, np.generic):
         arr = np.asarray(data)
     else:
@@ -175,6 +132,18 @@ def _weak_scalar_array(s, like):
     return xp.asarray(s, dtype=like.dtype)
 
 
+def _shape_args(shape, fn):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for s in shape:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"{fn}: shape must be ints, got {shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+_ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
+
+
 class Tensor:
     """An n-dimensional array with autograd.
 
@@ -196,7 +165,7 @@ class Tensor:
         elif isinstance(data, np.ndarray):
             pass
         elif hasattr(data, "__cuda_array_interface__"):
-            data = _as_cupy(data)
+            data = as_cupy(data)
         else:
             data = _to_array(data, dtype=np.float32)
         self.data = data
@@ -428,7 +397,7 @@ class Tensor:
                 dtype = a
         out = self
         if dev is not None:
-            dev = _parse_device(dev)
+            dev = parse_device(dev)
             if dev != self.device:
                 out = _ToDevice.apply(out, target=dev)
         if dtype is not None:
@@ -550,7 +519,7 @@ class Tensor:
         src = src.data if isinstance(src, Tensor) else src
         if isinstance(self.data, np.ndarray) is not isinstance(src, np.ndarray) \
                 and (isinstance(src, np.ndarray) or hasattr(src, "__cuda_array_interface__")):
-            src = _move(src, self.device)  # a cross-device copy, as torch's copy_
+            src = move(src, self.device)  # a cross-device copy, as torch's copy_
         self.data[...] = src
         return self
 
@@ -581,13 +550,11 @@ class Tensor:
 
     def uniform_(self, a=0.0, b=1.0) -> "Tensor":
         self._check_inplace("uniform_")
-        from .random import get_generator
         self.data[...] = _xp_like(get_generator().uniform(a, b, self.shape), self.data)
         return self
 
     def normal_(self, mean=0.0, std=1.0) -> "Tensor":
         self._check_inplace("normal_")
-        from .random import get_generator
         self.data[...] = _xp_like(get_generator().normal(mean, std, self.shape), self.data)
         return self
 
@@ -617,31 +584,31 @@ class Tensor:
         return fn.apply(o, a) if reflected else fn.apply(a, o)
 
     def __add__(self, other):
-        return self._binary(other, F.Add)
+        return self._binary(other, E.Add)
 
     def __radd__(self, other):
-        return self._binary(other, F.Add, True)
+        return self._binary(other, E.Add, True)
 
     def __sub__(self, other):
-        return self._binary(other, F.Sub)
+        return self._binary(other, E.Sub)
 
     def __rsub__(self, other):
-        return self._binary(other, F.Sub, True)
+        return self._binary(other, E.Sub, True)
 
     def __mul__(self, other):
-        return self._binary(other, F.Mul)
+        return self._binary(other, E.Mul)
 
     def __rmul__(self, other):
-        return self._binary(other, F.Mul, True)
+        return self._binary(other, E.Mul, True)
 
     def __truediv__(self, other):
-        return self._binary(other, F.Div)
+        return self._binary(other, E.Div)
 
     def __rtruediv__(self, other):
-        return self._binary(other, F.Div, True)
+        return self._binary(other, E.Div, True)
 
     def __neg__(self):
-        return F.Neg.apply(self)
+        return E.Neg.apply(self)
 
     def __pos__(self):
         return self
@@ -651,17 +618,17 @@ class Tensor:
             a = self
             if a.data.dtype.kind != "f" and (isinstance(other, (float, np.floating)) or other < 0):
                 a = Tensor._wrap(a.data.astype(np.float32))
-            return F.PowScalar.apply(a, p=other)
-        return self._binary(other, F.Pow)
+            return E.PowScalar.apply(a, p=other)
+        return self._binary(other, E.Pow)
 
     def __rpow__(self, other):
-        return self._binary(other, F.Pow, True)
+        return self._binary(other, E.Pow, True)
 
     def __matmul__(self, other):
-        return F.Matmul.apply(self, self._operand(other))
+        return MM.Matmul.apply(self, self._operand(other))
 
     def __rmatmul__(self, other):
-        return F.Matmul.apply(self._operand(other), self)
+        return MM.Matmul.apply(self._operand(other), self)
 
     def _nograd(self, other, op):
         o = other.data if isinstance(other, Tensor) else \
@@ -691,6 +658,408 @@ class Tensor:
     def __getitem__(self, index):
         return S.Getitem.apply(self, index=_convert_index(index))
 
+    # ---------------------------------------------------------------- elementwise maths
+
+
+    def add(self, other, alpha=1) -> Tensor:
+        """``self + alpha * other`` (broadcasting)."""
+        return self + (other * alpha if alpha != 1 else other)
+
+
+    def sub(self, other, alpha=1) -> Tensor:
+        """``self - alpha * other`` (broadcasting)."""
+        return self - (other * alpha if alpha != 1 else other)
+
+
+    def mul(self, other) -> Tensor:
+        """``self * other`` (broadcasting)."""
+        return self * other
+
+
+    def div(self, other) -> Tensor:
+        """``self / other`` (broadcasting; int / int gives float32)."""
+        return self / other
+
+
+    def neg(self) -> Tensor:
+        """``-self``."""
+        return -self
+
+
+    def matmul(self, other) -> Tensor:
+        """Matrix product with numpy/torch rules: (.., n, k) @ (.., k, m) -> (.., n, m),
+        batch dims broadcast, a 1-D operand is a vector. Runs on our GEMM."""
+        return self @ other
+
+
+    def exp(self) -> Tensor:
+        """``e ** x``, elementwise."""
+        return E.Exp.apply(self)
+
+
+    def log(self) -> Tensor:
+        """Natural logarithm, elementwise."""
+        return E.Log.apply(self)
+
+
+    def sqrt(self) -> Tensor:
+        """Square root, elementwise."""
+        return E.Sqrt.apply(self)
+
+
+    def abs(self) -> Tensor:
+        """Absolute value, elementwise (gradient 0 at 0, like torch)."""
+        return E.Abs.apply(self)
+
+
+    def relu(self) -> Tensor:
+        """``max(x, 0)``, elementwise."""
+        return E.Relu.apply(self)
+
+
+    def sigmoid(self) -> Tensor:
+        """``1 / (1 + e**-x)``, elementwise, without overflow."""
+        return E.Sigmoid.apply(self)
+
+
+    def tanh(self) -> Tensor:
+        """Hyperbolic tangent, elementwise."""
+        return E.Tanh.apply(self)
+
+
+    def silu(self) -> Tensor:
+        """``x * sigmoid(x)``, elementwise."""
+        return E.Silu.apply(self)
+
+
+    def softplus(self, beta=1.0, threshold=20.0) -> Tensor:
+        """``log(1 + exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold``."""
+        return E.Softplus.apply(self, beta=beta, threshold=threshold)
+
+
+    def gelu(self, approximate="none") -> Tensor:
+        """GELU, ``x * Phi(x)`` (exact, erf) or ``approximate='tanh'``. Same shape out."""
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        return E.Gelu.apply(self, approximate=approximate)
+
+
+    def softmax(self, dim=-1) -> Tensor:
+        """``exp(x) / sum(exp(x))`` along ``dim`` (max-shifted: no overflow). Same shape out."""
+        return SM.Softmax.apply(self, axis=_norm_dim(dim, self.ndim, "softmax"))
+
+
+    def log_softmax(self, dim=-1) -> Tensor:
+        """``x - logsumexp(x)`` along ``dim``, computed stably. Same shape out."""
+        return SM.LogSoftmax.apply(self, axis=_norm_dim(dim, self.ndim, "log_softmax"))
+
+
+    def clamp(self, min=None, max=None) -> Tensor:  # noqa: A002
+        """Clip to [min, max] (either may be None, or a Tensor); gradient 1 inside, bounds included."""
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self if min is None else self.maximum(min)
+            return out if max is None else out.minimum(max)
+        return E.Clamp.apply(self, lo=min, hi=max)
+
+
+
+
+    def maximum(self, other) -> Tensor:
+        """Elementwise max with broadcasting; on ties each side gets half the gradient."""
+        return E.Maximum.apply(self, self._operand(other))
+
+
+    def minimum(self, other) -> Tensor:
+        """Elementwise min with broadcasting; on ties each side gets half the gradient."""
+        return E.Minimum.apply(self, self._operand(other))
+
+
+    # ---------------------------------------------------------------- reductions
+
+
+    def sum(self, dim=None, keepdim=False, dtype=None) -> Tensor:  # noqa: A001
+        """Sum over ``dim`` (int, tuple, or None for all); drops the reduced dims unless keepdim."""
+        if dtype is not None:
+            self = self.to(dtype)
+        return R.Sum.apply(self, axes=_norm_dims(dim, self.ndim, "sum"), keepdim=keepdim)
+
+
+    def mean(self, dim=None, keepdim=False, dtype=None) -> Tensor:
+        """Mean over ``dim`` (int, tuple, or None for all); floating tensors only."""
+        if dtype is not None:
+            self = self.to(dtype)
+        if self.dtype.kind != "f":
+            raise TypeError(f"mean: self dtype must be floating point, got {self.dtype}; "
+                            "use .float() first")
+        return R.Mean.apply(self, axes=_norm_dims(dim, self.ndim, "mean"), keepdim=keepdim)
+
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
+        """Variance over ``dim``; divides by N - correction (correction=1, i.e. unbiased,
+        by default; ``unbiased=False`` means correction=0)."""
+        if unbiased is not None and correction is not None:
+            raise ValueError("var: give unbiased or correction, not both")
+        if correction is None:
+            correction = 0 if unbiased is False else 1
+        return R.Var.apply(self, axes=_norm_dims(dim, self.ndim, "var"), correction=correction,
+                           keepdim=keepdim)
+
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
+        """Square root of :func:`var` (same arguments)."""
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+
+    def _minmax(self, dim, keepdim, is_min, name):
+        if isinstance(dim, Tensor):  # max(a, b): the elementwise form
+            return (self.minimum if is_min else self.maximum)(dim)
+        if dim is None:
+            return R.AMax.apply(self, axes=None, keepdim=False, is_min=is_min)
+        axis = _norm_dim(dim, self.ndim, name)
+        if self.ndim == 0:
+            return _ValuesIndices(self.clone(),
+                                  Tensor(array_module(self.data).zeros((), np.int64)))
+        xp = array_module(self.data)
+        if self.data.shape[axis] == 0:
+            raise ValueError(f"{name}: cannot reduce dim {dim} of size 0 (shape {self.shape})")
+        idx = (xp.argmin if is_min else xp.argmax)(self.data, axis=axis, keepdims=True)
+        vals = R.MaxDim.apply(self, idx=idx, axis=axis, keepdim=keepdim)
+        return _ValuesIndices(vals, Tensor(idx if keepdim else idx.squeeze(axis)))
+
+
+    def max(self, dim=None, keepdim=False):  # noqa: A001
+        """``max(x)``: the largest element (ties share the gradient evenly);
+        ``max(x, dim)``: a (values, indices) namedtuple, gradient to the returned index;
+        ``max(x, other)``: :func:`maximum`."""
+        return self._minmax(dim, keepdim, False, "max")
+
+
+    def min(self, dim=None, keepdim=False):  # noqa: A001
+        """Like :func:`max`, for the smallest element."""
+        return self._minmax(dim, keepdim, True, "min")
+
+
+    def amax(self, dim=None, keepdim=False) -> Tensor:
+        """Max over ``dim`` (int or tuple); ties share the gradient evenly."""
+        return R.AMax.apply(self, axes=_norm_dims(dim, self.ndim, "amax"), keepdim=keepdim)
+
+
+    def amin(self, dim=None, keepdim=False) -> Tensor:
+        """Min over ``dim`` (int or tuple); ties share the gradient evenly."""
+        return R.AMax.apply(self, axes=_norm_dims(dim, self.ndim, "amin"), keepdim=keepdim,
+                            is_min=True)
+
+
+    def argmax(self, dim=None, keepdim=False) -> Tensor:
+        """Index of the max (flat index when dim is None), int64, no gradient."""
+        if dim is None:
+            return Tensor(self.data.argmax().astype(np.int64))
+        axis = _norm_dim(dim, self.ndim, "argmax")
+        return Tensor(self.data.argmax(axis=axis, keepdims=keepdim).astype(np.int64))
+
+
+    def argmin(self, dim=None, keepdim=False) -> Tensor:
+        """Index of the min (flat index when dim is None), int64, no gradient."""
+        if dim is None:
+            return Tensor(self.data.argmin().astype(np.int64))
+        axis = _norm_dim(dim, self.ndim, "argmin")
+        return Tensor(self.data.argmin(axis=axis, keepdims=keepdim).astype(np.int64))
+
+
+    # ---------------------------------------------------------------- shapes
+
+
+    def reshape(self, *shape) -> Tensor:
+        """The same elements in ``shape`` (one entry may be -1); ``x.reshape(2, -1)``
+        and ``lg.reshape(x, (2, -1))`` both work."""
+        shape = _shape_args(shape, "reshape")
+        n = self.data.size
+        known = 1
+        for s in shape:
+            known *= s if s != -1 else 1
+        bad = sum(s == -1 for s in shape) > 1 or any(s < -1 for s in shape)
+        if bad or (-1 in shape and (known == 0 or n % known)) or (-1 not in shape and known != n):
+            raise ValueError(f"reshape: shape {shape} is invalid for self of shape {self.shape} "
+                             f"({n} elements)")
+        if shape == self.shape:
+            return self
+        return S.Reshape.apply(self, shape=shape)
+
+
+
+
+    def flatten(self, start_dim=0, end_dim=-1) -> Tensor:
+        """Merge dims ``start_dim..end_dim`` into one: (2, 3, 4) -> (24,) by default."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = _norm_dim(start_dim, self.ndim, "flatten")
+        e = _norm_dim(end_dim, self.ndim, "flatten")
+        if s > e:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        sh = self.shape
+        return self.reshape(sh[:s] + (int(np.prod(sh[s:e + 1])),) + sh[e + 1:])
+
+
+    def permute(self, *dims) -> Tensor:
+        """Reorder dims: ``x.permute(2, 0, 1)`` of (a, b, c) is (c, a, b)."""
+        dims = _shape_args(dims, "permute")
+        perm = tuple(_norm_dim(d, self.ndim, "permute") for d in dims) if self.ndim else ()
+        if sorted(perm) != list(range(self.ndim)):
+            raise ValueError(f"permute: dims {dims} are not a permutation of the "
+                             f"{self.ndim} dims of shape {self.shape}")
+        return S.Permute.apply(self, perm=perm)
+
+
+    def transpose(self, dim0, dim1) -> Tensor:
+        """Swap two dims."""
+        if self.ndim == 0:
+            return self
+        a, b = _norm_dim(dim0, self.ndim, "transpose"), _norm_dim(dim1, self.ndim, "transpose")
+        perm = list(range(self.ndim))
+        perm[a], perm[b] = b, a
+        return S.Permute.apply(self, perm=tuple(perm))
+
+
+    def squeeze(self, dim=None) -> Tensor:
+        """Drop size-1 dims (all, or those in ``dim`` — others are left alone, like torch)."""
+        axes = _norm_dims(dim, self.ndim, "squeeze")
+        shape = tuple(s for i, s in enumerate(self.shape)
+                      if not (s == 1 and (axes is None or i in axes)))
+        return self.reshape(shape)
+
+
+    def unsqueeze(self, dim) -> Tensor:
+        """Insert a size-1 dim at ``dim`` (in [-ndim-1, ndim])."""
+        d = _norm_dim(dim, self.ndim + 1, "unsqueeze")
+        sh = self.shape
+        return self.reshape(sh[:d] + (1,) + sh[d:])
+
+
+    def expand(self, *sizes) -> Tensor:
+        """Broadcast to ``sizes`` (-1 keeps a dim) without copying."""
+        sizes = _shape_args(sizes, "expand")
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: {sizes} has fewer dims than shape {self.shape}")
+        target = tuple(self.shape[i - lead] if s == -1 and i >= lead else s
+                       for i, s in enumerate(sizes))
+        try:
+            np.broadcast_shapes(self.shape, target)
+            ok = np.broadcast_shapes(self.shape, target) == target
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"expand: can't expand shape {self.shape} to {sizes}")
+        return S.Expand.apply(self, shape=target)
+
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces of ``split_size`` (last may be smaller) or of the listed sizes, along dim."""
+        axis = _norm_dim(dim, self.ndim, "split")
+        n = self.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            step = int(split_size_or_sections)
+            sizes = [min(step, n - i) for i in range(0, n, step)] if step > 0 else None
+            if sizes is None:
+                raise ValueError(f"split: split_size must be positive, got {step}")
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise ValueError(f"split: sizes {sizes} don't sum to {n} (dim {dim} of shape "
+                                 f"{self.shape})")
+        out, start = [], 0
+        pre = (slice(None),) * axis
+        for s in sizes:
+            out.append(self[pre + (slice(start, start + s),)])
+            start += s
+        return tuple(out)
+
+
+    def chunk(self, chunks, dim=0):
+        """Split into ``chunks`` nearly equal pieces along dim (torch's sizes)."""
+        axis = _norm_dim(dim, self.ndim, "chunk")
+        n = self.shape[axis]
+        step = -(-n // chunks) if n else 1
+        return self.split(step, axis)
+
+    clip = clamp
+    view = reshape
+
+    def pow(self, exponent) -> Tensor:
+        """``self ** exponent`` (a number or a Tensor, broadcasting)."""
+        return self ** exponent
+
+    def where(self, condition, other) -> Tensor:
+        """``self`` where ``condition`` else ``other`` (torch's ``x.where(cond, y)``)."""
+        return where(condition, self, other)
+
+    def t(self) -> Tensor:
+        """Transpose of a matrix (a 0-d or 1-D tensor is returned as is)."""
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
+    @property
+    def T(self) -> Tensor:
+        """All dims reversed."""
+        return self if self.ndim < 2 else S.Permute.apply(self, perm=tuple(range(self.ndim))[::-1])
+
+    @property
+    def mT(self) -> Tensor:
+        """Transpose of the last two dims (a batch of matrices)."""
+        return self.transpose(-2, -1)
+
+    def masked_fill(self, mask, value) -> Tensor:
+        """``value`` where ``mask`` is True, else self (gradient flows to the rest)."""
+        return where(mask, _weak_scalar_array(value, self.data).item(), self)
+
+    def expand_as(self, other) -> Tensor:
+        """:meth:`expand` to ``other``'s shape."""
+        return self.expand(other.shape)
+
+    def view_as(self, other) -> Tensor:
+        """:meth:`reshape` to ``other``'s shape."""
+        return self.reshape(other.shape)
+
+    def type_as(self, other) -> Tensor:
+        """This tensor in ``other``'s dtype."""
+        return self.to(other.dtype)
+
+    def square(self) -> Tensor:
+        """``self * self``."""
+        return self * self
+
+    def all(self) -> Tensor:
+        """True if every element is nonzero (a 0-d bool tensor, no gradient)."""
+        return Tensor(array_module(self.data).asarray(self.data.all()))
+
+    def any(self) -> Tensor:
+        """True if some element is nonzero (a 0-d bool tensor, no gradient)."""
+        return Tensor(array_module(self.data).asarray(self.data.any()))
+
+
+def where(condition, input, other) -> Tensor:
+    """``input`` where ``condition`` else ``other`` (all broadcast; numbers allowed)."""
+    cond = condition.data if isinstance(condition, Tensor) else None
+    if cond is None:
+        like = input if isinstance(input, Tensor) else other
+        cond = array_module(like.data).asarray(condition) if isinstance(like, Tensor) \
+            else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError("where: input or other must be a Tensor")
+    a = input if isinstance(input, Tensor) else other._operand(input)
+    b = other if isinstance(other, Tensor) else input._operand(other)
+    try:
+        np.broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"where: shapes do not broadcast: condition {tuple(cond.shape)}, "
+                         f"input {a.shape}, other {b.shape}") from None
+    check_same_device((cond, a.data, b.data), "where")
+    return S.Where.apply(a, b, cond=cond)
+
 
 def _rebuild(data, requires_grad):
     return Tensor(data, requires_grad=requires_grad)
@@ -718,45 +1087,14 @@ class _ToDevice(autograd.Function):
 
     def forward(self, a, target):
         self.back = device(autograd.device_name(a))
-        return _move(a, target)
+        return move(a, target)
 
     def backward(self, g):
-        return (_move(g, self.back),)
-
-
-def _as_cupy(a):
-    """A GPU array (CuPy, __cuda_array_interface__) as a CuPy array, no copy."""
-    from . import cuda
-    cp = cuda._require()[1]
-    return a if isinstance(a, cp.ndarray) else cp.asarray(a)
-
-
-def _move(a, target):
-    """``a`` copied to device ``target`` ('cpu', 'cuda' or 'cuda:N'); returned as is
-    when it is already there."""
-    target = device(target)
-    if target.type == "cpu":
-        return a if isinstance(a, np.ndarray) else a.get()
-    from . import cuda
-    cp = cuda._require()[1]
-    with cp.cuda.Device(target.index or 0):
-        # cupy.asarray would keep an array of another GPU where it is
-        return cp.array(a, copy=not (isinstance(a, cp.ndarray)
-                                     and a.device.id == (target.index or 0)))
+        return (move(g, self.back),)
 
 
 autograd._Tensor = Tensor  # the engine and Function.apply need the class without a cycle
 
-# The function API and dtypes (lg.exp, lg.sum, lg.float32, lg.bool, ...) live in ops.py and are
-# served from here by module __getattr__ (which `from .tensor import *` goes through): as
-# globals they would shadow the builtins sum/max/min/abs/bool/int/float this module uses.
-from . import ops as _ops  # noqa: E402  (also attaches x.exp(), x.sum(), ... to Tensor)
 
-__all__ = ["Tensor", "device", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled"] + list(_ops.__all__)
-
-
-def __getattr__(name):
-    if name in _ops.__all__:
-        return getattr(_ops, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["Tensor", "DimError", "device", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "where"]

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from loomgrad import _nn_kernels as nk
+    from loomgrad import kernels as nk
     from . import harness
 
     setup = harness.bench_setup(args)

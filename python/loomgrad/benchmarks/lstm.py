@@ -162,7 +162,8 @@ def _main_cuda(args, setup) -> int:
     import cupy as cp
     import numpy as np
 
-    from .. import _gpu_lstm, kernels
+    from .. import kernels
+    from ..kernels.gpu import lstm as _gpu_lstm
     from . import harness
 
     torch = setup.torch

@@ -15,8 +15,7 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .module import Module, StateDictError
 from .parameter import Parameter
 from . import utils
-from .rnn import LSTM, LSTMCell
-from .gru import GRU
+from .rnn import GRU, LSTM, LSTMCell
 from .sparse import Embedding
 from . import parallel
 from .parallel import DistributedDataParallel

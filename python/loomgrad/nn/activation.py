@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import functional as F
+from .functional._checks import _check_probability
 from .module import Module
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout"]
@@ -86,7 +87,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        F._check_probability("Dropout", p)
+        _check_probability("Dropout", p)
         self.p = float(p)
         self.inplace = inplace
 

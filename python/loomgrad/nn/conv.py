@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from . import init
-from .conv_ops import _pair, conv2d
+from ..kernels._args import pair
+from .functional.conv import conv2d
 from .module import Module
 from .parameter import Parameter
 
@@ -46,9 +47,9 @@ class Conv2d(Module):
         if self.out_channels % self.groups:
             raise ValueError(f"Conv2d: out_channels ({out_channels}) must be divisible by groups "
                              f"({groups})")
-        self.kernel_size = _pair("Conv2d", "kernel_size", kernel_size)
-        self.stride = _pair("Conv2d", "stride", stride)
-        self.dilation = _pair("Conv2d", "dilation", dilation)
+        self.kernel_size = pair("kernel_size", kernel_size, lo=1, fn="Conv2d")
+        self.stride = pair("stride", stride, lo=1, fn="Conv2d")
+        self.dilation = pair("dilation", dilation, lo=1, fn="Conv2d")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Conv2d: padding must be an int, a pair, 'valid' or 'same', "
@@ -58,7 +59,7 @@ class Conv2d(Module):
                                  "convolutions")
             self.padding = padding
         else:
-            self.padding = _pair("Conv2d", "padding", padding, low=0)
+            self.padding = pair("padding", padding, lo=0, fn="Conv2d")
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} is not supported "
                                       f"(only 'zeros')")

@@ -3,6 +3,7 @@ BCEWithLogitsLoss (wrappers of nn.functional)."""
 from __future__ import annotations
 
 from . import functional as F
+from .functional._checks import _check_reduction
 from .module import Module
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "HuberLoss", "BCELoss",
@@ -19,7 +20,7 @@ class _Loss(Module):
         name = type(self).__name__
         if size_average is not None or reduce is not None:
             raise TypeError(f"{name}: size_average and reduce are deprecated; use reduction=")
-        F._check_reduction(name, reduction)
+        _check_reduction(name, reduction)
         self.reduction = reduction
         for key, value in buffers.items():
             if value is not None:

@@ -6,7 +6,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..tensor import Tensor, _as_cupy, _move, _parse_device
+from ..device import as_cupy as _as_cupy, move as _move, parse_device as _parse_device
+from ..tensor import Tensor
 from .parameter import Parameter
 
 __all__ = ["Module", "StateDictError"]

@@ -1,7 +1,7 @@
 """Pooling modules: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (torch.nn's arguments and repr)."""
 from __future__ import annotations
 
-from .conv_ops import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .functional.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .module import Module
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]

@@ -1,16 +1,7 @@
-"""nn.LSTM and nn.LSTMCell (torch.nn's names, shapes, parameter names and init).
+"""nn.LSTM, nn.LSTMCell and nn.GRU (torch.nn's names, shapes, parameter names and init).
 
-Each layer and direction of an LSTM is ONE autograd node (``_LSTMSequence``)
-over the whole sequence, running the fused C++ kernels
-(:func:`loomgrad.kernels.lstm_sequence` / ``lstm_sequence_backward``), so the
-graph holds L*D nodes, not T*L*D cells.
-
-Several outputs from one node: loomgrad's ``Function`` returns one array, so
-the node returns y and keeps h_n / c_n aside; ``_LSTMStateOut`` nodes (inputs:
-y) hand those out. In backward a state node gives its gradient straight to
-the sequence node (``state_grads``) and sends a 0-d zero along its edge, so
-the sequence node still runs (after all its consumers, by the engine's
-topological order) without a full-size zero array for dy.
+The modules hold the parameters and check the arguments; the autograd nodes
+(one per layer and direction, on the fused kernels) are in nn/functional/rnn.py.
 """
 from __future__ import annotations
 
@@ -19,82 +10,15 @@ import numbers
 
 import numpy as np
 
-from .. import _lstm_kernels as K
-from ..autograd import Function, array_module, check_same_device
-from ..tensor import Tensor
 from . import functional as F
+from .functional.rnn import _check_input
 from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["LSTM", "LSTMCell"]
+__all__ = ["LSTM", "LSTMCell", "GRU"]
 
 
-# ----------------------------------------------------------------------------- autograd nodes
-class _LSTMSequence(Function):
-    """One layer-direction: inputs (x, h0, c0, w_ih, w_hh[, b_ih, b_hh]) -> y (T, N, H)."""
-
-    def forward(self, x, h0, c0, w_ih, w_hh, *biases, reverse=False, box=None):
-        b_ih, b_hh = biases if biases else (None, None)
-        y, h_n, c_n, saved = K.lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
-        self.saved = (saved,) if any(self.needs_input_grad) else ()
-        self.state_grads = {}
-        box.update(h=h_n, c=c_n)
-        return y
-
-    def backward(self, g):
-        (s,) = self.saved
-        need = self.needs_input_grad
-        dy = None if g.ndim == 0 else g  # a 0-d zero: only the final states were used
-        dx, dh0, dc0, dwi, dwh, dbi, dbh = K.lstm_sequence_backward(
-            dy, self.state_grads.pop("h", None), self.state_grads.pop("c", None), s,
-            need_input_grad=need[0], need_weight_grads=any(need[3:]))
-        grads = (dx, dh0, dc0, dwi, dwh, dbi, dbh)[:len(need)]
-        return tuple(gr if n else None for gr, n in zip(grads, need))
-
-
-class _LSTMCellNode(Function):
-    """One step: inputs (x, h, c, w_ih, w_hh[, b_ih, b_hh]) -> h' (N, H); c' aside."""
-
-    def forward(self, x, h, c, w_ih, w_hh, *biases, box=None):
-        b_ih, b_hh = biases if biases else (None, None)
-        h1, c1, saved = K.lstm_cell(x, h, c, w_ih, w_hh, b_ih, b_hh)
-        self.saved = (saved,) if any(self.needs_input_grad) else ()
-        self.state_grads = {}
-        box.update(c=c1)
-        return h1
-
-    def backward(self, g):
-        (s,) = self.saved
-        need = self.needs_input_grad
-        dh1 = None if g.ndim == 0 else g
-        dx, dh, dc, dwi, dwh, dbi, dbh = K.lstm_cell_backward(
-            dh1, self.state_grads.pop("c", None), s, need_input_grads=any(need[:3]),
-            need_weight_grads=any(need[3:]))
-        grads = (dx, dh, dc, dwi, dwh, dbi, dbh)[:len(need)]
-        return tuple(gr if n else None for gr, n in zip(grads, need))
-
-
-class _LSTMStateOut(Function):
-    """Hands out a side output (h_n or c_n) of the node behind ``y``."""
-
-    def forward(self, y, *, node, key, value):
-        self.node, self.key = node, key
-        return value
-
-    def backward(self, g):
-        prev = self.node.state_grads.get(self.key)
-        self.node.state_grads[self.key] = g if prev is None else prev + g
-        return (array_module(g).zeros((), g.dtype),)
-
-
-def _side_output(main: Tensor, key: str, value) -> Tensor:
-    if main.grad_fn is None:
-        return Tensor._wrap(value)
-    return _LSTMStateOut.apply(main, node=main.grad_fn, key=key, value=value)
-
-
-# ----------------------------------------------------------------------------- checks
 def _size(cls: str, name: str, v, minimum: int = 0) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
         raise TypeError(f"{cls}: {name} must be an int, got {type(v).__name__}")
@@ -103,99 +27,6 @@ def _size(cls: str, name: str, v, minimum: int = 0) -> int:
     return int(v)
 
 
-def _check_input(fn: str, name: str, x, weight: Tensor) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}: {name} must be a Tensor, got {type(x).__name__}")
-    if x.dtype != weight.dtype:
-        raise TypeError(f"{fn}: {name} has dtype {x.dtype} but the weights are {weight.dtype} "
-                        f"(convert with .float() / .double() or the module with .to(dtype))")
-    check_same_device((weight.data, x.data), fn)
-    return x
-
-
-def _zeros_state(shape, like: Tensor) -> Tensor:
-    """Zeros of ``like``'s dtype on its device (a default h0/c0 or bias)."""
-    return Tensor._wrap(array_module(like.data).zeros(shape, like.dtype))
-
-
-# ----------------------------------------------------------------------------- functional
-def lstm_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-              b_hh: Tensor | None = None):
-    """One LSTM step on the fused kernel: returns ``(h', c')``.
-
-    Shapes: input (N, I) or unbatched (I,); hx = (h, c), each (N, H) / (H,),
-    or None for zeros; w_ih (4H, I), w_hh (4H, H), b_ih / b_hh (4H,) or None.
-    Gate order (i, f, g, o), as torch.
-    """
-    fn = "lstm_cell"
-    _check_input(fn, "input", input, w_ih)
-    if w_hh.ndim != 2 or w_hh.shape[0] != 4 * w_hh.shape[1]:
-        raise ValueError(f"{fn}: w_hh must have shape (4*hidden, hidden), got {w_hh.shape}")
-    H = w_hh.shape[1]
-    if input.ndim not in (1, 2):
-        raise ValueError(f"{fn}: input must be 1-D (I,) or 2-D (N, I), got shape {input.shape}")
-    if tuple(w_ih.shape) != (4 * H, input.shape[-1]):
-        raise ValueError(f"{fn}: w_ih must have shape ({4 * H}, {input.shape[-1]}) for input "
-                         f"{input.shape}, got {w_ih.shape}")
-    unbatched = input.ndim == 1
-    x = input.unsqueeze(0) if unbatched else input
-    N = x.shape[0]
-    if hx is None:
-        h = c = _zeros_state((N, H), x)
-    else:
-        h, c = hx
-        for name, s in (("h", h), ("c", c)):
-            _check_input(fn, name, s, w_ih)
-            want = (H,) if unbatched else (N, H)
-            if tuple(s.shape) != want:
-                raise ValueError(f"{fn}: {name} must have shape {want} for input "
-                                 f"{input.shape}, got {s.shape}")
-        if unbatched:
-            h, c = h.unsqueeze(0), c.unsqueeze(0)
-    biases = [b for b in (b_ih, b_hh) if b is not None]
-    if len(biases) == 1:  # the kernel takes both or neither; a zero stands in
-        biases = [b_ih if b_ih is not None else _zeros_state((4 * H,), x),
-                  b_hh if b_hh is not None else _zeros_state((4 * H,), x)]
-    box = {}
-    h1 = _LSTMCellNode.apply(x, h, c, w_ih, w_hh, *biases, box=box)
-    c1 = _side_output(h1, "c", box["c"])
-    if unbatched:
-        return h1.squeeze(0), c1.squeeze(0)
-    return h1, c1
-
-
-def lstm_layers(x: Tensor, h0, c0, weights, num_layers: int, num_directions: int,
-                dropout: float = 0.0):
-    """The stacked LSTM on time-major x (T, N, I): one ``_LSTMSequence`` node per
-    layer and direction. ``weights[layer * D + d]`` = [w_ih, w_hh(, b_ih, b_hh)];
-    h0, c0 (L*D, N, H) Tensors or None (zeros); ``dropout`` between layers.
-    Returns (y (T, N, D*H), h_n, c_n (L*D, N, H))."""
-    L, D = num_layers, num_directions
-    N, H = x.shape[1], weights[0][1].shape[1]
-    zero = None
-    h_out, c_out = [], []
-    for layer in range(L):
-        ys = []
-        for d in range(D):
-            k = layer * D + d
-            if h0 is None:
-                if zero is None:
-                    zero = _zeros_state((N, H), x)
-                hk = ck = zero
-            else:
-                hk, ck = h0[k], c0[k]
-            box = {}
-            y = _LSTMSequence.apply(x, hk, ck, *weights[k], reverse=bool(d), box=box)
-            ys.append(y)
-            h_out.append(_side_output(y, "h", box["h"]))
-            c_out.append(_side_output(y, "c", box["c"]))
-        x = ys[0] if D == 1 else _cat(ys)
-        if dropout and layer < L - 1:
-            x = F.dropout(x, dropout, True)
-    return x, _stack(h_out), _stack(c_out)
-
-
-# ----------------------------------------------------------------------------- modules
 class LSTMCell(Module):
     """One LSTM step (torch.nn.LSTMCell): ``forward(input, (h, c)=None) -> (h', c')``.
 
@@ -230,56 +61,47 @@ class LSTMCell(Module):
             init.uniform_(p, -k, k)
 
     def forward(self, input, hx=None):
-        return lstm_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return F.lstm_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
 
-class LSTM(Module):
-    """Multi-layer LSTM (torch.nn.LSTM): ``forward(input, (h0, c0)=None) ->
-    (output, (h_n, c_n))``.
+class _RNNBase(Module):
+    """What LSTM and GRU share (torch's RNNBase): the stacked, optionally
+    bidirectional weights ``weight_ih_l{k}[_reverse]`` (G*H, in),
+    ``weight_hh_l{k}[_reverse]`` (G*H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
+    (G*H,) with G gates, U(-1/sqrt(H), 1/sqrt(H)) init, the argument checks and
+    the input layout (batch_first, unbatched)."""
 
-    Shapes: input (T, N, input_size), (N, T, input_size) with
-    ``batch_first``, or unbatched (T, input_size); h0, c0 and h_n, c_n
-    (num_layers * D, N, hidden_size) (no N when unbatched), D = 2 when
-    ``bidirectional``; output (T, N, D * hidden_size) (batch-first / unbatched
-    like the input). Parameters ``weight_ih_l{k}[_reverse]`` (4H, in),
-    ``weight_hh_l{k}[_reverse]`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
-    (4H,): torch's names, shapes and order, U(-1/sqrt(H), 1/sqrt(H)) init, so
-    a torch state_dict loads 1:1. ``dropout`` applies to the outputs of every
-    layer but the last while training. An empty sequence (T = 0) is refused,
-    like torch.
-    """
+    _GATES = 0  # set by each subclass
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, device=None, dtype=None):
+                 device=None, dtype=None):
         super().__init__()
-        self.input_size = _size("LSTM", "input_size", input_size)
-        self.hidden_size = _size("LSTM", "hidden_size", hidden_size, 1)
-        self.num_layers = _size("LSTM", "num_layers", num_layers, 1)
-        if proj_size:
-            raise NotImplementedError("LSTM: proj_size is not supported")
+        name = type(self).__name__
+        self.input_size = _size(name, "input_size", input_size)
+        self.hidden_size = _size(name, "hidden_size", hidden_size, 1)
+        self.num_layers = _size(name, "num_layers", num_layers, 1)
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) \
                 or not 0 <= dropout <= 1:
-            raise ValueError(f"LSTM: dropout must be a number in [0, 1], got {dropout!r}")
+            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
-        self.proj_size = 0
         dt = np.dtype(np.float32 if dtype is None else dtype)
         if dt.kind != "f":
-            raise TypeError(f"LSTM: dtype must be a floating-point dtype, got {dt}")
-        H, D = self.hidden_size, self.num_directions
+            raise TypeError(f"{name}: dtype must be a floating-point dtype, got {dt}")
+        G, H, D = self._GATES, self.hidden_size, self.num_directions
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else H * D
             for d in range(D):
                 sfx = self._suffix(layer, d)
-                setattr(self, "weight_ih" + sfx, Parameter(np.empty((4 * H, in_size), dt)))
-                setattr(self, "weight_hh" + sfx, Parameter(np.empty((4 * H, H), dt)))
+                setattr(self, "weight_ih" + sfx, Parameter(np.empty((G * H, in_size), dt)))
+                setattr(self, "weight_hh" + sfx, Parameter(np.empty((G * H, H), dt)))
                 if self.bias:
-                    setattr(self, "bias_ih" + sfx, Parameter(np.empty((4 * H,), dt)))
-                    setattr(self, "bias_hh" + sfx, Parameter(np.empty((4 * H,), dt)))
+                    setattr(self, "bias_ih" + sfx, Parameter(np.empty((G * H,), dt)))
+                    setattr(self, "bias_hh" + sfx, Parameter(np.empty((G * H,), dt)))
         self.reset_parameters()
         if device is not None:
             self.to(device)
@@ -297,17 +119,25 @@ class LSTM(Module):
         for p in self.parameters():
             init.uniform_(p, -k, k)
 
-    def _weights(self, layer: int, d: int):
-        sfx = self._suffix(layer, d)
-        w = [getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx)]
-        if self.bias:
-            w += [getattr(self, "bias_ih" + sfx), getattr(self, "bias_hh" + sfx)]
-        return w
+    def flatten_parameters(self) -> None:
+        """A no-op, as on torch's CPU (the kernels need no flat weight buffer)."""
 
-    def forward(self, input, hx=None):
-        fn = "LSTM"
-        w0 = self.weight_ih_l0
-        _check_input(fn, "input", input, w0)
+    def _all_weights(self):
+        """[w_ih, w_hh(, b_ih, b_hh)] for each layer and direction, layer-major."""
+        out = []
+        for layer in range(self.num_layers):
+            for d in range(self.num_directions):
+                sfx = self._suffix(layer, d)
+                w = [getattr(self, "weight_ih" + sfx), getattr(self, "weight_hh" + sfx)]
+                if self.bias:
+                    w += [getattr(self, "bias_ih" + sfx), getattr(self, "bias_hh" + sfx)]
+                out.append(w)
+        return out
+
+    def _time_major(self, input):
+        """(x (T, N, I), unbatched) from the caller's layout, after the checks."""
+        fn = type(self).__name__
+        _check_input(fn, "input", input, self.weight_ih_l0)
         if input.ndim not in (2, 3):
             raise ValueError(f"{fn}: input must be 3-D (T, N, I) / (N, T, I) or 2-D unbatched "
                              f"(T, I), got shape {input.shape}")
@@ -315,38 +145,28 @@ class LSTM(Module):
             raise ValueError(f"{fn}: input's last dim must be input_size={self.input_size}, got "
                              f"shape {input.shape}")
         unbatched = input.ndim == 2
-        if unbatched:
-            x = input.unsqueeze(1)
-        else:
-            x = input.transpose(0, 1) if self.batch_first else input
-        T, N = x.shape[0], x.shape[1]
-        if T == 0:
+        x = input.unsqueeze(1) if unbatched else \
+            (input.transpose(0, 1) if self.batch_first else input)
+        if x.shape[0] == 0:
             raise ValueError(f"{fn}: expected a non-empty sequence, got input of shape "
                              f"{input.shape} (T = 0)")
+        return x, unbatched
+
+    def _state(self, name: str, s, input, unbatched: bool, N: int):
+        """A given initial state, checked, as (L*D, N, H)."""
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
-        state_shape = (L * D, N, H)
-        if hx is None:
-            h0 = c0 = None
-        else:
-            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise TypeError(f"{fn}: hx must be a tuple (h0, c0)")
-            h0, c0 = hx
-            want = (L * D, H) if unbatched else state_shape
-            for name, s in (("h0", h0), ("c0", c0)):
-                _check_input(fn, name, s, w0)
-                if tuple(s.shape) != want:
-                    raise ValueError(f"{fn}: {name} must have shape {want} for input "
-                                     f"{input.shape}, got {s.shape}")
-            if unbatched:
-                h0, c0 = h0.unsqueeze(1), c0.unsqueeze(1)
-        weights = [self._weights(layer, d) for layer in range(L) for d in range(D)]
-        x, h_n, c_n = lstm_layers(x, h0, c0, weights, L, D,
-                                  self.dropout if self.training else 0.0)
+        fn = type(self).__name__
+        want = (L * D, H) if unbatched else (L * D, N, H)
+        _check_input(fn, name, s, self.weight_ih_l0)
+        if tuple(s.shape) != want:
+            raise ValueError(f"{fn}: {name} must have shape {want} for input {input.shape}, "
+                             f"got {s.shape}")
+        return s.unsqueeze(1) if unbatched else s
+
+    def _output(self, x, unbatched: bool):
         if unbatched:
-            return x.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
-        if self.batch_first:
-            x = x.transpose(0, 1)
-        return x, (h_n, c_n)
+            return x.squeeze(1)
+        return x.transpose(0, 1) if self.batch_first else x
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -363,11 +183,65 @@ class LSTM(Module):
         return s
 
 
-def _cat(ts):
-    from .. import ops
-    return ops.cat(ts, 2)
+class LSTM(_RNNBase):
+    """Multi-layer LSTM (torch.nn.LSTM): ``forward(input, (h0, c0)=None) ->
+    (output, (h_n, c_n))``.
+
+    Shapes: input (T, N, input_size), (N, T, input_size) with
+    ``batch_first``, or unbatched (T, input_size); h0, c0 and h_n, c_n
+    (num_layers * D, N, hidden_size) (no N when unbatched), D = 2 when
+    ``bidirectional``; output (T, N, D * hidden_size) (batch-first / unbatched
+    like the input). Parameters ``weight_ih_l{k}[_reverse]`` (4H, in),
+    ``weight_hh_l{k}[_reverse]`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}``
+    (4H,): torch's names, shapes and order, U(-1/sqrt(H), 1/sqrt(H)) init, so
+    a torch state_dict loads 1:1. ``dropout`` applies to the outputs of every
+    layer but the last while training. An empty sequence (T = 0) is refused,
+    like torch.
+    """
+
+    _GATES = 4
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, device=None, dtype=None):
+        if proj_size:
+            raise NotImplementedError("LSTM: proj_size is not supported")
+        self.proj_size = 0
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype)
+
+    def forward(self, input, hx=None):
+        x, unbatched = self._time_major(input)
+        h0 = c0 = None
+        if hx is not None:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError("LSTM: hx must be a tuple (h0, c0)")
+            N = x.shape[1]
+            h0 = self._state("h0", hx[0], input, unbatched, N)
+            c0 = self._state("c0", hx[1], input, unbatched, N)
+        x, h_n, c_n = F.lstm_layers(x, h0, c0, self._all_weights(), self.num_layers,
+                                    self.num_directions, self.dropout if self.training else 0.0)
+        if unbatched:
+            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
+        return self._output(x, unbatched), (h_n, c_n)
 
 
-def _stack(ts):
-    from .. import ops
-    return ops.stack(ts, 0)
+class GRU(_RNNBase):
+    """Multi-layer GRU (torch.nn.GRU): ``forward(input, h0=None) -> (output, h_n)``.
+
+    Shapes as :class:`~loomgrad.nn.LSTM` without the cell state: input
+    (T, N, I), (N, T, I) with ``batch_first`` or unbatched (T, I); h0 and h_n
+    (num_layers * D, N, H); output (T, N, D * H). Parameters
+    ``weight_ih_l{k}[_reverse]`` (3H, in), ``weight_hh_l{k}[_reverse]`` (3H, H),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3H,), gate order (r, z, n), U(-1/sqrt(H),
+    1/sqrt(H)) init: a torch state_dict loads 1:1.
+    """
+
+    _GATES = 3
+
+    def forward(self, input, hx=None):
+        x, unbatched = self._time_major(input)
+        h0 = None if hx is None else self._state("hx", hx, input, unbatched, x.shape[1])
+        x, h_n = F.gru_layers(x, h0, self._all_weights(), self.num_layers, self.num_directions,
+                              self.dropout if self.training else 0.0)
+        return self._output(x, unbatched), (h_n.squeeze(1) if unbatched else h_n)

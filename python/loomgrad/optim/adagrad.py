@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import array_module
-from ..tensor import _move
+from ..device import move as _move
 from .optimizer import Optimizer, _check_number, _params_with_grad
 
 __all__ = ["Adagrad"]

@@ -7,7 +7,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..tensor import Tensor, _move
+from ..device import move as _move
+from ..tensor import Tensor
 
 __all__ = ["Optimizer"]
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import no_grad
+from ..tensor import Tensor
+
 __all__ = ["gradcheck"]
 
 
 def _outputs(out):
     """The floating Tensors in fn's result (a Tensor or a tuple/namedtuple of them)."""
-    from ..tensor import Tensor
     outs = out if isinstance(out, (tuple, list)) else (out,)
     return [o for o in outs if isinstance(o, Tensor) and o.dtype.kind == "f"]
 
@@ -24,8 +26,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, grad_output=None, seed
     rtol * |numeric|`` everywhere; returns True, or raises AssertionError
     naming the input index and the largest error.
     """
-    from ..tensor import Tensor
-    from ..autograd import no_grad
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
     xs = []

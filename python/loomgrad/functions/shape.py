@@ -1,6 +1,6 @@
 """Differentiable shape ops: reshape, permute, expand, indexing, cat/stack, where.
 
-Same contract as :mod:`loomgrad.functional`: ``forward`` on raw arrays,
+Same contract as functions/elementwise.py: ``forward`` on raw arrays,
 ``backward`` returns one gradient per input shaped like that input, and never
 writes into the incoming gradient.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import Function, array_module, check_same_device
-from .functional import unbroadcast
+from ..autograd import Function, array_module, check_same_device
+from .elementwise import unbroadcast
 
 
 class Reshape(Function):

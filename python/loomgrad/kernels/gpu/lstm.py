@@ -1,5 +1,4 @@
-"""GPU half of the raw LSTM kernels (``loomgrad._lstm_kernels`` routes GPU
-arrays here): the same signatures, shapes, saved objects and errors as the
+"""GPU half of the raw LSTM kernels (kernels/lstm.py routes GPU arrays here): the same signatures, shapes, saved objects and errors as the
 CPU functions, float32 only, on CuPy's current stream.
 
 Arrays may be CuPy arrays or any GPU array (``__cuda_array_interface__``,
@@ -18,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 
-from . import _gpu
+from .._saved import CellSaved, SequenceSaved
+from . import arrays
 
 __all__ = ["lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward",
            "forced_path", "last_path", "last_backward_path"]
@@ -50,14 +50,9 @@ def forced_path(path):
         _mode = old
 
 
-def _saved_types():
-    from . import _lstm_kernels  # not at module top: _lstm_kernels imports this module
-    return _lstm_kernels.CellSaved, _lstm_kernels.SequenceSaved
-
-
 def _arr(fn, name, a, shape, x):
     """``a`` as a C-contiguous float32 CuPy array of ``shape`` (None stays None)."""
-    a = _gpu.float_array(fn, name, a)
+    a = arrays.float_array(fn, name, a)
     if a is not None and tuple(a.shape) != tuple(shape):
         raise ValueError(f"{fn}: {name} must have shape {tuple(shape)} (from x "
                          f"{tuple(x.shape)}), got {tuple(a.shape)}")
@@ -65,7 +60,7 @@ def _arr(fn, name, a, shape, x):
 
 
 def _input(fn, x, ndim):
-    x = _gpu.float_array(fn, "x", x)
+    x = arrays.float_array(fn, "x", x)
     if x.ndim != ndim:
         want = "2-D (N, I)" if ndim == 2 else "3-D (T, N, I)"
         raise ValueError(f"{fn}: x must be {want}, got shape {tuple(x.shape)}")
@@ -74,7 +69,7 @@ def _input(fn, x, ndim):
 
 def _weights(fn, x, w_ih, w_hh, b_ih, b_hh):
     """(w_ih, w_hh, b_ih, b_hh, H) checked against x's last dimension."""
-    w_hh = _gpu.float_array(fn, "w_hh", w_hh)
+    w_hh = arrays.float_array(fn, "w_hh", w_hh)
     if w_hh.ndim != 2 or w_hh.shape[0] != 4 * w_hh.shape[1]:
         raise ValueError(f"{fn}: w_hh must have shape (4*hidden, hidden), got "
                          f"{tuple(w_hh.shape)}")
@@ -86,7 +81,7 @@ def _weights(fn, x, w_ih, w_hh, b_ih, b_hh):
 
 def _state(fn, name, s, shape, x):
     if s is None:
-        _, cp = _gpu.require()
+        _, cp = arrays.require()
         return cp.zeros(shape, cp.float32)
     return _arr(fn, name, s, shape, x)
 
@@ -94,7 +89,7 @@ def _state(fn, name, s, shape, x):
 def _outputs(shapes, flags=None):
     """One new float32 array per shape; None where the matching flag is false."""
     flags = [True] * len(shapes) if flags is None else flags
-    return [_gpu.empty(s) if f else None for s, f in zip(shapes, flags)]
+    return [arrays.empty(s) if f else None for s, f in zip(shapes, flags)]
 
 
 def _grads(dx, dh, dc, dw_ih, dw_hh, db):
@@ -104,17 +99,16 @@ def _grads(dx, dh, dc, dw_ih, dw_hh, db):
 def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     """One LSTM step on GPU arrays (see ``loomgrad.kernels.lstm_cell``)."""
     fn = "lstm_cell"
-    mod, _ = _gpu.require()
+    mod, _ = arrays.require()
     x = _input(fn, x, 2)
     N, I = x.shape
     w_ih, w_hh, b_ih, b_hh, H = _weights(fn, x, w_ih, w_hh, b_ih, b_hh)
     h = _state(fn, "h", h, (N, H), x)
     c = _state(fn, "c", c, (N, H), x)
     h1, c1, gates = _outputs([(N, H), (N, H), (N, 4 * H)])
-    p = _gpu.ptr
+    p = arrays.ptr
     mod.lstm_cell_forward(N, I, H, p(x), p(h), p(c), p(w_ih), p(w_hh), p(b_ih), p(b_hh), p(h1),
-                          p(c1), p(gates), _gpu.stream())
-    CellSaved, _ = _saved_types()
+                          p(c1), p(gates), arrays.stream())
     saved = CellSaved(x=x, h=h, c=c, w_ih=w_ih, w_hh=w_hh, gates=gates, c_out=c1,
                       has_bias=b_ih is not None or b_hh is not None)
     return h1, c1, saved
@@ -123,7 +117,7 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
 def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight_grads=True):
     """Gradients of :func:`lstm_cell` (see ``loomgrad.kernels.lstm_cell_backward``)."""
     fn = "lstm_cell_backward"
-    mod, _ = _gpu.require()
+    mod, _ = arrays.require()
     s = saved
     N, I = s.x.shape
     H = s.w_hh.shape[1]
@@ -133,10 +127,10 @@ def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight
     dgates, dx, dh, dc, dw_ih, dw_hh, db = _outputs(
         [(N, 4 * H), (N, I), (N, H), (N, H), (4 * H, I), (4 * H, H), (4 * H,)],
         [True] + [bool(need_input_grads)] * 3 + [wb, wb, wb and s.has_bias])
-    p = _gpu.ptr
+    p = arrays.ptr
     mod.lstm_cell_backward(N, I, H, p(dh_out), p(dc_out), p(s.x), p(s.h), p(s.c), p(s.w_ih),
                            p(s.w_hh), p(s.gates), p(s.c_out), p(dgates), p(dx), p(dh), p(dc),
-                           p(dw_ih), p(dw_hh), p(db), _gpu.stream())
+                           p(dw_ih), p(dw_hh), p(db), arrays.stream())
     return _grads(dx, dh, dc, dw_ih, dw_hh, db)
 
 
@@ -145,19 +139,18 @@ def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     ``loomgrad.kernels.lstm_sequence``); sets ``last_path``."""
     global last_path
     fn = "lstm_sequence"
-    mod, _ = _gpu.require()
+    mod, _ = arrays.require()
     x = _input(fn, x, 3)
     T, N, I = x.shape
     w_ih, w_hh, b_ih, b_hh, H = _weights(fn, x, w_ih, w_hh, b_ih, b_hh)
     h0 = _state(fn, "h0", h0, (N, H), x)
     c0 = _state(fn, "c0", c0, (N, H), x)
     y, h_n, c_n, gates, cs = _outputs([(T, N, H), (N, H), (N, H), (T, N, 4 * H), (T, N, H)])
-    p = _gpu.ptr
+    p = arrays.ptr
     path = mod.lstm_sequence_forward(T, N, I, H, bool(reverse), p(x), p(h0), p(c0), p(w_ih),
                                      p(w_hh), p(b_ih), p(b_hh), p(y), p(h_n), p(c_n), p(gates),
-                                     p(cs), _mode, _gpu.stream())
+                                     p(cs), _mode, arrays.stream())
     last_path = _PATHS[path]
-    _, SequenceSaved = _saved_types()
     saved = SequenceSaved(x=x, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, y=y, gates=gates, cs=cs,
                           reverse=bool(reverse), has_bias=b_ih is not None or b_hh is not None)
     return y, h_n, c_n, saved
@@ -168,7 +161,7 @@ def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_wei
     ``loomgrad.kernels.lstm_sequence_backward``); sets ``last_backward_path``."""
     global last_backward_path
     fn = "lstm_sequence_backward"
-    mod, _ = _gpu.require()
+    mod, _ = arrays.require()
     s = saved
     T, N, I = s.x.shape
     H = s.w_hh.shape[1]
@@ -180,11 +173,11 @@ def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_wei
         [(T, N, 4 * H), (T, N, I), (N, H), (N, H), (4 * H, I), (4 * H, H), (4 * H,)],
         [True, bool(need_input_grad), True, True, wb, wb, wb and s.has_bias])
     n_ws = mod.lstm_sequence_backward_workspace(T, N, I, H)
-    ws = _gpu.empty((n_ws,)) if n_ws > 0 else None  # split-K partial products
-    p = _gpu.ptr
+    ws = arrays.empty((n_ws,)) if n_ws > 0 else None  # split-K partial products
+    p = arrays.ptr
     path = mod.lstm_sequence_backward(
         T, N, I, H, s.reverse, p(dy), p(dh_n), p(dc_n), p(s.x), p(s.h0), p(s.c0), p(s.w_ih),
         p(s.w_hh), p(s.y), p(s.gates), p(s.cs), p(dgates), p(dx), p(dh0), p(dc0), p(dw_ih),
-        p(dw_hh), p(db), p(ws), n_ws, _mode, _gpu.stream())
+        p(dw_hh), p(db), p(ws), n_ws, _mode, arrays.stream())
     last_backward_path = _PATHS[path]
     return _grads(dx, dh0, dc0, dw_ih, dw_hh, db)

@@ -1,32 +1,15 @@
-"""Raw kernels on arrays, without the Tensor type.
-
-NumPy arrays run on the C++/OpenMP kernels (``loomgrad._cpu``); CuPy arrays
-(or any GPU array exposing ``__cuda_array_interface__``) run on the CUDA
-kernels (``loomgrad._cuda``) on CuPy's current stream. Outputs are allocated
-here with ``numpy.empty`` / ``cupy.empty`` unless ``out=`` is given.
-
-Inputs that are not C-contiguous are copied to contiguous memory first
-(a Fortran-ordered matrix is instead passed transposed, without a copy);
-an ``out=`` array must be C-contiguous, writeable and of the right dtype
-and shape, or a ValueError/TypeError says what is wrong.
-"""
+"""GEMM on NumPy arrays (our C++ kernels) and GPU arrays (our CUDA SGEMM, kernels/gpu/gemm.py)."""
 from __future__ import annotations
 
 import numpy as np
 
-from . import _alloc, _cpu
+from .. import _cpu, backends
+from . import _alloc
+from ._args import check_float, gemm_out_shape
+from .gpu import gemm as gpu_gemm
+from .gpu.arrays import any_gpu
 
 __all__ = ["gemm", "matmul"]
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _check_float_array(name: str, x) -> None:
-    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
-        raise TypeError(f"{name}: expected a numpy or cupy array, got {type(x).__name__}")
-    if np.dtype(x.dtype) not in _FLOAT_DTYPES:
-        raise TypeError(f"{name}: expected float32 or float64, got dtype {x.dtype} "
-                        f"with shape {tuple(x.shape)}")
 
 
 def _matrix_operand(name: str, x: np.ndarray, trans: bool):
@@ -38,22 +21,6 @@ def _matrix_operand(name: str, x: np.ndarray, trans: bool):
         return x.T, not trans
     return _alloc.contiguous(name, x), trans
 
-
-def _gemm_out_shape(a, b, trans_a: bool, trans_b: bool) -> tuple:
-    """(M, N) or (batch, M, N) for op(a) @ op(b) on 2-D/3-D operands (CPU and
-    GPU alike), or a ValueError naming both shapes."""
-    M = a.shape[-1] if trans_a else a.shape[-2]
-    N = b.shape[-2] if trans_b else b.shape[-1]
-    ka = a.shape[-2] if trans_a else a.shape[-1]
-    kb = b.shape[-1] if trans_b else b.shape[-2]
-    if ka != kb:
-        raise ValueError(f"gemm: inner dimensions differ: op(a) is {M}x{ka}, op(b) is {kb}x{N} "
-                         f"(a {tuple(a.shape)}{'ᵀ' if trans_a else ''}, "
-                         f"b {tuple(b.shape)}{'ᵀ' if trans_b else ''})")
-    batch = [x.shape[0] for x in (a, b) if x.ndim == 3]
-    if batch and len(set(batch) - {1}) > 1:
-        raise ValueError(f"gemm: batch sizes differ: a {tuple(a.shape)}, b {tuple(b.shape)}")
-    return (M, N) if not batch else (max(batch), M, N)
 
 
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
@@ -74,14 +41,11 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
     ``beta`` is only used with ``out``: ``beta == 0`` overwrites ``out``
     without reading it.
     """
-    from ._gpu import any_gpu
-
     if any_gpu(a, b):  # CuPy, __cuda_array_interface__ or DLPack (torch.cuda): our CUDA kernels
-        from . import backends, cuda
-        return cuda._gemm(a, b, trans_a, trans_b, alpha, beta, out,
-                          allow_tf32=backends.cuda.matmul.allow_tf32)
-    _check_float_array("a", a)
-    _check_float_array("b", b)
+        return gpu_gemm.gemm(a, b, trans_a, trans_b, alpha, beta, out,
+                             allow_tf32=backends.cuda.matmul.allow_tf32)
+    check_float("a", a)
+    check_float("b", b)
     if a.dtype != b.dtype:
         raise TypeError(f"gemm: a and b must have the same dtype, got {a.dtype} "
                         f"{tuple(a.shape)} and {b.dtype} {tuple(b.shape)}")
@@ -93,7 +57,7 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
                         f"{type(a).__name__} and {type(b).__name__}")
     a, trans_a = _matrix_operand("a", a, bool(trans_a))
     b, trans_b = _matrix_operand("b", b, bool(trans_b))
-    out_shape = _gemm_out_shape(a, b, trans_a, trans_b)
+    out_shape = gemm_out_shape(a, b, trans_a, trans_b)
     if out is None:
         out = _alloc.empty("out", out_shape, a.dtype)
         beta = 0.0
@@ -117,7 +81,3 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
 def matmul(a, b, out=None):
     """``a @ b`` for 2-D or 3-D arrays on our GEMM (see :func:`gemm`)."""
     return gemm(a, b, out=out)
-
-
-from ._nn_kernels import *  # noqa: E402,F401,F403  (conv2d, pooling, softmax, cross-entropy)
-from ._lstm_kernels import *  # noqa: E402,F401,F403  (lstm_cell, lstm_sequence and their backwards)

@@ -2,7 +2,7 @@
 csrc/cuda/softmax_xent.cu).
 
 Same signatures, shapes and errors as the CPU functions in
-:mod:`loomgrad._nn_kernels` (which route GPU arrays here). float32 only;
+kernels/conv.py, pool.py and xent.py (which route GPU arrays here). float32 only;
 outputs and workspaces come from CuPy's pool and the kernels run on CuPy's
 current stream. Class indices are checked inside the kernels, which never
 read with a bad one and set a flag instead; the flag is read back after the
@@ -17,19 +17,18 @@ import numbers
 
 import numpy as np
 
-from . import _gpu
+from .. import _args
+from . import arrays
 
 
 def _softmax_fwd(fn, x, log):
-    from . import _nn_kernels as nk
-
-    cuda, _ = _gpu.require()
-    x = _gpu.float_array(fn, "x", x)
-    out = _gpu.empty(x.shape)
+    cuda, _ = arrays.require()
+    x = arrays.float_array(fn, "x", x)
+    out = arrays.empty(x.shape)
     if x.size:
-        rows = nk._rows("x", x)
-        cuda.softmax_forward(rows.shape[0], rows.shape[1], _gpu.ptr(x), _gpu.ptr(out), log,
-                             _gpu.stream())
+        rows = _args.rows("x", x)
+        cuda.softmax_forward(rows.shape[0], rows.shape[1], arrays.ptr(x), arrays.ptr(out), log,
+                             arrays.stream())
     return out
 
 
@@ -44,18 +43,16 @@ def log_softmax(x):
 
 
 def _softmax_bwd(fn, grad_out, out, log):
-    from . import _nn_kernels as nk
-
-    cuda, _ = _gpu.require()
-    out = _gpu.float_array(fn, "out", out)
-    grad_out = _gpu.float_array(fn, "grad_out", grad_out)
+    cuda, _ = arrays.require()
+    out = arrays.float_array(fn, "out", out)
+    grad_out = arrays.float_array(fn, "grad_out", grad_out)
     if grad_out.shape != out.shape:
         raise ValueError(f"grad_out: expected shape {out.shape} (like out), got {grad_out.shape}")
-    dx = _gpu.empty(out.shape)
+    dx = arrays.empty(out.shape)
     if out.size:
-        rows = nk._rows("out", out)
-        cuda.softmax_backward(rows.shape[0], rows.shape[1], _gpu.ptr(out), _gpu.ptr(grad_out),
-                              _gpu.ptr(dx), log, _gpu.stream())
+        rows = _args.rows("out", out)
+        cuda.softmax_backward(rows.shape[0], rows.shape[1], arrays.ptr(out), arrays.ptr(grad_out),
+                              arrays.ptr(dx), log, arrays.stream())
     return dx
 
 
@@ -73,20 +70,13 @@ def _xent_args(fn, logits, target, weight, reduction, label_smoothing, ignore_in
     """The CPU ``_xent_args`` and the CPU binding's checks, on GPU arrays:
     (logits (N, C), int64 target or None, float32 target_prob or None,
     weight or None, label_smoothing, ignore_index, unbatched)."""
-    from . import _nn_kernels as nk
-
-    _, cp = _gpu.require()
-    logits = _gpu.float_array(fn, "logits", logits)
-    if reduction not in nk._REDUCTIONS:
-        raise ValueError(f"reduction must be one of {nk._REDUCTIONS}, got {reduction!r}")
-    ls = float(label_smoothing)
-    if not 0.0 <= ls <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    ignore_index = nk._int("ignore_index", ignore_index)
+    _, cp = arrays.require()
+    logits = arrays.float_array(fn, "logits", logits)
+    reduction, ls, ignore_index = _args.xent_options(reduction, label_smoothing, ignore_index)
     if isinstance(target, numbers.Number) and not isinstance(target, bool):
         target = cp.asarray(target)  # a 0-d class index for unbatched logits
     else:
-        target = _gpu._as_cupy(fn, "target", target)
+        target = arrays.as_cupy(fn, "target", target)
     if logits.ndim not in (1, 2):
         raise ValueError(f"logits: expected a 2-D (N, C) or 1-D (C,) array, got shape "
                          f"{logits.shape}")
@@ -96,12 +86,12 @@ def _xent_args(fn, logits, target, weight, reduction, label_smoothing, ignore_in
     N, C = logits.shape
     index = prob = None
     if np.issubdtype(target.dtype, np.integer):
-        index = _gpu.int_array(fn, "target", target)
+        index = arrays.int_array(fn, "target", target)
         if index.shape != (N,):
             raise ValueError(f"target: expected shape {(N,)} (class indices, one per row of "
                              f"logits), got {index.shape}")
     elif np.issubdtype(target.dtype, np.floating):
-        prob = _gpu.float_array(fn, "target", target.astype(cp.float32, copy=False))
+        prob = arrays.float_array(fn, "target", target.astype(cp.float32, copy=False))
         if prob.shape != (N, C):
             raise ValueError(f"target: expected shape {(N, C)} (class probabilities, like "
                              f"logits), got {prob.shape}")
@@ -109,7 +99,7 @@ def _xent_args(fn, logits, target, weight, reduction, label_smoothing, ignore_in
         raise TypeError(f"target: expected integer class indices or float probabilities, "
                         f"got dtype {target.dtype}")
     if weight is not None:
-        weight = _gpu.float_array(fn, "weight", weight)
+        weight = arrays.float_array(fn, "weight", weight)
         if weight.shape != (C,):
             raise ValueError(f"weight: expected shape {(C,)} (one per class), got {weight.shape}")
     if index is not None and N and not C:  # no kernel runs: every index must be ignored
@@ -121,7 +111,7 @@ def _raise_bad_target(index, C, ignore_index):
     """The CPU kernel's ValueError for the first class index that is neither
     in [0, C) nor ignore_index, if there is one (the slow path: after a
     kernel raised its flag, or when C == 0)."""
-    _, cp = _gpu.require()
+    _, cp = arrays.require()
     bad = (index != ignore_index) & ((index < 0) | (index >= C))
     if bool(bad.any()):
         i = int(cp.argmax(bad))
@@ -138,23 +128,23 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
                           label_smoothing=0.0):
     """GPU :func:`loomgrad.kernels.softmax_cross_entropy`; mean/sum are
     deterministic (per-row losses summed in double by one block)."""
-    cuda, _ = _gpu.require()
+    cuda, _ = arrays.require()
     logits, index, prob, weight, ls, ii, unbatched = _xent_args(
         "softmax_cross_entropy", logits, target, weight, reduction, label_smoothing,
         ignore_index)
     n, C = logits.shape
     none = reduction == "none"
-    loss = _gpu.empty((n,) if none else ())
+    loss = arrays.empty((n,) if none else ())
     if n == 0 or C == 0:  # empty sums; an empty mean is NaN (as the CPU kernel)
         loss.fill(np.nan if reduction == "mean" else 0.0)
     else:
-        ws = None if none else _gpu.empty((2, n), np.float64)
-        flag = _gpu.empty((1,), np.int32)  # zeroed by the launcher
-        cuda.softmax_xent_forward(n, C, _gpu.ptr(logits), _gpu.ptr(index), _gpu.ptr(prob),
-                                  _gpu.ptr(weight), ii, reduction, ls, _gpu.ptr(loss),
-                                  0 if ws is None else _gpu.ptr(ws[0]),
-                                  0 if ws is None else _gpu.ptr(ws[1]), _gpu.ptr(flag),
-                                  _gpu.stream())
+        ws = None if none else arrays.empty((2, n), np.float64)
+        flag = arrays.empty((1,), np.int32)  # zeroed by the launcher
+        cuda.softmax_xent_forward(n, C, arrays.ptr(logits), arrays.ptr(index), arrays.ptr(prob),
+                                  arrays.ptr(weight), ii, reduction, ls, arrays.ptr(loss),
+                                  0 if ws is None else arrays.ptr(ws[0]),
+                                  0 if ws is None else arrays.ptr(ws[1]), arrays.ptr(flag),
+                                  arrays.stream())
         _check_flag(flag, index, C, ii)
     if unbatched and none:
         loss = loss.reshape(())
@@ -162,11 +152,11 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
 
 
 def _grad_loss(fn, grad_loss, n, reduction):
-    _, cp = _gpu.require()
-    if not _gpu.is_gpu_array(grad_loss) and np.ndim(grad_loss) == 0:
+    _, cp = arrays.require()
+    if not arrays.is_gpu_array(grad_loss) and np.ndim(grad_loss) == 0:
         g = cp.asarray(np.asarray(grad_loss, dtype=np.float32))
     else:
-        g = cp.ascontiguousarray(_gpu._as_cupy(fn, "grad_loss", grad_loss), dtype=cp.float32)
+        g = cp.ascontiguousarray(arrays.as_cupy(fn, "grad_loss", grad_loss), dtype=cp.float32)
     if reduction == "none":
         g = g.reshape((n,)) if g.size == n else g
         if g.shape != (n,):
@@ -183,19 +173,19 @@ def _grad_loss(fn, grad_loss, n, reduction):
 def softmax_cross_entropy_backward(grad_loss, logits, target, weight=None, ignore_index=-100,
                                    reduction="mean", label_smoothing=0.0):
     """GPU :func:`loomgrad.kernels.softmax_cross_entropy_backward`."""
-    cuda, _ = _gpu.require()
+    cuda, _ = arrays.require()
     fn = "softmax_cross_entropy_backward"
     logits, index, prob, weight, ls, ii, unbatched = _xent_args(
         fn, logits, target, weight, reduction, label_smoothing, ignore_index)
     n, C = logits.shape
     g = _grad_loss(fn, grad_loss, n, reduction)
-    dx = _gpu.empty((n, C))
+    dx = arrays.empty((n, C))
     if n and C:
-        scalars = _gpu.empty((2,))
-        flag = _gpu.empty((1,), np.int32)  # zeroed by the launcher
-        cuda.softmax_xent_backward(n, C, _gpu.ptr(g), _gpu.ptr(logits), _gpu.ptr(index),
-                                   _gpu.ptr(prob), _gpu.ptr(weight), ii, reduction, ls,
-                                   _gpu.ptr(dx), _gpu.ptr(scalars), _gpu.ptr(flag),
-                                   _gpu.stream())
+        scalars = arrays.empty((2,))
+        flag = arrays.empty((1,), np.int32)  # zeroed by the launcher
+        cuda.softmax_xent_backward(n, C, arrays.ptr(g), arrays.ptr(logits), arrays.ptr(index),
+                                   arrays.ptr(prob), arrays.ptr(weight), ii, reduction, ls,
+                                   arrays.ptr(dx), arrays.ptr(scalars), arrays.ptr(flag),
+                                   arrays.stream())
         _check_flag(flag, index, C, ii)
     return dx[0] if unbatched else dx

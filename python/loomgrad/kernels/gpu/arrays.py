@@ -1,8 +1,7 @@
 """Shared glue for the raw kernels on GPU arrays (``loomgrad._cuda``).
 
-The GPU halves of the kernel families (``_gpu_conv``, ``_gpu_pool``,
-``_gpu_xent``, ``_gpu_lstm`` and ``cuda._gemm``) take their arrays through
-here: any GPU array -- a CuPy array, anything with ``__cuda_array_interface__``
+The GPU halves of the kernel families (``kernels/gpu/gemm.py``, ``conv.py``,
+``pool.py``, ``xent.py``, ``lstm.py``) take their arrays through here: any GPU array -- a CuPy array, anything with ``__cuda_array_interface__``
 (Numba, PyTorch) or a CUDA DLPack capsule provider (``torch.cuda`` tensors,
 JAX) -- becomes a CuPy array without a copy; non-contiguous ones are copied to
 contiguous memory. Outputs and workspaces come from ``cupy.empty`` (CuPy's
@@ -13,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import cuda
+
 __all__ = ["is_gpu_array", "any_gpu", "require", "float_array", "int_array", "empty",
-           "stream", "ptr", "check_out"]
+           "stream", "ptr", "check_out", "as_cupy"]
 
 # DLPack device types that live in CUDA device memory: kDLCUDA, kDLCUDAHost,
 # kDLCUDAManaged.
@@ -43,11 +44,10 @@ def any_gpu(*arrays) -> bool:
 
 def require():
     """(the ``_cuda`` module, cupy), or RuntimeError saying why CUDA is unusable."""
-    from . import cuda
     return cuda._require()
 
 
-def _as_cupy(fn: str, name: str, x):
+def as_cupy(fn: str, name: str, x):
     _, cp = require()
     if isinstance(x, cp.ndarray):
         return x
@@ -75,7 +75,7 @@ def float_array(fn: str, name: str, x, ndim=None):
     if x is None:
         return None
     _, cp = require()
-    x = _as_cupy(fn, name, x)
+    x = as_cupy(fn, name, x)
     if x.dtype != np.float32:
         raise TypeError(f"{fn}: {name}: the CUDA kernels take float32, got dtype {x.dtype} "
                         f"with shape {x.shape}")
@@ -91,7 +91,7 @@ def int_array(fn: str, name: str, x, dtype=np.int64):
     if x is None:
         return None
     _, cp = require()
-    x = _as_cupy(fn, name, x)
+    x = as_cupy(fn, name, x)
     if not np.issubdtype(x.dtype, np.integer):
         raise TypeError(f"{fn}: {name}: expected integers, got dtype {x.dtype} with shape "
                         f"{x.shape}")

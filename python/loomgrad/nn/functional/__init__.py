@@ -1,0 +1,25 @@
+"""loomgrad.nn.functional: torch.nn.functional's functions on Tensors, one file per family.
+
+linear, activation (relu ... dropout), conv, pool, norm (batch_norm), xent
+(cross_entropy, nll_loss), loss (mse, l1, huber, binary cross-entropy), rnn
+(lstm_cell and the LSTM/GRU layer nodes), sparse (embedding); ``_checks``
+holds the argument checks they share. Each layer whose compute is a kernel
+family is one autograd node calling :mod:`loomgrad.kernels`.
+"""
+from . import rnn
+from .activation import dropout, flatten, log_softmax, relu, sigmoid, softmax, tanh
+from .conv import conv2d
+from .linear import linear
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, l1_loss,
+                   mse_loss)
+from .norm import batch_norm
+from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .rnn import gru_layers, lstm_cell, lstm_layers
+from .sparse import embedding
+from .xent import cross_entropy, nll_loss
+
+__all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatten", "dropout",
+           "cross_entropy", "nll_loss", "mse_loss",
+           "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
+           "l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "lstm_cell", "embedding"]

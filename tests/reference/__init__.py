@@ -1,0 +1,1 @@
+"""NumPy references the tests compare our kernels against (not shipped)."""

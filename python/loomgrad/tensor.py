@@ -22,6 +22,7 @@ from . import autograd
 from .autograd import (array_module, check_same_device, enable_grad, is_grad_enabled, no_grad,
                        set_grad_enabled)
 from .device import _CPU, as_cupy, device, move, parse_device
+from .functions import activation as A
 from .functions import elementwise as E
 from .functions import reduce as R
 from .functions import shape as S
@@ -714,34 +715,34 @@ class Tensor:
 
     def relu(self) -> Tensor:
         """``max(x, 0)``, elementwise."""
-        return E.Relu.apply(self)
+        return A.Relu.apply(self)
 
 
     def sigmoid(self) -> Tensor:
         """``1 / (1 + e**-x)``, elementwise, without overflow."""
-        return E.Sigmoid.apply(self)
+        return A.Sigmoid.apply(self)
 
 
     def tanh(self) -> Tensor:
         """Hyperbolic tangent, elementwise."""
-        return E.Tanh.apply(self)
+        return A.Tanh.apply(self)
 
 
     def silu(self) -> Tensor:
         """``x * sigmoid(x)``, elementwise."""
-        return E.Silu.apply(self)
+        return A.Silu.apply(self)
 
 
     def softplus(self, beta=1.0, threshold=20.0) -> Tensor:
         """``log(1 + exp(beta * x)) / beta``, and ``x`` where ``beta * x > threshold``."""
-        return E.Softplus.apply(self, beta=beta, threshold=threshold)
+        return A.Softplus.apply(self, beta=beta, threshold=threshold)
 
 
     def gelu(self, approximate="none") -> Tensor:
         """GELU, ``x * Phi(x)`` (exact, erf) or ``approximate='tanh'``. Same shape out."""
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        return E.Gelu.apply(self, approximate=approximate)
+        return A.Gelu.apply(self, approximate=approximate)
 
 
     def softmax(self, dim=-1) -> Tensor:

@@ -1,4 +1,6 @@
-"""Elementwise autograd Functions: arithmetic with broadcasting, unary maths, activations.
+"""Elementwise autograd Functions: arithmetic with broadcasting, unary maths, clamp.
+
+Activations (relu, sigmoid, tanh, softplus, silu, gelu) are in functions/activation.py.
 
 Each op is a :class:`~loomgrad.autograd.Function`: ``forward`` takes and
 returns raw arrays (NumPy or CuPy, chosen by ``array_module``), ``backward``
@@ -187,106 +189,6 @@ class Abs(Function):
 
     def backward(self, g):
         return (g * array_module(g).sign(self.saved[0]),)
-
-
-class Relu(Function):
-    def forward(self, a):
-        out = array_module(a).maximum(a, 0).astype(a.dtype, copy=False)
-        self.saved = (out,)
-        return out
-
-    def backward(self, g):
-        return (g * (self.saved[0] > 0),)
-
-
-def stable_sigmoid(xp, a):
-    """1 / (1 + exp(-a)) computed from exp(-|a|) only, so neither branch overflows."""
-    e = xp.exp(-xp.abs(a))
-    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
-
-
-class Sigmoid(Function):
-    def forward(self, a):
-        out = stable_sigmoid(array_module(a), a)
-        self.saved = (out,)
-        return out
-
-    def backward(self, g):
-        s = self.saved[0]
-        return (g * s * (1 - s),)
-
-
-class Tanh(Function):
-    def forward(self, a):
-        out = array_module(a).tanh(a)
-        self.saved = (out,)
-        return out
-
-    def backward(self, g):
-        t = self.saved[0]
-        return (g * (1 - t * t),)
-
-
-class Softplus(Function):
-    """``log(1 + exp(beta*x)) / beta``, linear where ``beta*x > threshold`` (torch's rule)."""
-
-    def forward(self, a, beta=1.0, threshold=20.0):
-        xp = array_module(a)
-        z = a * beta
-        self.saved = (z,)
-        self.threshold = threshold
-        return xp.where(z > threshold, a, xp.logaddexp(0, z) / beta).astype(a.dtype, copy=False)
-
-    def backward(self, g):
-        (z,) = self.saved
-        xp = array_module(z)
-        return (g * xp.where(z > self.threshold, 1, stable_sigmoid(xp, z)),)
-
-
-class Silu(Function):
-    def forward(self, a):
-        s = stable_sigmoid(array_module(a), a)
-        self.saved = (a, s)
-        return a * s
-
-    def backward(self, g):
-        a, s = self.saved
-        return (g * (s * (1 + a * (1 - s))),)
-
-
-def _erf(xp, x):
-    if xp is np:
-        from scipy.special import erf
-    else:
-        from cupyx.scipy.special import erf
-    return erf(x)
-
-
-class Gelu(Function):
-    """GELU: exact ``x * Phi(x)`` or ``approximate='tanh'`` (torch's two forms)."""
-
-    _K = float(np.sqrt(2.0 / np.pi))
-
-    def forward(self, a, approximate="none"):
-        xp = array_module(a)
-        self.approximate = approximate
-        self.saved = (a,)
-        if approximate == "tanh":
-            t = xp.tanh(self._K * (a + 0.044715 * a ** 3))
-            return (0.5 * a * (1 + t)).astype(a.dtype, copy=False)
-        return (0.5 * a * (1 + _erf(xp, a / np.sqrt(2.0)))).astype(a.dtype, copy=False)
-
-    def backward(self, g):
-        (a,) = self.saved
-        xp = array_module(a)
-        if self.approximate == "tanh":
-            t = xp.tanh(self._K * (a + 0.044715 * a ** 3))
-            d = 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * self._K * (1 + 3 * 0.044715 * a * a)
-        else:
-            cdf = 0.5 * (1 + _erf(xp, a / np.sqrt(2.0)))
-            pdf = xp.exp(-0.5 * a * a) / np.sqrt(2.0 * np.pi)
-            d = cdf + a * pdf
-        return ((g * d).astype(a.dtype, copy=False),)
 
 
 class Clamp(Function):

@@ -6,7 +6,8 @@ import numbers
 import numpy as np
 
 from ...autograd import Function, array_module
-from ...functions.elementwise import stable_sigmoid, unbroadcast
+from ...functions.activation import stable_sigmoid
+from ...functions.elementwise import unbroadcast
 from ...tensor import Tensor
 from ._checks import (_check_legacy_reduction, _check_reduction, _check_tensor, _like_input,
                       _loss_args, _reduce)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ... import kernels, ops
 from ...autograd import Function, array_module, check_same_device
-from ...functions.elementwise import stable_sigmoid
+from ...functions.activation import stable_sigmoid
 from ...kernels._saved import GRUSaved
 from ...tensor import Tensor
 from .activation import dropout

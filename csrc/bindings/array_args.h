@@ -5,8 +5,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/check.h"
@@ -82,4 +85,40 @@ inline py::array as_array(const char* name, const py::object& o) {
                          std::string(py::str(py::type::handle_of(o))));
   return py::reinterpret_borrow<py::array>(o);
 }
+
+// (h, w) parameters: kernel size, stride, padding, dilation.
+using Pair = std::array<int64_t, 2>;
+
+// An input array: `ref`'s dtype (or any float dtype when ref is null), ndim
+// dimensions, C-contiguous.
+inline void check_input(const char* name, const py::array& a, int ndim, const char* ref_name = nullptr,
+                 const py::array* ref = nullptr) {
+  if (ref) require_same_dtype(name, a, ref_name, *ref);
+  else float_dtype(name, a);
+  require_ndim(name, a, ndim, ndim);
+  require_contiguous(name, a);
+}
+
+// An output array: as an input, plus writeable, of `shape`, not aliasing `inputs`.
+inline void check_output(const char* name, const py::array& out, const std::vector<int64_t>& shape,
+                  const char* ref_name, const py::array& ref,
+                  std::initializer_list<std::pair<const char*, const py::array*>> inputs) {
+  check_input(name, out, static_cast<int>(shape.size()), ref_name, &ref);
+  require_writeable(name, out);
+  LG_CHECK(shape_of(out) == shape, name, ": expected shape ", shape_str(shape), ", got ",
+           describe(name, out));
+  for (const auto& in : inputs)
+    if (in.second) require_no_overlap(name, out, in.first, *in.second);
+}
+
+inline void require_shape(const char* name, const py::array& a, const std::vector<int64_t>& shape,
+                   const std::string& why) {
+  LG_CHECK(shape_of(a) == shape, name, ": expected shape ", shape_str(shape), " ", why,
+           ", got ", describe(name, a));
+}
+
+template <typename T>
+inline const T* in_ptr(const py::array& a) { return static_cast<const T*>(a.data()); }
+template <typename T>
+inline T* out_ptr(py::array& a) { return static_cast<T*>(a.mutable_data()); }
 }  // namespace lg

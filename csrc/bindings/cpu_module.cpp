@@ -101,8 +101,10 @@ py::dict build_info() {
 
 }  // namespace
 
-void register_nn_kernels(py::module_& m);  // cpu_nn.cpp: conv2d, pooling, softmax, xent
-void register_lstm_kernels(py::module_& m);  // cpu_lstm.cpp: LSTM cell and sequence
+void register_conv_kernels(py::module_& m);  // cpu_conv.cpp: conv2d
+void register_pool_kernels(py::module_& m);  // cpu_pool.cpp: max/avg/adaptive pooling
+void register_xent_kernels(py::module_& m);  // cpu_xent.cpp: softmax, cross-entropy
+void register_rnn_kernels(py::module_& m);   // cpu_rnn.cpp: LSTM and GRU
 
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "loomgrad CPU kernels (C++/OpenMP). Use loomgrad.kernels for the public API.";
@@ -113,6 +115,8 @@ PYBIND11_MODULE(_cpu, m) {
   m.def("set_num_threads", &lg::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &lg::num_threads);
   m.def("build_info", &build_info);
-  register_nn_kernels(m);
-  register_lstm_kernels(m);
+  register_conv_kernels(m);
+  register_pool_kernels(m);
+  register_xent_kernels(m);
+  register_rnn_kernels(m);
 }

@@ -13,6 +13,7 @@
 
 #include "bindings/cuda_args.h"
 #include "common/check.h"
+#include "common/conv_shape.h"
 #include "cuda/conv.h"
 
 namespace py = pybind11;
@@ -24,36 +25,10 @@ namespace {
 using Pair = std::array<int64_t, 2>;
 using Shape = std::vector<int64_t>;
 
-// The shape of a convolution of an x of shape `x` by a weight of shape `w`,
-// with OH, OW computed (the same rules as lg::cpu::conv2d_check).
+// The one conv shape check (common/conv_shape.h), the CPU kernels' own.
 lg::cuda::Conv2dShape conv_shape(const Shape& x, const Shape& w, Pair stride, Pair padding,
                                  Pair dilation, int64_t groups) {
-  LG_CHECK(x.size() == 4 && w.size() == 4, "conv2d: x ", lg::shape_str(x), " and weight ",
-           lg::shape_str(w), " must be 4-D");
-  constexpr int64_t kMax = int64_t(1) << 31;  // keeps the products below 2^63
-  for (int64_t v : x) LG_CHECK(v >= 0 && v <= kMax, "conv2d: bad x shape ", lg::shape_str(x));
-  for (int64_t v : w) LG_CHECK(v >= 0 && v <= kMax, "conv2d: bad weight shape ", lg::shape_str(w));
-  for (int i = 0; i < 2; ++i)
-    LG_CHECK(stride[i] >= 1 && stride[i] <= kMax && padding[i] >= 0 && padding[i] <= kMax &&
-                 dilation[i] >= 1 && dilation[i] <= kMax,
-             "conv2d: stride and dilation must be in [1, 2^31], padding in [0, 2^31]");
-  LG_CHECK(groups >= 1 && x[1] % groups == 0 && w[1] == x[1] / groups && w[0] % groups == 0,
-           "conv2d: weight ", lg::shape_str(w), " with groups=", groups, " does not fit x ",
-           lg::shape_str(x));
-  lg::cuda::Conv2dShape s;
-  s.N = x[0]; s.C = x[1]; s.H = x[2]; s.W = x[3];
-  s.K = w[0]; s.R = w[2]; s.S = w[3];
-  s.stride_h = stride[0]; s.stride_w = stride[1];
-  s.pad_h = padding[0]; s.pad_w = padding[1];
-  s.dil_h = dilation[0]; s.dil_w = dilation[1];
-  s.groups = groups;
-  LG_CHECK(s.R >= 1 && s.S >= 1, "conv2d: kernel size must be >= 1");
-  const int64_t eff_h = s.dil_h * (s.R - 1) + 1, eff_w = s.dil_w * (s.S - 1) + 1;
-  LG_CHECK(s.H + 2 * s.pad_h >= eff_h && s.W + 2 * s.pad_w >= eff_w,
-           "conv2d: kernel larger than the padded input");
-  s.OH = (s.H + 2 * s.pad_h - eff_h) / s.stride_h + 1;
-  s.OW = (s.W + 2 * s.pad_w - eff_w) / s.stride_w + 1;
-  return s;
+  return lg::conv2d_shape(x, w, stride, padding, dilation, groups);
 }
 
 void conv2d_forward(std::uintptr_t x, std::uintptr_t w, std::uintptr_t bias, std::uintptr_t out,

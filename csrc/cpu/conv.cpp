@@ -39,34 +39,6 @@
 namespace lg {
 namespace cpu {
 
-void conv2d_check(Conv2dShape& s) {
-  LG_CHECK(s.N >= 0 && s.C >= 0 && s.H >= 0 && s.W >= 0 && s.K >= 0,
-           "conv2d: sizes must be non-negative");
-  LG_CHECK(s.R >= 1 && s.S >= 1, "conv2d: kernel size must be >= 1, got (", s.R, ", ", s.S, ")");
-  // Bounded parameters (and kernel sizes) keep every size product below 2^63.
-  constexpr int64_t kMax = int64_t(1) << 31;
-  LG_CHECK(s.R <= kMax && s.S <= kMax, "conv2d: kernel size must be at most 2^31, got (", s.R,
-           ", ", s.S, ")");
-  LG_CHECK(s.stride_h >= 1 && s.stride_w >= 1 && s.stride_h <= kMax && s.stride_w <= kMax,
-           "conv2d: stride must be in [1, 2^31], got (", s.stride_h, ", ", s.stride_w, ")");
-  LG_CHECK(s.pad_h >= 0 && s.pad_w >= 0 && s.pad_h <= kMax && s.pad_w <= kMax,
-           "conv2d: padding must be in [0, 2^31], got (", s.pad_h, ", ", s.pad_w, ")");
-  LG_CHECK(s.dil_h >= 1 && s.dil_w >= 1 && s.dil_h <= kMax && s.dil_w <= kMax,
-           "conv2d: dilation must be in [1, 2^31], got (", s.dil_h, ", ", s.dil_w, ")");
-  LG_CHECK(s.groups >= 1, "conv2d: groups must be >= 1, got ", s.groups);
-  LG_CHECK(s.C % s.groups == 0, "conv2d: groups (", s.groups, ") must divide the input channels (",
-           s.C, ")");
-  LG_CHECK(s.K % s.groups == 0, "conv2d: groups (", s.groups,
-           ") must divide the output channels (", s.K, ")");
-  const int64_t eff_h = s.dil_h * (s.R - 1) + 1, eff_w = s.dil_w * (s.S - 1) + 1;
-  LG_CHECK(s.H + 2 * s.pad_h >= eff_h && s.W + 2 * s.pad_w >= eff_w,
-           "conv2d: kernel (", s.R, ", ", s.S, ") with dilation (", s.dil_h, ", ", s.dil_w,
-           ") spans (", eff_h, ", ", eff_w, "), larger than the padded input (",
-           s.H + 2 * s.pad_h, ", ", s.W + 2 * s.pad_w, ")");
-  s.OH = (s.H + 2 * s.pad_h - eff_h) / s.stride_h + 1;
-  s.OW = (s.W + 2 * s.pad_w - eff_w) / s.stride_w + 1;
-}
-
 namespace {
 
 constexpr int64_t kColBudgetBytes = int64_t(1) << 20;

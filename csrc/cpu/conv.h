@@ -7,20 +7,15 @@
 #pragma once
 #include <cstdint>
 
+#include "common/conv_shape.h"
+
 namespace lg {
 namespace cpu {
 
-struct Conv2dShape {
-  int64_t N = 0, C = 0, H = 0, W = 0;  // input
-  int64_t K = 0, R = 0, S = 0;          // output channels, kernel height, width
-  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
-  int64_t groups = 1;
-  int64_t OH = 0, OW = 0;               // filled in by conv2d_check
-};
-
-// Validates the parameters (LG_CHECK: std::invalid_argument naming what is
-// wrong) and fills in OH, OW. Every kernel below expects a checked shape.
-void conv2d_check(Conv2dShape& s);
+// The shape struct and its one check live in common/conv_shape.h (shared
+// with the CUDA kernels).
+using lg::Conv2dShape;
+using lg::conv2d_check;
 
 // y = conv(x, w) + bias; bias may be null.
 template <typename T>

@@ -1,6 +1,6 @@
 // Shared by the recurrent kernels (lstm.cpp, gru.cpp); internal, not part of
 // the kernel API. It holds:
-//  - the float activations (a polynomial exp, so loops vectorise) and the
+//  - the float activations (common/fast_exp.h's polynomial, so loops vectorise) and the
 //    double ones (std::exp / std::tanh, for gradcheck and reference work);
 //  - UnitRecurrence, the per-step product h · Wᵀ (forward) or dgates · W
 //    (backward) of a whole sequence, run inside ONE parallel region with the
@@ -41,36 +41,19 @@
 #define LG_RNN_INLINE inline
 #endif
 
+// After the pragma above, so the polynomial is compiled under it too.
+#include "common/fast_exp.h"
+
 namespace lg {
 namespace cpu {
 namespace {
 
 // ------------------------------------------------------------------ activations
+// Clamped so 2^n stays a normal float; NaN passes both compares unchanged.
 LG_RNN_INLINE float exp_approx(float x) {
-  // Clamp so the exponent n stays in [-126, 127] (normal floats only).
-  x = x < -87.0f ? -87.0f : x;  // NaN passes through (and stays NaN)
+  x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
-  // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick: the
-  // integer lands in the low mantissa bits of z (no float->int conversion).
-  const float z = x * 1.44269504088896341f + 12582912.0f;
-  const float n = z - 12582912.0f;
-  float r = x - n * 0.693359375f;  // ln 2 split in two for an exact product
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t zi;
-  std::memcpy(&zi, &z, sizeof zi);
-  // 2^n as float bits; the shift is done unsigned, as a NaN x makes zi - 0x4B400000
-  // negative and a signed left shift of it undefined (UBSan). NaN p keeps e moot.
-  const int32_t e = static_cast<int32_t>(static_cast<uint32_t>(zi - 0x4B400000 + 127) << 23);
-  float scale;
-  std::memcpy(&scale, &e, sizeof scale);
-  return p * scale;
+  return exp_cephes(x);
 }
 
 LG_RNN_INLINE float sigmoid_of(float x) { return 1.0f / (1.0f + exp_approx(-x)); }

@@ -26,6 +26,7 @@
 
 #include "common/check.h"
 #include "common/cpu_features.h"
+#include "common/fast_exp.h"
 #include "common/parallel.h"
 
 namespace lg {

@@ -6,33 +6,14 @@
 // the rows), only `omp simd` reductions.
 // Not a standalone header: it relies on softmax_xent.cpp's includes.
 
-// exp(x) for x <= 0, the only arguments softmax needs (x - max, x - lse):
-// Cephes' expf polynomial after an n*ln2 range reduction, written without
-// branches or libm calls so the loop around it vectorises; < 2 ulp. Inputs
-// below -87.3 give 0, NaN stays NaN. Doubles use std::exp.
+// exp(x) for x <= 0, the only arguments softmax needs (x - max, x - lse),
+// on common/fast_exp.h's polynomial: inputs below -87.3 give 0, NaN stays
+// NaN. Doubles use std::exp.
 inline float exp_nonpos(float x) {
   const float lo = -87.3365447504f;
-  // NaN clamps to lo here (its result is replaced below): converting a NaN
-  // n to int32 and shifting it would be undefined behaviour (UBSan).
-  float xc = x >= lo ? x : lo;
+  float xc = x >= lo ? x : lo;  // NaN clamps to lo (its result is replaced below)
   xc = xc > 0.0f ? 0.0f : xc;
-  // n = round(xc / ln2) with the 1.5*2^23 trick (round-to-nearest, no SSE4.1).
-  const float big = 12582912.0f;
-  const float fn = (xc * 1.44269504088896341f + big) - big;
-  float r = xc - fn * 0.693359375f;
-  r = r + fn * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t n = static_cast<int32_t>(fn);
-  const int32_t bits = static_cast<int32_t>(static_cast<uint32_t>(n + 127) << 23);  // n >= -126
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  float e = p * scale;
+  float e = lg::exp_cephes(xc);
   e = x < lo ? 0.0f : e;
   return x != x ? x : e;
 }

@@ -13,13 +13,13 @@
 #pragma once
 #include <cstdint>
 
-#include "cpu/conv.h"
+#include "common/conv_shape.h"
 
 namespace lg {
 namespace cuda {
 
-// The CPU kernels' shape struct (a plain struct: nothing of the CPU library is linked).
-using Conv2dShape = lg::cpu::Conv2dShape;
+// The shape struct shared with the CPU kernels (common/conv_shape.h).
+using lg::Conv2dShape;
 
 // y = conv(x, w) + bias; bias may be null.
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,

@@ -281,7 +281,7 @@ void gru_backward(py::object dy, py::object dh_n, py::array x, py::array h0, py:
 
 }  // namespace
 
-void register_lstm_kernels(py::module_& m) {
+void register_rnn_kernels(py::module_& m) {
   using py::arg;
   m.def("lstm_cell_forward", &cell_forward, arg("x"), arg("h"), arg("c"), arg("w_ih"),
         arg("w_hh"), arg("b_ih").none(true), arg("b_hh").none(true), arg("h_out").noconvert(),

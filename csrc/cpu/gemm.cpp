@@ -25,6 +25,7 @@
 // aligned, before any parallel region: no global mutable state, and an
 // allocation failure throws instead of terminating inside OpenMP.
 #include "cpu/gemm.h"
+#include "cpu/gemm_packed.h"
 
 #include <algorithm>
 #include <cmath>
@@ -126,6 +127,7 @@ struct Problem {
   T beta;
   T* C;
   int64_t ldc;
+  const GemmPackedB<T>* packed_b = nullptr;  // op(B) already packed: B, ldb unused
   // op(A)(i, k) and op(B)(k, j), for packing and the GEMV paths.
   const T* a_at(int64_t i, int64_t k) const { return ta ? A + k * lda + i : A + i * lda + k; }
   const T* b_at(int64_t k, int64_t j) const { return tb ? B + j * ldb + k : B + k * ldb + j; }
@@ -241,12 +243,22 @@ int64_t balanced_block(int64_t total, int64_t limit, int64_t mult) {
   return std::min(round_up(ceil_div(total, blocks), mult), round_up(limit, mult));
 }
 
+// KC: a B micro-panel (KC x NR) fills half of L1, leaving room for A and C;
+// K is cut into even blocks of at most that. Shared by the plan and by
+// GemmPackedB, whose pack must use the blocks the driver will walk.
+template <typename T>
+int64_t choose_kc(int64_t K, const KernelSet<T>& ks) {
+  const int64_t kc_max =
+      std::clamp<int64_t>((blocking_caches().l1 / 2) / (ks.nr * int64_t(sizeof(T))) / 8 * 8, 64, 1024);
+  return balanced_block(K, kc_max, 1);
+}
+
 template <typename T>
 Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   Plan<T> pl;
   pl.ks = kernels_for<T>(active_isa());
   const int64_t M = P.M, N = P.N, K = P.K;
-  if (std::min(M, N) <= detail::kSkinnyMax) {
+  if (std::min(M, N) <= detail::kSkinnyMax && !P.packed_b) {
     pl.skinny = true;
     const int64_t s = std::min(M, N), len = M <= N ? N : M;
     pl.nt = std::min<int>(max_threads, threads_for(s * len * K, int64_t(1) << 15));
@@ -257,11 +269,9 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   const int mr = pl.ks.mr, nr = pl.ks.nr;
   const Caches cs = blocking_caches();
   const int64_t es = sizeof(T);
-  // KC: a B micro-panel (KC x NR) fills half of L1, leaving room for A and C.
-  const int64_t kc_max = std::clamp<int64_t>((cs.l1 / 2) / (nr * es) / 8 * 8, 64, 1024);
   // MC: the packed A block (MC x KC) fills about half of L2.
   // NC: the packed B panel (KC x NC) takes a quarter of L3, at most 4096 wide.
-  pl.kc = balanced_block(K, kc_max, 1);
+  pl.kc = P.packed_b ? P.packed_b->kc() : choose_kc(K, pl.ks);
   const int64_t mc_max = std::max<int64_t>(mr, (cs.l2 / 2) / (pl.kc * es) / mr * mr);
   const int64_t nc_max = std::clamp<int64_t>((cs.l3 / 4) / (pl.kc * es) / nr * nr, nr, 4096);
 
@@ -289,7 +299,7 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   if (pl.nt == 1) pl.tm = pl.tn = 1;
   pl.mc = balanced_block(ceil_div(M, pl.tm), mc_max, mr);
   pl.nc = balanced_block(ceil_div(N, pl.tn), nc_max, nr);
-  pl.b_elems = round_up(pl.nc * pl.kc, kLine<T>);
+  pl.b_elems = P.packed_b ? 0 : round_up(pl.nc * pl.kc, kLine<T>);
   pl.a_elems = round_up(pl.mc * pl.kc, kLine<T>);
   return pl;
 }
@@ -383,14 +393,14 @@ void run_packed(const Problem<T>& P, const Plan<T>& pl, T* ws, int tid) {
     for (int64_t pc = 0; pc < K; pc += pl.kc) {
       const int64_t kcur = std::min(pl.kc, K - pc);
       const T beta = pc == 0 ? P.beta : T(1);
-      pack_b(P, pl.ks, pc, kcur, jc, ncur, 0, jps, bbuf);
+      if (!P.packed_b) pack_b(P, pl.ks, pc, kcur, jc, ncur, 0, jps, bbuf);
       for (int64_t ic = m0; ic < m1; ic += pl.mc) {
         const int64_t mcur = std::min(pl.mc, m1 - ic);
         pack_a(P, pl.ks, ic, mcur, pc, kcur, abuf);
         for (int64_t jp = 0; jp < jps; ++jp) {
           const int64_t jr = jp * nr;
           const int64_t cols = std::min<int64_t>(nr, ncur - jr);
-          const T* bp = bbuf + jp * nr * kcur;
+          const T* bp = P.packed_b ? P.packed_b->panel(pc, (jc + jr) / nr) : bbuf + jp * nr * kcur;
           for (int64_t ir = 0; ir < mcur; ir += mr) {
             const int64_t rows = std::min<int64_t>(mr, mcur - ir);
             const T* ap = abuf + ir * kcur;
@@ -518,6 +528,58 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, 
     }
   }
 }
+
+// ------------------------------------------------------------ pre-packed B
+template <typename T>
+GemmPackedB<T>::GemmPackedB(bool trans_b, int64_t K, int64_t N, const T* B, int64_t ldb)
+    : K_(std::max<int64_t>(K, 0)), N_(std::max<int64_t>(N, 0)) {
+  const KernelSet<T> ks = kernels_for<T>(active_isa());
+  nr_ = ks.nr;
+  kc_ = choose_kc(K_, ks);
+  n_pad_ = round_up(N_, nr_);
+  auto buf = alloc_aligned<T>(K_ * n_pad_);
+  data_ = std::shared_ptr<T>(buf.release(), FreeDeleter());
+  // The same Problem view the driver packs from; only op(B) is read.
+  const Problem<T> P{false, trans_b, 0, N_, K_, T(1), nullptr, 0, B, ldb, T(0), nullptr, 0};
+  const int64_t panels = ceil_div(N_, nr_);
+  const int nt = std::min<int>(call_threads(), threads_for(K_ * n_pad_, int64_t(1) << 16));
+  for (int64_t p0 = 0; p0 < K_; p0 += kc_) {
+    const int64_t kcur = std::min(kc_, K_ - p0);
+    T* block = data_.get() + p0 * n_pad_;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t jp = 0; jp < panels; ++jp)
+      pack_b(P, ks, p0, kcur, 0, N_, jp, jp + 1, block);
+  }
+}
+
+template <typename T>
+void gemm_packed_b(bool trans_a, int64_t M, T alpha, const T* A, int64_t lda,
+                   const GemmPackedB<T>& B, T beta, T* C, int64_t ldc) {
+  if (M <= 0 || B.n() <= 0) return;
+  const Problem<T> P{trans_a, false, M, B.n(), B.k(), alpha, A, lda, nullptr, 0,
+                     beta, C, ldc, &B};
+  const int max_threads = call_threads();
+  if (trivial(P, max_threads)) return;
+  const Plan<T> pl = make_plan(P, max_threads);
+  auto ws = alloc_aligned<T>(pl.workspace_elems());
+  run_plan(P, pl, ws.get());
+}
+
+namespace detail {
+template <typename T>
+KernelSet<T> active_kernel_set() {
+  return kernels_for<T>(active_isa());
+}
+template KernelSet<float> active_kernel_set<float>();
+template KernelSet<double> active_kernel_set<double>();
+}  // namespace detail
+
+template class GemmPackedB<float>;
+template class GemmPackedB<double>;
+template void gemm_packed_b<float>(bool, int64_t, float, const float*, int64_t,
+                                   const GemmPackedB<float>&, float, float*, int64_t);
+template void gemm_packed_b<double>(bool, int64_t, double, const double*, int64_t,
+                                    const GemmPackedB<double>&, double, double*, int64_t);
 
 const char* gemm_isa() {
   switch (active_isa()) {

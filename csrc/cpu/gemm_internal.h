@@ -37,6 +37,12 @@ using SkinnyFn = void (*)(int64_t k, int64_t n, const T* X, int64_t ldx, const T
 template <typename T>
 using PackTransFn = void (*)(int64_t kc, int64_t cols, int w, const T* src, int64_t ld, T* dst);
 
+// FMA-throughput probe of the set's vectors: runs `iters` rounds of
+// independent FMA chains, stores one vector (<= 64 bytes) to sink, returns
+// the flops done. The machine probe (machine_probe.cpp) times it.
+template <typename T>
+using FmaLoopFn = int64_t (*)(int64_t iters, T* sink);
+
 template <typename T>
 struct KernelSet {
   int mr = 0, nr = 0;
@@ -44,6 +50,7 @@ struct KernelSet {
   SkinnyFn<T> axpy[kSkinnyMax] = {};  // [S - 1]
   SkinnyFn<T> dot[kSkinnyMax] = {};
   PackTransFn<T> pack_trans = nullptr;
+  FmaLoopFn<T> fma_loop = nullptr;
 };
 
 // Each returns a set with micro == nullptr when that ISA was not compiled
@@ -54,6 +61,9 @@ KernelSet<float> kernels_avx2_f32();
 KernelSet<double> kernels_avx2_f64();
 KernelSet<float> kernels_avx512_f32();
 KernelSet<double> kernels_avx512_f64();
+// The set of the GEMM path in use (gemm_isa(); LOOMGRAD_GEMM_ISA applied).
+template <typename T>
+KernelSet<T> active_kernel_set();
 // 8x8 (float) / 4x4 (double) register transposes; need AVX2, also used by the
 // AVX-512 set (every AVX-512 CPU has AVX2). Null when AVX2 was not compiled.
 PackTransFn<float> pack_trans_avx2_f32();

@@ -152,43 +152,13 @@ void scale_rows(T* C, int64_t ldc, int64_t m0, int64_t m1, int64_t N, T beta) {
 // The c-contiguous case walks k in the outer loop so each source row is read
 // front to back across all panels: one sequential stream per row, which the
 // hardware prefetchers follow (a panel-at-a-time walk would touch kc rows,
-// often kc pages, per 64 bytes). The transposed case goes through the ISA's
-// register-transpose packer, a panel at a time.
-template <typename T, int W>
-void pack_rows_fixed(int64_t kc, int64_t len, const T* src, int64_t ld, T* dst) {
-  const int64_t full = len / W, rest = len - full * W;
-  for (int64_t k = 0; k < kc; ++k) {
-    const T* s = src + k * ld;
-    T* d = dst + k * W;
-    for (int64_t p = 0; p < full; ++p, s += W, d += W * kc)
-      for (int c = 0; c < W; ++c) d[c] = s[c];
-    if (rest) {
-      for (int64_t c = 0; c < rest; ++c) d[c] = s[c];
-      for (int64_t c = rest; c < W; ++c) d[c] = T(0);
-    }
-  }
-}
-
-template <typename T>
-void pack_rows(int64_t kc, int64_t len, const T* src, int64_t ld, int w, T* dst) {
-  switch (w) {  // every MR and NR of the kernel sets
-    case 4: return pack_rows_fixed<T, 4>(kc, len, src, ld, dst);
-    case 6: return pack_rows_fixed<T, 6>(kc, len, src, ld, dst);
-    case 8: return pack_rows_fixed<T, 8>(kc, len, src, ld, dst);
-    case 12: return pack_rows_fixed<T, 12>(kc, len, src, ld, dst);
-    case 16: return pack_rows_fixed<T, 16>(kc, len, src, ld, dst);
-    case 32: return pack_rows_fixed<T, 32>(kc, len, src, ld, dst);
-    default:
-      for (int64_t k = 0; k < kc; ++k)
-        for (int64_t c = 0; c < round_up(len, w); ++c)
-          dst[(c / w) * w * kc + k * w + c % w] = c < len ? src[k * ld + c] : T(0);
-  }
-}
-
+// often kc pages, per 64 bytes). Both packers are the ISA's (compiled with
+// its vector width): pack_rows for the c-contiguous case, the register-
+// transpose packer for the other, a panel at a time.
 template <typename T>
 void pack_panels(const KernelSet<T>& ks, int64_t kc, int64_t len, const T* src, int64_t ld,
                  bool c_contiguous, int w, T* dst) {
-  if (c_contiguous) return pack_rows(kc, len, src, ld, w, dst);
+  if (c_contiguous) return ks.pack_rows(kc, len, src, ld, w, dst);
   for (int64_t c = 0; c < len; c += w, dst += w * kc)
     ks.pack_trans(kc, std::min<int64_t>(w, len - c), w, src + c * ld, ld, dst);
 }
@@ -542,14 +512,21 @@ GemmPackedB<T>::GemmPackedB(bool trans_b, int64_t K, int64_t N, const T* B, int6
   // The same Problem view the driver packs from; only op(B) is read.
   const Problem<T> P{false, trans_b, 0, N_, K_, T(1), nullptr, 0, B, ldb, T(0), nullptr, 0};
   const int64_t panels = ceil_div(N_, nr_);
-  const int nt = std::min<int>(call_threads(), threads_for(K_ * n_pad_, int64_t(1) << 16));
-  for (int64_t p0 = 0; p0 < K_; p0 += kc_) {
-    const int64_t kcur = std::min(kc_, K_ - p0);
-    T* block = data_.get() + p0 * n_pad_;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t jp = 0; jp < panels; ++jp)
-      pack_b(P, ks, p0, kcur, 0, N_, jp, jp + 1, block);
+  const int nt = static_cast<int>(std::min<int64_t>(
+      std::min(call_threads(), threads_for(K_ * n_pad_, int64_t(1) << 16)), panels));
+  // Each thread packs one contiguous range of panels, so the c-contiguous
+  // case reads long runs of each source row (see pack_panels).
+  auto pack_range = [&](int t, int nthreads) {
+    const int64_t jp0 = panels * t / nthreads, jp1 = panels * (t + 1) / nthreads;
+    for (int64_t p0 = 0; p0 < K_; p0 += kc_)
+      pack_b(P, ks, p0, std::min(kc_, K_ - p0), 0, N_, jp0, jp1, data_.get() + p0 * n_pad_);
+  };
+  if (nt <= 1) {
+    pack_range(0, 1);
+    return;
   }
+#pragma omp parallel num_threads(nt)
+  pack_range(thread_id(), team_size());
 }
 
 template <typename T>

@@ -99,7 +99,7 @@ KernelSet<float> kernels_generic_f32() {
   s.mr = 4;
   s.nr = 8;
   s.micro = &micro_generic<float, 4, 8>;
-  set_skinny_kernels(s);
+  set_portable_kernels(s);
   s.pack_trans = &pack_trans_f32;
   s.fma_loop = &fma_loop_generic<float>;
   return s;
@@ -110,7 +110,7 @@ KernelSet<double> kernels_generic_f64() {
   s.mr = 4;
   s.nr = 4;
   s.micro = &micro_generic<double, 4, 4>;
-  set_skinny_kernels(s);
+  set_portable_kernels(s);
   s.pack_trans = &pack_trans_f64;
   s.fma_loop = &fma_loop_generic<double>;
   return s;

@@ -16,6 +16,7 @@ inline T* ptr(std::uintptr_t p) {
 }
 inline void* stream(std::uintptr_t s) { return reinterpret_cast<void*>(s); }
 
+void register_gemm(pybind11::module_& m);  // cuda_gemm.cpp
 void register_conv(pybind11::module_& m);  // cuda_conv.cpp
 void register_pool(pybind11::module_& m);  // cuda_pool.cpp
 void register_xent(pybind11::module_& m);  // cuda_xent.cpp

@@ -25,6 +25,7 @@
 // aligned, before any parallel region: no global mutable state, and an
 // allocation failure throws instead of terminating inside OpenMP.
 #include "cpu/gemm.h"
+#include "cpu/gemm_packed.h"
 
 #include <algorithm>
 #include <cmath>
@@ -126,6 +127,7 @@ struct Problem {
   T beta;
   T* C;
   int64_t ldc;
+  const GemmPackedB<T>* packed_b = nullptr;  // op(B) already packed: B, ldb unused
   // op(A)(i, k) and op(B)(k, j), for packing and the GEMV paths.
   const T* a_at(int64_t i, int64_t k) const { return ta ? A + k * lda + i : A + i * lda + k; }
   const T* b_at(int64_t k, int64_t j) const { return tb ? B + j * ldb + k : B + k * ldb + j; }
@@ -150,43 +152,13 @@ void scale_rows(T* C, int64_t ldc, int64_t m0, int64_t m1, int64_t N, T beta) {
 // The c-contiguous case walks k in the outer loop so each source row is read
 // front to back across all panels: one sequential stream per row, which the
 // hardware prefetchers follow (a panel-at-a-time walk would touch kc rows,
-// often kc pages, per 64 bytes). The transposed case goes through the ISA's
-// register-transpose packer, a panel at a time.
-template <typename T, int W>
-void pack_rows_fixed(int64_t kc, int64_t len, const T* src, int64_t ld, T* dst) {
-  const int64_t full = len / W, rest = len - full * W;
-  for (int64_t k = 0; k < kc; ++k) {
-    const T* s = src + k * ld;
-    T* d = dst + k * W;
-    for (int64_t p = 0; p < full; ++p, s += W, d += W * kc)
-      for (int c = 0; c < W; ++c) d[c] = s[c];
-    if (rest) {
-      for (int64_t c = 0; c < rest; ++c) d[c] = s[c];
-      for (int64_t c = rest; c < W; ++c) d[c] = T(0);
-    }
-  }
-}
-
-template <typename T>
-void pack_rows(int64_t kc, int64_t len, const T* src, int64_t ld, int w, T* dst) {
-  switch (w) {  // every MR and NR of the kernel sets
-    case 4: return pack_rows_fixed<T, 4>(kc, len, src, ld, dst);
-    case 6: return pack_rows_fixed<T, 6>(kc, len, src, ld, dst);
-    case 8: return pack_rows_fixed<T, 8>(kc, len, src, ld, dst);
-    case 12: return pack_rows_fixed<T, 12>(kc, len, src, ld, dst);
-    case 16: return pack_rows_fixed<T, 16>(kc, len, src, ld, dst);
-    case 32: return pack_rows_fixed<T, 32>(kc, len, src, ld, dst);
-    default:
-      for (int64_t k = 0; k < kc; ++k)
-        for (int64_t c = 0; c < round_up(len, w); ++c)
-          dst[(c / w) * w * kc + k * w + c % w] = c < len ? src[k * ld + c] : T(0);
-  }
-}
-
+// often kc pages, per 64 bytes). Both packers are the ISA's (compiled with
+// its vector width): pack_rows for the c-contiguous case, the register-
+// transpose packer for the other, a panel at a time.
 template <typename T>
 void pack_panels(const KernelSet<T>& ks, int64_t kc, int64_t len, const T* src, int64_t ld,
                  bool c_contiguous, int w, T* dst) {
-  if (c_contiguous) return pack_rows(kc, len, src, ld, w, dst);
+  if (c_contiguous) return ks.pack_rows(kc, len, src, ld, w, dst);
   for (int64_t c = 0; c < len; c += w, dst += w * kc)
     ks.pack_trans(kc, std::min<int64_t>(w, len - c), w, src + c * ld, ld, dst);
 }
@@ -241,12 +213,22 @@ int64_t balanced_block(int64_t total, int64_t limit, int64_t mult) {
   return std::min(round_up(ceil_div(total, blocks), mult), round_up(limit, mult));
 }
 
+// KC: a B micro-panel (KC x NR) fills half of L1, leaving room for A and C;
+// K is cut into even blocks of at most that. Shared by the plan and by
+// GemmPackedB, whose pack must use the blocks the driver will walk.
+template <typename T>
+int64_t choose_kc(int64_t K, const KernelSet<T>& ks) {
+  const int64_t kc_max =
+      std::clamp<int64_t>((blocking_caches().l1 / 2) / (ks.nr * int64_t(sizeof(T))) / 8 * 8, 64, 1024);
+  return balanced_block(K, kc_max, 1);
+}
+
 template <typename T>
 Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   Plan<T> pl;
   pl.ks = kernels_for<T>(active_isa());
   const int64_t M = P.M, N = P.N, K = P.K;
-  if (std::min(M, N) <= detail::kSkinnyMax) {
+  if (std::min(M, N) <= detail::kSkinnyMax && !P.packed_b) {
     pl.skinny = true;
     const int64_t s = std::min(M, N), len = M <= N ? N : M;
     pl.nt = std::min<int>(max_threads, threads_for(s * len * K, int64_t(1) << 15));
@@ -257,11 +239,9 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   const int mr = pl.ks.mr, nr = pl.ks.nr;
   const Caches cs = blocking_caches();
   const int64_t es = sizeof(T);
-  // KC: a B micro-panel (KC x NR) fills half of L1, leaving room for A and C.
-  const int64_t kc_max = std::clamp<int64_t>((cs.l1 / 2) / (nr * es) / 8 * 8, 64, 1024);
   // MC: the packed A block (MC x KC) fills about half of L2.
   // NC: the packed B panel (KC x NC) takes a quarter of L3, at most 4096 wide.
-  pl.kc = balanced_block(K, kc_max, 1);
+  pl.kc = P.packed_b ? P.packed_b->kc() : choose_kc(K, pl.ks);
   const int64_t mc_max = std::max<int64_t>(mr, (cs.l2 / 2) / (pl.kc * es) / mr * mr);
   const int64_t nc_max = std::clamp<int64_t>((cs.l3 / 4) / (pl.kc * es) / nr * nr, nr, 4096);
 
@@ -289,7 +269,7 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   if (pl.nt == 1) pl.tm = pl.tn = 1;
   pl.mc = balanced_block(ceil_div(M, pl.tm), mc_max, mr);
   pl.nc = balanced_block(ceil_div(N, pl.tn), nc_max, nr);
-  pl.b_elems = round_up(pl.nc * pl.kc, kLine<T>);
+  pl.b_elems = P.packed_b ? 0 : round_up(pl.nc * pl.kc, kLine<T>);
   pl.a_elems = round_up(pl.mc * pl.kc, kLine<T>);
   return pl;
 }
@@ -383,14 +363,14 @@ void run_packed(const Problem<T>& P, const Plan<T>& pl, T* ws, int tid) {
     for (int64_t pc = 0; pc < K; pc += pl.kc) {
       const int64_t kcur = std::min(pl.kc, K - pc);
       const T beta = pc == 0 ? P.beta : T(1);
-      pack_b(P, pl.ks, pc, kcur, jc, ncur, 0, jps, bbuf);
+      if (!P.packed_b) pack_b(P, pl.ks, pc, kcur, jc, ncur, 0, jps, bbuf);
       for (int64_t ic = m0; ic < m1; ic += pl.mc) {
         const int64_t mcur = std::min(pl.mc, m1 - ic);
         pack_a(P, pl.ks, ic, mcur, pc, kcur, abuf);
         for (int64_t jp = 0; jp < jps; ++jp) {
           const int64_t jr = jp * nr;
           const int64_t cols = std::min<int64_t>(nr, ncur - jr);
-          const T* bp = bbuf + jp * nr * kcur;
+          const T* bp = P.packed_b ? P.packed_b->panel(pc, (jc + jr) / nr) : bbuf + jp * nr * kcur;
           for (int64_t ir = 0; ir < mcur; ir += mr) {
             const int64_t rows = std::min<int64_t>(mr, mcur - ir);
             const T* ap = abuf + ir * kcur;
@@ -518,6 +498,65 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, 
     }
   }
 }
+
+// ------------------------------------------------------------ pre-packed B
+template <typename T>
+GemmPackedB<T>::GemmPackedB(bool trans_b, int64_t K, int64_t N, const T* B, int64_t ldb)
+    : K_(std::max<int64_t>(K, 0)), N_(std::max<int64_t>(N, 0)) {
+  const KernelSet<T> ks = kernels_for<T>(active_isa());
+  nr_ = ks.nr;
+  kc_ = choose_kc(K_, ks);
+  n_pad_ = round_up(N_, nr_);
+  auto buf = alloc_aligned<T>(K_ * n_pad_);
+  data_ = std::shared_ptr<T>(buf.release(), FreeDeleter());
+  // The same Problem view the driver packs from; only op(B) is read.
+  const Problem<T> P{false, trans_b, 0, N_, K_, T(1), nullptr, 0, B, ldb, T(0), nullptr, 0};
+  const int64_t panels = ceil_div(N_, nr_);
+  const int nt = static_cast<int>(std::min<int64_t>(
+      std::min(call_threads(), threads_for(K_ * n_pad_, int64_t(1) << 16)), panels));
+  // Each thread packs one contiguous range of panels, so the c-contiguous
+  // case reads long runs of each source row (see pack_panels).
+  auto pack_range = [&](int t, int nthreads) {
+    const int64_t jp0 = panels * t / nthreads, jp1 = panels * (t + 1) / nthreads;
+    for (int64_t p0 = 0; p0 < K_; p0 += kc_)
+      pack_b(P, ks, p0, std::min(kc_, K_ - p0), 0, N_, jp0, jp1, data_.get() + p0 * n_pad_);
+  };
+  if (nt <= 1) {
+    pack_range(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  pack_range(thread_id(), team_size());
+}
+
+template <typename T>
+void gemm_packed_b(bool trans_a, int64_t M, T alpha, const T* A, int64_t lda,
+                   const GemmPackedB<T>& B, T beta, T* C, int64_t ldc) {
+  if (M <= 0 || B.n() <= 0) return;
+  const Problem<T> P{trans_a, false, M, B.n(), B.k(), alpha, A, lda, nullptr, 0,
+                     beta, C, ldc, &B};
+  const int max_threads = call_threads();
+  if (trivial(P, max_threads)) return;
+  const Plan<T> pl = make_plan(P, max_threads);
+  auto ws = alloc_aligned<T>(pl.workspace_elems());
+  run_plan(P, pl, ws.get());
+}
+
+namespace detail {
+template <typename T>
+KernelSet<T> active_kernel_set() {
+  return kernels_for<T>(active_isa());
+}
+template KernelSet<float> active_kernel_set<float>();
+template KernelSet<double> active_kernel_set<double>();
+}  // namespace detail
+
+template class GemmPackedB<float>;
+template class GemmPackedB<double>;
+template void gemm_packed_b<float>(bool, int64_t, float, const float*, int64_t,
+                                   const GemmPackedB<float>&, float, float*, int64_t);
+template void gemm_packed_b<double>(bool, int64_t, double, const double*, int64_t,
+                                    const GemmPackedB<double>&, double, double*, int64_t);
 
 const char* gemm_isa() {
   switch (active_isa()) {

@@ -13,6 +13,7 @@
 // function pointers.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 namespace lg {
 namespace cpu {
@@ -37,6 +38,17 @@ using SkinnyFn = void (*)(int64_t k, int64_t n, const T* X, int64_t ldx, const T
 template <typename T>
 using PackTransFn = void (*)(int64_t kc, int64_t cols, int w, const T* src, int64_t ld, T* dst);
 
+// FMA-throughput probe of the set's vectors: runs `iters` rounds of
+// independent FMA chains, stores one vector (<= 64 bytes) to sink, returns
+// the flops done. The machine probe (machine_probe.cpp) times it.
+template <typename T>
+using FmaLoopFn = int64_t (*)(int64_t iters, T* sink);
+
+// Non-transposing pack of a kc x len region (element (k, c) at src[k*ld + c])
+// into w-wide micro-panels of kc x w, zero-padded: the layout above.
+template <typename T>
+using PackRowsFn = void (*)(int64_t kc, int64_t len, const T* src, int64_t ld, int w, T* dst);
+
 template <typename T>
 struct KernelSet {
   int mr = 0, nr = 0;
@@ -44,6 +56,8 @@ struct KernelSet {
   SkinnyFn<T> axpy[kSkinnyMax] = {};  // [S - 1]
   SkinnyFn<T> dot[kSkinnyMax] = {};
   PackTransFn<T> pack_trans = nullptr;
+  PackRowsFn<T> pack_rows = nullptr;
+  FmaLoopFn<T> fma_loop = nullptr;
 };
 
 // Each returns a set with micro == nullptr when that ISA was not compiled
@@ -54,6 +68,9 @@ KernelSet<float> kernels_avx2_f32();
 KernelSet<double> kernels_avx2_f64();
 KernelSet<float> kernels_avx512_f32();
 KernelSet<double> kernels_avx512_f64();
+// The set of the GEMM path in use (gemm_isa(); LOOMGRAD_GEMM_ISA applied).
+template <typename T>
+KernelSet<T> active_kernel_set();
 // 8x8 (float) / 4x4 (double) register transposes; need AVX2, also used by the
 // AVX-512 set (every AVX-512 CPU has AVX2). Null when AVX2 was not compiled.
 PackTransFn<float> pack_trans_avx2_f32();
@@ -228,9 +245,43 @@ void dot_skinny(int64_t k, int64_t n, const T* X, int64_t ldx, const T* B, int64
   }
 }
 
-// Points a kernel set at this translation unit's copies of the skinny kernels.
+template <typename T, int W>
+void pack_rows_fixed(int64_t kc, int64_t len, const T* src, int64_t ld, T* dst) {
+  const int64_t full = len / W, rest = len - full * W;
+  for (int64_t k = 0; k < kc; ++k) {
+    const T* s = src + k * ld;
+    T* d = dst + k * W;
+    // memcpy of a constant size: whole-vector moves (a plain loop may be
+    // scalar, since src and dst could alias as far as the compiler knows).
+    for (int64_t p = 0; p < full; ++p, s += W, d += W * kc) std::memcpy(d, s, W * sizeof(T));
+    if (rest) {
+      for (int64_t c = 0; c < rest; ++c) d[c] = s[c];
+      for (int64_t c = rest; c < W; ++c) d[c] = T(0);
+    }
+  }
+}
+
 template <typename T>
-void set_skinny_kernels(KernelSet<T>& s) {
+void pack_rows_portable(int64_t kc, int64_t len, const T* src, int64_t ld, int w, T* dst) {
+  switch (w) {  // every MR and NR of the kernel sets
+    case 4: return pack_rows_fixed<T, 4>(kc, len, src, ld, dst);
+    case 6: return pack_rows_fixed<T, 6>(kc, len, src, ld, dst);
+    case 8: return pack_rows_fixed<T, 8>(kc, len, src, ld, dst);
+    case 12: return pack_rows_fixed<T, 12>(kc, len, src, ld, dst);
+    case 16: return pack_rows_fixed<T, 16>(kc, len, src, ld, dst);
+    case 32: return pack_rows_fixed<T, 32>(kc, len, src, ld, dst);
+    default:
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t c = 0; c < (len + w - 1) / w * w; ++c)
+          dst[(c / w) * w * kc + k * w + c % w] = c < len ? src[k * ld + c] : T(0);
+  }
+}
+
+// Points a kernel set at this translation unit's copies of the portable
+// kernels (skinny products, row packing), compiled with its ISA flags.
+template <typename T>
+void set_portable_kernels(KernelSet<T>& s) {
+  s.pack_rows = &pack_rows_portable<T>;
   s.axpy[0] = &axpy_skinny<T, 1>;
   s.axpy[1] = &axpy_skinny<T, 2>;
   s.axpy[2] = &axpy_skinny<T, 3>;

@@ -1,14 +1,16 @@
-// AVX2+FMA GEMM microkernels (compiled with -mavx2 -mfma; called only after a
-// run-time CPU check). Tile 6 x 16 floats / 6 x 8 doubles: 12 ymm accumulators,
-// two B loads and one A broadcast per k step = 15 of the 16 ymm registers, and
-// 12 FMAs per 8 loads keeps both FMA pipes of a Zen 3 / Haswell core busy.
-// Packed layout and the C update contract are in gemm_internal.h; the packed
-// B panel is 64-byte aligned so its loads are aligned. K is unrolled by 4 and
-// the next lines of the A micro-panel (streamed from L2) are prefetched.
+// AVX2+FMA GEMM kernel set (compiled with -mavx2 -mfma; called only after a
+// run-time CPU check): 256-bit vector traits for the shared microkernel
+// template (cpu/gemm_ukernel_tile.h), instantiated as 6 x 16 floats / 6 x 8
+// doubles: 12 ymm accumulators, two B loads and one A broadcast per k step =
+// 15 of the 16 ymm registers, and 12 FMAs per 8 loads keep both FMA pipes of
+// a Zen 3 / Haswell core busy. Also here: the 8 x 8 / 4 x 4 register
+// transposes that pack transposed operands (used by the AVX-512 set too).
 #include "cpu/gemm_internal.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
+
+#include "cpu/gemm_ukernel_tile.h"
 
 namespace lg {
 namespace cpu {
@@ -44,62 +46,6 @@ struct VecF64 {
 };
 
 constexpr int kMR = 6;
-
-template <class S>
-inline __attribute__((always_inline)) void step(const typename S::T* a,
-                                                const typename S::T* b,
-                                                typename S::V (&acc)[kMR][2]) {
-  const typename S::V b0 = S::load(b), b1 = S::load(b + S::kLanes);
-#pragma GCC unroll 6
-  for (int r = 0; r < kMR; ++r) {
-    const typename S::V ar = S::bcast(a + r);
-    acc[r][0] = S::fma(ar, b0, acc[r][0]);
-    acc[r][1] = S::fma(ar, b1, acc[r][1]);
-  }
-}
-
-template <class S>
-void micro_avx2(int64_t kc, const typename S::T* __restrict a, const typename S::T* __restrict b,
-                typename S::T* __restrict c, int64_t ldc, typename S::T alpha,
-                typename S::T beta) {
-  using T = typename S::T;
-  using V = typename S::V;
-  constexpr int NR = 2 * S::kLanes;
-  V acc[kMR][2];
-#pragma GCC unroll 6
-  for (int r = 0; r < kMR; ++r) {
-    acc[r][0] = S::zero();
-    acc[r][1] = S::zero();
-    // The tile of C is needed at the end; start bringing it in now.
-    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + NR - 1), _MM_HINT_T0);
-  }
-  // One k step per iteration: with GCC, manual unrolling let the scheduler
-  // hoist the next step's loads and spill accumulators (measured ~15% slower).
-#pragma GCC unroll 1
-  for (int64_t p = 0; p < kc; ++p) {
-    _mm_prefetch(reinterpret_cast<const char*>(a + 16 * kMR), _MM_HINT_T0);
-    step<S>(a, b, acc);
-    a += kMR;
-    b += NR;
-  }
-  const V va = S::set1(alpha);
-  if (beta == T(0)) {
-#pragma GCC unroll 6
-    for (int r = 0; r < kMR; ++r) {
-      S::storeu(c + r * ldc, S::mul(va, acc[r][0]));
-      S::storeu(c + r * ldc + S::kLanes, S::mul(va, acc[r][1]));
-    }
-  } else {
-    const V vb = S::set1(beta);
-#pragma GCC unroll 6
-    for (int r = 0; r < kMR; ++r) {
-      T* cr = c + r * ldc;
-      S::storeu(cr, S::fma(va, acc[r][0], S::mul(vb, S::loadu(cr))));
-      S::storeu(cr + S::kLanes, S::fma(va, acc[r][1], S::mul(vb, S::loadu(cr + S::kLanes))));
-    }
-  }
-}
 
 // B x B blocks (8 floats / 4 doubles) go through a register transpose; a
 // short last block of rows (cols % B) loads zeros for the missing rows and
@@ -200,9 +146,10 @@ KernelSet<float> kernels_avx2_f32() {
   KernelSet<float> s;
   s.mr = kMR;
   s.nr = 16;
-  s.micro = &micro_avx2<VecF32>;
-  set_skinny_kernels(s);
+  s.micro = &micro_tile<VecF32, kMR>;
+  set_portable_kernels(s);
   s.pack_trans = pack_trans_avx2_f32();
+  s.fma_loop = &fma_peak_loop<VecF32>;
   return s;
 }
 
@@ -210,9 +157,10 @@ KernelSet<double> kernels_avx2_f64() {
   KernelSet<double> s;
   s.mr = kMR;
   s.nr = 8;
-  s.micro = &micro_avx2<VecF64>;
-  set_skinny_kernels(s);
+  s.micro = &micro_tile<VecF64, kMR>;
+  set_portable_kernels(s);
   s.pack_trans = pack_trans_avx2_f64();
+  s.fma_loop = &fma_peak_loop<VecF64>;
   return s;
 }
 

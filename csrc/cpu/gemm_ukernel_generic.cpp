@@ -60,6 +60,31 @@ void micro_generic(int64_t kc, const T* __restrict a, const T* __restrict b, T* 
 }
 #endif
 
+// Multiply-add throughput probe for the baseline ISA (no FMA: a multiply and
+// an add per lane, counted as 2 flops), 12 independent 16-byte chains.
+template <typename T>
+int64_t fma_loop_generic(int64_t iters, T* sink) {
+  constexpr int kChains = 12, L = 16 / sizeof(T);
+#if defined(__GNUC__) || defined(__clang__)
+  typedef T V __attribute__((vector_size(16)));
+  V acc[kChains];
+  V x, y;
+  for (int l = 0; l < L; ++l) x[l] = T(0.999999), y[l] = T(1e-7);
+  for (int i = 0; i < kChains; ++i) acc[i] = x * T(i);
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < kChains; ++i) acc[i] = acc[i] * x + y;
+  for (int i = 1; i < kChains; ++i) acc[0] += acc[i];
+  __builtin_memcpy(sink, &acc[0], 16);
+#else
+  T acc[kChains][L] = {};
+  for (int64_t it = 0; it < iters; ++it)
+    for (int i = 0; i < kChains; ++i)
+      for (int l = 0; l < L; ++l) acc[i][l] = acc[i][l] * T(0.999999) + T(1e-7);
+  for (int l = 0; l < L; ++l) sink[l] = acc[0][l];
+#endif
+  return iters * kChains * L * 2;
+}
+
 void pack_trans_f32(int64_t kc, int64_t cols, int w, const float* src, int64_t ld, float* dst) {
   pack_trans_portable<float>(kc, cols, w, src, ld, dst);
 }
@@ -74,8 +99,9 @@ KernelSet<float> kernels_generic_f32() {
   s.mr = 4;
   s.nr = 8;
   s.micro = &micro_generic<float, 4, 8>;
-  set_skinny_kernels(s);
+  set_portable_kernels(s);
   s.pack_trans = &pack_trans_f32;
+  s.fma_loop = &fma_loop_generic<float>;
   return s;
 }
 
@@ -84,8 +110,9 @@ KernelSet<double> kernels_generic_f64() {
   s.mr = 4;
   s.nr = 4;
   s.micro = &micro_generic<double, 4, 4>;
-  set_skinny_kernels(s);
+  set_portable_kernels(s);
   s.pack_trans = &pack_trans_f64;
+  s.fma_loop = &fma_loop_generic<double>;
   return s;
 }
 

@@ -7,6 +7,7 @@ import pkgutil
 import platform
 import sys
 
+from .benchmarks import _machine, _results
 
 
 def _bench_names() -> list[str]:
@@ -35,6 +36,17 @@ def _info(args) -> int:
         f"caches (as the OS reports them): L1d {caches['l1d'] // 1024} KiB, "
         f"L2 {caches['l2'] // 1024} KiB, L3 {caches['l3'] // 1024} KiB",
     ]
+    fig = _machine.figures(lg.get_num_threads(), refresh=args.remeasure)
+    peak, bw = fig["fma_peak_gflops"], fig["stream"]
+    lines += [
+        f"measured FMA peak ({lg.get_num_threads()} threads, {b['gemm_isa']} path): "
+        f"{peak['float32']:.1f} GFLOP/s float32, {peak['float64']:.1f} GFLOP/s float64",
+        f"measured STREAM bandwidth ({lg.get_num_threads()} threads, "
+        f"{bw['bytes_per_array'] >> 20} MiB arrays): copy {bw['copy_gbs']:.1f} GB/s, "
+        f"triad {bw['triad_gbs']:.1f} GB/s",
+        f"  ({', '.join(sorted(set(fig['source'].values())))}; cache {fig['cache']}; "
+        f"--remeasure to measure again)",
+    ]
     cinfo = lg.cuda.build_info()
     if cinfo is None:
         lines.append("CUDA module: not built")
@@ -57,6 +69,8 @@ def _train(args) -> int:
 
 
 def _bench(args) -> int:
+    if args.name == "compare":
+        return _results.compare_main(args.bench_args)
     mod = importlib.import_module(f"loomgrad.benchmarks.{args.name}")
     return mod.main(args.bench_args) or 0
 
@@ -74,12 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_bench = sub.add_parser("bench", help="benchmark a kernel family against its yardsticks",
                              description="Runs loomgrad.benchmarks.NAME; arguments after NAME "
-                                         "go to that benchmark (try NAME --help).")
-    p_bench.add_argument("name", choices=_bench_names())
+                                         "go to that benchmark (try NAME --help). Every bench "
+                                         "takes --json PATH and --plot PATH; `bench compare "
+                                         "A.json B.json` prints the per-row change.")
+    p_bench.add_argument("name", choices=_bench_names() + ["compare"])
     p_bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     p_bench.set_defaults(func=_bench)
 
     p_info = sub.add_parser("info", help="version, build flags, threads, SIMD path, CUDA status")
+    p_info.add_argument("--remeasure", action="store_true",
+                        help="measure the FMA peak and bandwidth again instead of using the cache")
     p_info.set_defaults(func=_info)
     return parser
 

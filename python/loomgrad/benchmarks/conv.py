@@ -115,11 +115,11 @@ def main(argv=None) -> int:
         print(f"  ... {label}", flush=True)
     print()
     harness.print_table(fwd_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
-                        title="forward")
+                        title="forward", setup=setup)
     print()
     harness.print_table(train_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
-                        title="forward + backward (dx, dw, db)")
-    return 0
+                        title="forward + backward (dx, dw, db)", setup=setup)
+    return harness.finish(setup)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,14 @@ vs cuBLAS TF32 (CuPy compute type TF32, torch ``allow_tf32 = True``). Torch's
 tensors are views of the CuPy arrays (``torch.as_tensor``), and transposed
 operands are passed as transposed views to every contender.
 
+CPU runs compare each GEMM path of ours with OpenBLAS's matching kernels,
+each pairing in its own subprocess (OpenBLAS reads its kernel choice when it
+loads): our avx512 path against OpenBLAS with ``OPENBLAS_CORETYPE`` and
+``OPENBLAS_L2_SIZE`` unset (its native choice), our avx2 path against
+``OPENBLAS_CORETYPE=Haswell`` (its AVX2 kernels); ``--isa`` picks one path.
+Each table's title names the kernel set OpenBLAS reported (threadpoolctl's
+``architecture``), and ``--json`` collects every path's table in one file.
+
 Every contender gets the same thread count: ``lg.set_num_threads``,
 ``torch.set_num_threads`` and OpenBLAS's ``openblas_set_num_threads`` (called
 on the library NumPy loaded; see harness.set_blas_threads). The DL shapes use
@@ -23,7 +31,11 @@ transposed views (which their BLAS reads without a copy).
 """
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import tempfile
 
 # (label, M, N, K, trans_a, trans_b). Forward of a 3136 -> 1024 linear layer
 # on a batch of 64 (Y = X Wᵀ would be the torch layout; here W is K x N),
@@ -83,11 +95,106 @@ def build_parser():
 
     p = bench_parser("gemm", "loomgrad GEMM vs NumPy (OpenBLAS) and PyTorch on the CPU, or vs "
                              "cuBLAS (CuPy, torch) on the GPU with --device cuda.")
+    p.add_argument("--isa", choices=["all", "avx512", "avx2", "generic"], default="all",
+                   help="CPU: which of our GEMM paths to run, each against OpenBLAS's matching "
+                        "kernels in its own subprocess (default: every path this CPU has)")
     return p
 
 
+_CHILD = "_LOOMGRAD_BENCH_GEMM_CHILD"  # set in the per-path subprocesses
+
+
+def _paths(isa: str) -> list[str]:
+    """Our GEMM paths to run: the requested one, or every path the CPU has."""
+    if isa != "all":
+        return [isa]
+    import loomgrad as lg
+
+    f = lg._cpu.build_info()["cpu_features"]
+    paths = [p for p, ok in (("avx512", f["avx512f"] and f["avx512dq"] and f["fma"]),
+                             ("avx2", f["avx2"] and f["fma"])) if ok]
+    return paths or ["generic"]
+
+
+def _path_env(path: str, threads: int) -> dict:
+    """Environment of one path's subprocess: our path, and OpenBLAS pinned to
+    its matching kernel set (native for avx512 and generic, Haswell for avx2)."""
+    env = dict(os.environ)
+    env[_CHILD] = "1"
+    env.setdefault("OPENBLAS_NUM_THREADS", str(max(threads, 1)))
+    env["LOOMGRAD_GEMM_ISA"] = path
+    env.pop("OPENBLAS_L2_SIZE", None)
+    if path == "avx2":
+        env["OPENBLAS_CORETYPE"] = "Haswell"
+    else:
+        env.pop("OPENBLAS_CORETYPE", None)
+    return env
+
+
+def _strip(argv: list[str], options: tuple[str, ...]) -> list[str]:
+    """argv without the given value-taking options (``--opt V`` or ``--opt=V``)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in options:
+            skip = True
+        elif not any(a.startswith(o + "=") for o in options):
+            out.append(a)
+    return out
+
+
+def _run_paths(args, argv: list[str]) -> int:
+    """One subprocess per GEMM path (see the module docstring); their output
+    is relayed line by line, their tables merged for --json/--plot."""
+    from . import _results
+
+    if args.plot:
+        _results.require_matplotlib()
+    base = _strip(list(argv), ("--json", "--plot", "--isa"))
+    tables, machines, rc = [], [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in _paths(args.isa):
+            out = os.path.join(tmp, f"{path}.json")
+            cmd = [sys.executable, "-m", "loomgrad.benchmarks.gemm", *base, "--isa", path,
+                   "--json", out]
+            proc = subprocess.Popen(cmd, env=_path_env(path, args.threads), stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            for line in proc.stdout:
+                if not line.startswith("results written to"):
+                    print(line, end="", flush=True)
+            rc = proc.wait() or rc
+            if os.path.exists(out):
+                with open(out) as f:
+                    doc = json.load(f)
+                tables += doc["tables"]
+                machines.append(doc["machine"])
+            print()
+    if args.json and machines:
+        _results.write_json(args.json, "gemm", argv, dict(machines[0], paths=machines), tables)
+        print(f"results written to {args.json}")
+    if args.plot and tables:
+        _results.write_plot(args.plot, f"loomgrad gemm bench, {args.dtype}, {args.threads} "
+                                       f"threads", tables)
+        print(f"plot written to {args.plot}")
+    return rc
+
+
+def _openblas_kernels() -> str:
+    """Which kernel set NumPy's OpenBLAS runs, as threadpoolctl reports it."""
+    try:
+        from threadpoolctl import threadpool_info  # optional
+    except ImportError:
+        return "unknown (threadpoolctl not installed)"
+    archs = [d.get("architecture") for d in threadpool_info() if d.get("user_api") == "blas"]
+    return ", ".join(str(a) for a in archs) or "unknown (no BLAS found)"
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if args.device == "cpu" and not os.environ.get(_CHILD):
+        return _run_paths(args, argv)
     # Only effective when NumPy is not loaded yet (bench/gemm.py); otherwise
     # bench_setup changes the loaded OpenBLAS at run time.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(max(args.threads, 1)))
@@ -102,7 +209,11 @@ def main(argv=None) -> int:
     peak = setup.peak
     if setup.device == "cuda":
         return _main_cuda(args, setup)
-    harness.print_header("GEMM benchmark", setup)
+    kernels = _openblas_kernels()
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    harness.print_header(f"GEMM benchmark, our {lg._cpu.build_info()['gemm_isa']} path", setup,
+                         extra=[f"OpenBLAS kernels (threadpoolctl architecture): {kernels}; "
+                                f"OPENBLAS_CORETYPE={coretype or 'unset (native choice)'}"])
 
     rng = np.random.default_rng(0)
     rows = []
@@ -129,8 +240,10 @@ def main(argv=None) -> int:
         rows.append(harness.Row(f"{label} [{M}x{N}x{K}]", 2.0 * M * N * K, times))
         print(f"  ... {label}", flush=True)
     print()
-    harness.print_table(rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak)
-    return 0
+    harness.print_table(rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
+                        title=f"{dtype.name}: our {lg._cpu.build_info()['gemm_isa']} path vs "
+                              f"OpenBLAS {kernels} kernels", setup=setup)
+    return harness.finish(setup)
 
 
 
@@ -211,14 +324,14 @@ def _main_cuda(args, setup) -> int:
     print()
     harness.print_table(rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=setup.peak,
                         title="FP32 (CUDA cores): targets >= 0.8x cuBLAS at 4096^3, >= 0.7x at "
-                              "1024^3")
+                              "1024^3", setup=setup)
     rows = _gpu_rows(setup, TF32_QUICK if args.quick else TF32_SHAPES, tf32=True)
     print()
     harness.print_table(rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=setup.peak,
                         title="TF32 tensor cores: ours with lg.backends.cuda.matmul.allow_tf32 "
                               "= True vs cuBLAS TF32 (% peak is of the FP32 peak, so it can "
-                              "exceed 100)")
-    return 0
+                              "exceed 100)", setup=setup)
+    return harness.finish(setup)
 
 
 if __name__ == "__main__":

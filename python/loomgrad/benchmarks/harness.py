@@ -7,7 +7,12 @@ not absolute numbers, on a shared machine.
 
     times = time_min({"loomgrad": f1, "numpy": f2}, reps=7, min_time=0.02)
     rows.append(Row("512x512x512", flops=2 * 512**3, seconds=times))
-    print_table(rows, ours="loomgrad", yardsticks=["numpy"], peak_gflops=peak)
+    print_table(rows, ours="loomgrad", yardsticks=["numpy"], peak_gflops=peak, setup=setup)
+    return finish(setup)    # --json / --plot, for every bench alike
+
+"% peak" is of the measured FMA peak and "% of bandwidth" of the measured
+STREAM copy bandwidth (see _machine.py); print_table says which under each
+table.
 """
 from __future__ import annotations
 
@@ -20,14 +25,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
-__all__ = ["time_min", "Row", "print_table", "geomean", "cpu_peak_gflops", "cpu_mhz",
-           "bench_parser", "bench_setup", "print_header", "Setup",
+from . import _machine, _results
+
+__all__ = ["time_min", "Row", "print_table", "geomean", "cpu_peak_gflops", "cpu_bandwidth",
+           "bench_parser", "bench_setup", "print_header", "Setup", "finish",
            "set_blas_threads", "blas_threads", "machine_summary", "time_cuda",
            "gpu_peak_gflops", "gpu_copy_bandwidth"]
 
 
 def time_min(contenders: Mapping[str, Callable[[], object]], reps: int = 7,
-             min_time: float = 0.02, warmup: int = 1, pause: float = 0.12) -> dict[str, float]:
+             min_time: float = 0.02, warmup: int = 1, pause: float = 0.12,
+             settle: float = 0.0) -> dict[str, float]:
     """Best seconds per call of each contender.
 
     Each contender is warmed up, then its call count per sample is doubled
@@ -38,7 +46,16 @@ def time_min(contenders: Mapping[str, Callable[[], object]], reps: int = 7,
     thread pools keep spinning after a call (OpenBLAS's workers for about
     2**28 cycles, ~0.1 s), and on a small machine those spinning threads
     would otherwise steal cores from whichever contender runs next.
+    ``settle`` seconds of untimed calls of the next contender follow each
+    switch (the issue-17 rule: >= 0.15 s), so its own threads are awake and
+    the previous library's have gone idle before the clock starts.
     """
+
+    def settle_in(fn):
+        t_end = time.perf_counter() + settle
+        while time.perf_counter() < t_end:
+            fn()
+
     calls = {}
     for name, fn in contenders.items():
         if pause > 0:
@@ -60,6 +77,8 @@ def time_min(contenders: Mapping[str, Callable[[], object]], reps: int = 7,
             n = calls[name]
             if pause > 0:
                 time.sleep(pause)
+            if settle > 0 and len(contenders) > 1:
+                settle_in(fn)
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
@@ -160,11 +179,18 @@ def geomean(values: Sequence[float]) -> float:
 
 def print_table(rows: Sequence[Row], ours: str, yardsticks: Sequence[str],
                 peak_gflops: float | None = None, title: str | None = None,
-                file=None, unit: str = "GF/s") -> dict[str, float]:
+                file=None, unit: str = "GF/s", setup: "Setup | None" = None,
+                peak_label: str | None = None) -> dict[str, float]:
     """Print shape | ours GFLOP/s | each yardstick's GFLOP/s and ours/it ratio
     | % of peak, then the geometric-mean ratio per yardstick (returned).
-    ``unit`` only labels the columns (e.g. "GB/s" for Rows that count bytes)."""
+    ``unit`` only labels the columns (e.g. "GB/s" for Rows that count bytes).
+    With ``setup`` the table is also recorded for --json/--plot, and the
+    line saying what "% peak" is a percentage of comes from it (the measured
+    FMA peak for GF/s, the measured copy bandwidth for GB/s) unless
+    ``peak_label`` says otherwise."""
     file = file or sys.stdout
+    if peak_label is None and setup is not None and peak_gflops:
+        peak_label = setup.peak_label(unit, peak_gflops)
     width = max([len("shape")] + [len(r.label) for r in rows])
     head = [f"{'shape':<{width}}", f"{ours + ' ' + unit:>14}"]
     for y in yardsticks:
@@ -196,53 +222,36 @@ def print_table(rows: Sequence[Row], ours: str, yardsticks: Sequence[str],
             means[y] = geomean(ratios)
             print(f"geometric-mean speed ratio {ours}/{y}: {means[y]:.3f} "
                   f"over {len(ratios)} shapes (> 1: {ours} faster)", file=file)
+    if peak_gflops and peak_label:
+        print(f"% peak: {peak_label}", file=file)
+    if setup is not None:
+        setup.tables.append(_results.table_record(rows, ours, yardsticks, unit, peak_gflops,
+                                                  peak_label, title, means))
     return means
 
 
 # ---------------------------------------------------------------- the machine
-def cpu_mhz() -> tuple[float | None, str]:
-    """(MHz, where it came from): lscpu's "CPU max MHz" (sysfs cpufreq) when
-    the OS exposes it, else /proc/cpuinfo's "cpu MHz" (inside VMs usually the
-    base clock: real turbo clocks can then exceed 100 % of "peak")."""
-    try:
-        with open("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") as f:
-            return int(f.read()) / 1000.0, "cpufreq cpuinfo_max_freq"
-    except (OSError, ValueError):
-        pass
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("cpu mhz"):
-                    return float(line.split(":")[1]), "/proc/cpuinfo 'cpu MHz' (no max-clock info)"
-    except (OSError, ValueError, IndexError):
-        pass
-    return None, "unknown"
-
-
-def _flops_per_cycle(isa: str, dtype_bytes: int) -> int:
-    # Two FMA pipes per core on every x86 core we target (Haswell+, Zen 2/3/4,
-    # Skylake-SP with 2 AVX-512 units); an FMA is two flops.
-    lanes = {"avx512": 64, "avx2+fma": 32, "generic": 16}.get(isa, 16) // dtype_bytes
-    return 2 * 2 * lanes
-
-
-def cpu_peak_gflops(dtype="float32", threads: int = 1, isa: str | None = None
-                    ) -> tuple[float | None, str]:
-    """(peak GFLOP/s, derivation) for `threads` cores running the GEMM path
-    `isa` (default: the one loomgrad uses) on `dtype`."""
+def cpu_peak_gflops(dtype="float32", threads: int = 1) -> tuple[float | None, str]:
+    """(peak GFLOP/s, how it was found) for `threads` threads on loomgrad's
+    GEMM path and `dtype`: measured (an FMA loop on every thread at once,
+    cached per machine; see _machine.py), never derived from a clock."""
+    import loomgrad as lg
     import numpy as np
 
-    if isa is None:
-        from .. import _cpu
-        isa = _cpu.build_info()["gemm_isa"]
-    mhz, src = cpu_mhz()
-    fpc = _flops_per_cycle(isa, np.dtype(dtype).itemsize)
-    if mhz is None:
-        return None, "peak unknown (no CPU clock found)"
-    peak = threads * mhz / 1000.0 * fpc
-    return peak, (f"peak = {threads} cores x {mhz / 1000:.3f} GHz [{src}] x {fpc} "
-                  f"{np.dtype(dtype).name} flop/cycle [{isa}: 2 FMA pipes x "
-                  f"{fpc // 4} lanes x 2] = {peak:.1f} GFLOP/s")
+    name = np.dtype(dtype).name
+    peak, source = _machine.fma_peak_gflops(name, threads)
+    isa = lg._cpu.build_info()["gemm_isa"]
+    return peak, (f"peak = {peak:.1f} GFLOP/s: measured FMA peak, {threads} threads, {name}, "
+                  f"{isa} path ({source}; python -m loomgrad info)")
+
+
+def cpu_bandwidth(threads: int = 1) -> tuple[float, str]:
+    """(STREAM copy GB/s, how it was found) for `threads` threads, measured
+    and cached like the peak."""
+    bw, source = _machine.stream_bandwidth(threads)
+    return bw["copy_gbs"], (f"bandwidth = {bw['copy_gbs']:.1f} GB/s: measured STREAM copy "
+                            f"(triad {bw['triad_gbs']:.1f} GB/s), {threads} threads "
+                            f"({source}; python -m loomgrad info)")
 
 
 # ---------------------------------------------------------------- BLAS threads
@@ -305,16 +314,8 @@ def set_blas_threads(n: int) -> str:
 
 def machine_summary() -> str:
     """CPU model, logical CPU count and Python version, for the table header."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, python {platform.python_version()}"
+    return (f"{_machine.cpu_model()}, {os.cpu_count()} logical CPUs, "
+            f"python {platform.python_version()}")
 
 
 # ---------------------------------------------------------------- one CLI shape
@@ -335,11 +336,20 @@ def bench_parser(name: str, description: str, reps: int = 7, min_time: float = 0
     p.add_argument("--pause", type=float, default=0.12,
                    help="seconds of idle between contenders, so other libraries' spinning "
                         "worker threads settle (default 0.12)")
+    p.add_argument("--settle", type=float, default=None,
+                   help="seconds of untimed calls of each contender after every switch, "
+                        "before its sample is timed (default 0.15, 0.02 with --quick)")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--json", metavar="PATH", default=None,
+                   help="also write every table, the machine and the versions to PATH "
+                        "(compare two with: python -m loomgrad bench compare A.json B.json)")
+    p.add_argument("--plot", metavar="PATH", default=None,
+                   help="also draw each contender's rate per row against the measured peak "
+                        "or bandwidth to PATH (PNG/SVG/PDF; needs the plot extra, matplotlib)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="cpu: our C++ kernels vs NumPy/torch CPU; cuda: our CUDA kernels vs "
                         "CuPy (cuBLAS) and torch (cuBLAS/cuDNN), CUDA-event timing, median")
-    p.set_defaults(default_reps=reps, default_min_time=min_time)
+    p.set_defaults(default_reps=reps, default_min_time=min_time, bench_name=name)
     return p
 
 
@@ -357,12 +367,29 @@ class Setup:
     peak: float | None = None    # GFLOP/s of `threads` cores on the GEMM path in use
     peak_line: str = ""          # how `peak` was derived
     device: str = "cpu"          # "cuda": contenders run on the GPU (CuPy arrays)
-    copy_gbs: float | None = None  # measured device-to-device copy bandwidth (cuda)
+    copy_gbs: float | None = None  # measured copy bandwidth (STREAM on the CPU, D2D on a GPU)
+    bandwidth_line: str = ""       # how `copy_gbs` was measured
+    settle: float = 0.0            # untimed seconds per contender switch (time_min)
+    bench: str = ""
+    argv: list = field(default_factory=list)
+    json_path: str | None = None
+    plot_path: str | None = None
+    machine: dict = field(default_factory=dict)  # for --json
+    tables: list = field(default_factory=list)   # what print_table recorded
 
     def time(self, contenders):
         if self.device == "cuda":
             return time_cuda(contenders, reps=max(self.reps, 5))
-        return time_min(contenders, reps=self.reps, min_time=self.min_time, pause=self.pause)
+        return time_min(contenders, reps=self.reps, min_time=self.min_time, pause=self.pause,
+                        settle=self.settle)
+
+    def peak_label(self, unit: str, value: float) -> str:
+        if unit == "GB/s":
+            what = ("measured STREAM copy bandwidth" if self.device == "cpu"
+                    else "measured device-to-device copy bandwidth")
+            return f"of the {what}, {value:.1f} GB/s"
+        what = "measured FMA peak" if self.device == "cpu" else "FP32 FMA peak (SMs x clock)"
+        return f"of the {what}, {value:.1f} GFLOP/s"
 
 
 def bench_setup(args) -> Setup:
@@ -377,9 +404,15 @@ def bench_setup(args) -> Setup:
     import loomgrad as lg
 
     lg.set_num_threads(args.threads)
+    if getattr(args, "plot", None):
+        _results.require_matplotlib()
+    settle = getattr(args, "settle", None)
     s = Setup(reps=args.reps or (2 if args.quick else args.default_reps),
               min_time=args.min_time or (0.005 if args.quick else args.default_min_time),
-              pause=args.pause, dtype=np.dtype(args.dtype), threads=args.threads)
+              pause=args.pause, dtype=np.dtype(args.dtype), threads=args.threads,
+              settle=(0.02 if args.quick else 0.15) if settle is None else settle,
+              bench=getattr(args, "bench_name", ""), argv=list(sys.argv[1:]),
+              json_path=getattr(args, "json", None), plot_path=getattr(args, "plot", None))
     info = lg._cpu.build_info()
     s.lines.append(f"machine: {machine_summary()}")
     s.lines.append(f"loomgrad: GEMM path {info['gemm_isa']}, {lg.get_num_threads()} threads, "
@@ -399,7 +432,47 @@ def bench_setup(args) -> Setup:
         _cuda_setup(s, args)
     else:
         s.peak, s.peak_line = cpu_peak_gflops(s.dtype, args.threads)
+        s.copy_gbs, s.bandwidth_line = cpu_bandwidth(args.threads)
+    s.machine = _machine_record(s, info)
     return s
+
+
+def _machine_record(s: Setup, info: dict) -> dict:
+    """The machine and versions, for --json."""
+    import numpy as np
+
+    import loomgrad as lg
+
+    rec = {"cpu": _machine.cpu_model(), "logical_cpus": os.cpu_count(),
+           "gemm_isa": info["gemm_isa"], "threads": s.threads, "dtype": s.dtype.name,
+           "device": s.device, "peak_gflops": s.peak, "peak_line": s.peak_line,
+           "copy_gbs": s.copy_gbs, "bandwidth_line": s.bandwidth_line,
+           "versions": {"loomgrad": lg.__version__, "numpy": np.__version__,
+                        "python": platform.python_version(), "compiler": info["compiler"],
+                        "torch": getattr(s.torch, "__version__", None)},
+           "header": list(s.lines)}
+    try:
+        from threadpoolctl import threadpool_info  # optional: which OpenBLAS kernels
+        rec["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "architecture",
+                                               "num_threads", "filepath")}
+                       for d in threadpool_info() if d.get("user_api") == "blas"]
+    except ImportError:
+        pass
+    return rec
+
+
+def finish(setup: Setup) -> int:
+    """Write --json and --plot for what print_table recorded; returns 0 so a
+    bench can end with ``return harness.finish(setup)``."""
+    title = f"loomgrad {setup.bench} bench, {setup.dtype.name}, {setup.threads} threads"
+    if setup.json_path:
+        _results.write_json(setup.json_path, setup.bench, setup.argv, setup.machine,
+                            setup.tables)
+        print(f"results written to {setup.json_path}")
+    if setup.plot_path:
+        _results.write_plot(setup.plot_path, title, setup.tables)
+        print(f"plot written to {setup.plot_path}")
+    return 0
 
 
 def _cuda_setup(s: Setup, args) -> None:
@@ -434,7 +507,8 @@ def print_header(title: str, setup: Setup, extra=(), peak: bool = True) -> None:
     benchmarks; ``peak=False`` for bandwidth ones) and the timing rule."""
     import loomgrad as lg
 
-    extra = ([setup.peak_line] if peak else []) + list(extra)
+    extra = ([setup.peak_line] if peak else [setup.bandwidth_line]) + list(extra)
+    extra = [e for e in extra if e]
 
     print(f"loomgrad {lg.__version__} {title}, {setup.dtype.name}, {setup.threads} threads")
     for line in list(setup.lines) + list(extra):
@@ -444,5 +518,5 @@ def print_header(title: str, setup: Setup, extra=(), peak: bool = True) -> None:
               f"alternating rounds after warm-up")
     else:
         print(f"  timing: best of {setup.reps} alternating rounds, >= {setup.min_time * 1e3:.0f} "
-              f"ms per sample")
+              f"ms per sample, {setup.settle:.2f} s untimed warm-up after each contender switch")
     print()

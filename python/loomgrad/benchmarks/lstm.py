@@ -119,14 +119,14 @@ def main(argv=None) -> int:
         print(f"  ... {label}", flush=True)
     print()
     harness.print_table(fwd_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
-                        title="forward (no_grad)")
+                        title="forward (no_grad)", setup=setup)
     print()
     harness.print_table(train_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
-                        title="forward + backward (input and all parameter gradients)")
+                        title="forward + backward (input and all parameter gradients)", setup=setup)
     print()
     harness.print_table(gru_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
-                        title="GRU (nn.GRU vs torch.nn.GRU), forward + backward")
-    return 0
+                        title="GRU (nn.GRU vs torch.nn.GRU), forward + backward", setup=setup)
+    return harness.finish(setup)
 
 
 def _ours_train(lg, module, x, gy):
@@ -225,12 +225,12 @@ def _main_cuda(args, setup) -> int:
     harness.print_header("LSTM benchmark (CUDA)", setup, extra + paths)
     yardsticks = ["torch"] if torch is not None else []
     harness.print_table(rows["fwd"], ours="loomgrad", yardsticks=yardsticks,
-                        peak_gflops=setup.peak, title="forward (no_grad)")
+                        peak_gflops=setup.peak, title="forward (no_grad)", setup=setup)
     print()
     harness.print_table(rows["train"], ours="loomgrad", yardsticks=yardsticks,
                         peak_gflops=setup.peak,
-                        title="forward + backward (input and all parameter gradients)")
-    return 0
+                        title="forward + backward (input and all parameter gradients)", setup=setup)
+    return harness.finish(setup)
 
 
 if __name__ == "__main__":

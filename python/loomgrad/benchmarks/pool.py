@@ -122,14 +122,14 @@ def main(argv=None) -> int:
         print(f"  ... {label}", flush=True)
     print()
     harness.print_table(fwd_rows, "loomgrad", yardsticks, title="forward", unit="GB/s",
-                        peak_gflops=setup.copy_gbs)
+                        peak_gflops=setup.copy_gbs, setup=setup)
     print()
     harness.print_table(train_rows, "loomgrad", yardsticks, title="forward + backward",
-                        unit="GB/s", peak_gflops=setup.copy_gbs)
+                        unit="GB/s", peak_gflops=setup.copy_gbs, setup=setup)
     if gpu:
         print(f"\n% peak: of the measured copy bandwidth, {setup.copy_gbs:.0f} GB/s "
               f"(target >= 70 %)")
-    return 0
+    return harness.finish(setup)
 
 
 if __name__ == "__main__":

@@ -99,11 +99,11 @@ def main(argv=None) -> int:
     for name, rs in rows.items():
         print()
         harness.print_table(rs, "loomgrad", yardsticks, title=name, unit="GB/s",
-                            peak_gflops=setup.copy_gbs)
+                            peak_gflops=setup.copy_gbs, setup=setup)
     if gpu:
         print(f"\n% peak: of the measured copy bandwidth, {setup.copy_gbs:.0f} GB/s "
               f"(target >= 70 %)")
-    return 0
+    return harness.finish(setup)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ argument checks, the CPU call and a one-line branch to its GPU glue in
 ``kernels/gpu/``; ``_args`` holds the parsers both halves share.
 """
 from .conv import conv2d, conv2d_backward
-from .gemm import gemm, matmul
+from .gemm import PackedGemmB, gemm, matmul, pack_gemm_b
 from .gru import gru_sequence, gru_sequence_backward
 from .lstm import lstm_cell, lstm_cell_backward, lstm_sequence, lstm_sequence_backward
 from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d,
@@ -23,7 +23,7 @@ from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d
 from .xent import (log_softmax, log_softmax_backward, softmax, softmax_backward,
                    softmax_cross_entropy, softmax_cross_entropy_backward)
 
-__all__ = ["gemm", "matmul", "conv2d", "conv2d_backward",
+__all__ = ["gemm", "matmul", "pack_gemm_b", "PackedGemmB", "conv2d", "conv2d_backward",
            "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
            "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",

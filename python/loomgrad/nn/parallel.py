@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .. import autograd
+from .. import autograd, distributed
 from ..tensor import Tensor
 from .module import Module
 
@@ -90,8 +90,7 @@ class DistributedDataParallel(Module):
             raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be > 0, got "
                              f"{bucket_cap_mb}")
         if process_group is None:
-            from .. import distributed as dist
-            process_group = dist._default()
+            process_group = distributed._default()
         self.module = module
         g = process_group
         object.__setattr__(self, "process_group", g)

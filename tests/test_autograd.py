@@ -49,7 +49,7 @@ def test_graph_without_saved_arrays_can_backward_twice_like_torch():
 def test_saved_arrays_are_freed_after_backward():
     x = leaf(1000)
     e = x.exp()
-    ref = weakref.ref(e.data)
+    ref = weakref.ref(e.array)
     loss = (e * 2).sum()
     del e
     gc.collect()
@@ -82,7 +82,7 @@ def test_reused_non_leaf_gets_all_contributions():
     y = x * x            # x used twice by one op
     z = y + y            # non-leaf used twice by one op
     z.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), 4 * x.data)
+    np.testing.assert_allclose(x.grad.numpy(), 4 * x.array)
 
 
 @requires_torch
@@ -172,27 +172,27 @@ def test_detach_shares_data_and_cuts_graph():
     d = (x * 2).detach()
     assert d.is_leaf and not d.requires_grad
     x2 = x.detach()
-    x2.data[0] = 42.0
-    assert x.data[0] == 42.0
+    x2.array[0] = 42.0
+    assert x.array[0] == 42.0
 
 
-def test_augmented_assignment_rebinds_instead_of_breaking_autograd():
+def test_augmented_assignment_is_in_place_like_torch():
     x = leaf(3)
     y = x * 2
     y_before = y
-    y += 1          # out of place: y is a new node
+    y += 1          # in place, as torch: y keeps its identity and takes a new node
     y *= 3
-    assert y is not y_before
+    assert y is y_before and not y.is_leaf
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), np.full(3, 6.0))
     a = x
-    a += 1
-    assert a is not x and x.is_leaf and not a.is_leaf
+    with pytest.raises(RuntimeError, match="leaf"):
+        a += 1      # a leaf that requires grad, as torch
 
 
 def test_in_place_methods_refuse_while_recording_but_work_under_no_grad():
     x = leaf(3)
-    with pytest.raises(RuntimeError, match="in place"):
+    with pytest.raises(RuntimeError, match="in-place"):
         x.add_(1)
     with pytest.raises(RuntimeError, match="in place"):
         x[0] = 1.0
@@ -205,8 +205,8 @@ def test_in_place_methods_refuse_while_recording_but_work_under_no_grad():
 def test_setting_data_and_grad_like_an_optimizer():
     x = leaf(3)
     (x * x).sum().backward()
-    x.data -= 0.1 * x.grad.data                   # in place on the array
-    x.data = np.zeros(3)                           # or rebinding it
+    x.array -= 0.1 * x.grad.array                   # in place on the array
+    x.array = np.zeros(3)                           # or rebinding it
     x.grad = None
     (x * x + x).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), np.ones(3))
@@ -222,7 +222,7 @@ def test_grad_dtype_follows_leaf_under_promotion():
 def test_grad_is_owned_not_aliased():
     x, y = leaf(3), leaf(3)
     (x + y).sum().backward()
-    x.grad.data += 1  # must not leak into y.grad
+    x.grad.array += 1  # must not leak into y.grad
     np.testing.assert_allclose(y.grad.numpy(), np.ones(3))
 
 

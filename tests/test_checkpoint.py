@@ -46,7 +46,7 @@ def test_resume_is_bitwise_identical(tmp_path, monkeypatch, model, kw):
     a, b = lg.load(tmp_path / "a"), lg.load(tmp_path / "b")
     assert a["epoch"] == b["epoch"] == 4
     for k in a["model"]:
-        np.testing.assert_array_equal(a["model"][k].data, b["model"][k].data, err_msg=k)
+        np.testing.assert_array_equal(a["model"][k].array, b["model"][k].array, err_msg=k)
     for i, st in a["optimizer"]["state"].items():
         for k, v in st.items():
             np.testing.assert_array_equal(v, b["optimizer"]["state"][i][k], err_msg=f"{i}.{k}")

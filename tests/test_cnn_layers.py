@@ -110,7 +110,7 @@ def test_conv2d_module_init_names_repr_and_torch_state_dict():
     assert [(n, tuple(p.shape)) for n, p in m.named_parameters()] == \
         [("weight", (16, 8, 3, 5)), ("bias", (16,))]
     bound = 1 / math.sqrt(8 * 3 * 5)  # kaiming_uniform_(a=sqrt(5)) and the bias rule
-    w, b = m.weight.data, m.bias.data
+    w, b = m.weight.array, m.bias.array
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.05 * bound and w.dtype == np.float32
     g = nn.Conv2d(4, 6, 3, groups=2, bias=False)
@@ -124,7 +124,7 @@ def test_conv2d_module_init_names_repr_and_torch_state_dict():
     ours = nn.Conv2d(3, 5, 3, padding="same")
     ours.load_state_dict(tm.state_dict())
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 7)).astype(np.float32)
-    np.testing.assert_allclose(ours(lg.Tensor(x)).data, t2n(tm(torch.tensor(x))), atol=1e-5)
+    np.testing.assert_allclose(ours(lg.Tensor(x)).array, t2n(tm(torch.tensor(x))), atol=1e-5)
 
 
 # --------------------------------------------------------------------------- pooling
@@ -198,7 +198,7 @@ def test_pool_modules_repr_and_errors():
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 6)).astype(np.float32)
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
-        np.testing.assert_allclose(ours(lg.Tensor(x)).data, t2n(theirs(torch.tensor(x))),
+        np.testing.assert_allclose(ours(lg.Tensor(x)).array, t2n(theirs(torch.tensor(x))),
                                    atol=1e-6)
     out, idx = nn.MaxPool2d(2, return_indices=True)(lg.Tensor(x))
     assert idx.dtype == np.int64 and tuple(idx.shape) == (2, 3, 3, 3)
@@ -248,13 +248,13 @@ def test_batch_norm_modules_match_torch_over_steps(cls, shape, kw):
         ty, ly = tm(tx), m(lx)
         (ty * torch.tensor(g)).sum().backward()
         (ly * lg.Tensor(g)).sum().backward()
-        np.testing.assert_allclose(ly.data, t2n(ty), atol=1e-12, err_msg=f"step {step}")
-        np.testing.assert_allclose(lx.grad.data, t2n(tx.grad), atol=1e-11)
+        np.testing.assert_allclose(ly.array, t2n(ty), atol=1e-12, err_msg=f"step {step}")
+        np.testing.assert_allclose(lx.grad.array, t2n(tx.grad), atol=1e-11)
         for (name, p), tp in zip(m.named_parameters(), tm.parameters()):
-            np.testing.assert_allclose(p.grad.data, t2n(tp.grad), atol=1e-11, err_msg=name)
+            np.testing.assert_allclose(p.grad.array, t2n(tp.grad), atol=1e-11, err_msg=name)
             p.grad, tp.grad = None, None
         for (name, b), tb in zip(m.state_dict().items(), tm.state_dict().values()):
-            np.testing.assert_allclose(b.data, t2n(tb), rtol=1e-13, atol=1e-14,
+            np.testing.assert_allclose(b.array, t2n(tb), rtol=1e-13, atol=1e-14,
                                        err_msg=f"{name} after step {step}")
 
 
@@ -262,7 +262,7 @@ def test_batch_norm_defaults_and_errors():
     m = nn.BatchNorm2d(4)
     sd = m.state_dict()
     assert list(sd) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
-    assert (sd["weight"].data == 1).all() and not sd["bias"].data.any()
+    assert (sd["weight"].array == 1).all() and not sd["bias"].array.any()
     assert sd["num_batches_tracked"].dtype == np.int64 and sd["num_batches_tracked"].ndim == 0
     m.double()
     assert m.running_var.dtype == np.float64 and m.num_batches_tracked.dtype == np.int64
@@ -275,10 +275,10 @@ def test_batch_norm_defaults_and_errors():
     assert tuple(out.shape) == (0, 4)
     # eval mode: running statistics, and no update of them
     m = nn.BatchNorm1d(2).eval()
-    m.running_mean.data[...] = [1.0, -1.0]
-    m.running_var.data[...] = [4.0, 0.25]
+    m.running_mean.array[...] = [1.0, -1.0]
+    m.running_var.array[...] = [4.0, 0.25]
     y = m(lg.Tensor(np.array([[3.0, 0.0]], np.float32)))
-    np.testing.assert_allclose(y.data, [[2 / math.sqrt(4 + 1e-5), 1 / math.sqrt(0.25 + 1e-5)]],
+    np.testing.assert_allclose(y.array, [[2 / math.sqrt(4 + 1e-5), 1 / math.sqrt(0.25 + 1e-5)]],
                                rtol=1e-6)
     assert int(m.num_batches_tracked.item()) == 0
 
@@ -314,7 +314,7 @@ def test_bce_matches_torch(reduction):
     # clamped logs at the edges: finite, like torch
     edge = np.array([0.0, 1.0, 0.5, 1e-45])
     tgt = np.array([1.0, 0.0, 0.5, 1.0])
-    ours = F.binary_cross_entropy(lg.Tensor(edge), lg.Tensor(tgt), reduction="none").data
+    ours = F.binary_cross_entropy(lg.Tensor(edge), lg.Tensor(tgt), reduction="none").array
     np.testing.assert_allclose(ours, t2n(TF.binary_cross_entropy(
         torch.tensor(edge), torch.tensor(tgt), reduction="none")), rtol=1e-12)
 
@@ -339,7 +339,7 @@ def test_bce_with_logits_matches_torch(reduction):
     big = np.array([1e4, -1e4, 0.0, 50.0])
     t = np.array([0.0, 1.0, 1.0, 1.0])
     ours = F.binary_cross_entropy_with_logits(lg.Tensor(big), lg.Tensor(t), reduction="none")
-    np.testing.assert_allclose(ours.data, t2n(TF.binary_cross_entropy_with_logits(
+    np.testing.assert_allclose(ours.array, t2n(TF.binary_cross_entropy_with_logits(
         torch.tensor(big), torch.tensor(t), reduction="none")), rtol=1e-12)
 
 
@@ -354,7 +354,7 @@ def test_loss_modules_match_torch_and_errors():
               torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pw)))]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
-        np.testing.assert_allclose(ours(lg.Tensor(x), lg.Tensor(y)).data,
+        np.testing.assert_allclose(ours(lg.Tensor(x), lg.Tensor(y)).array,
                                    t2n(theirs(torch.tensor(x), torch.tensor(y))), rtol=1e-12)
     assert list(pairs[3][0].state_dict()) == list(pairs[3][1].state_dict()) == ["pos_weight"]
     with pytest.raises(ValueError, match="between 0 and 1"):

@@ -16,8 +16,8 @@ def test_tensor_dataset_items_and_errors():
     ds = make_ds()
     assert len(ds) == 10
     x, y = ds[4]
-    np.testing.assert_array_equal(x.data, [12, 13, 14])
-    assert int(y.data) == 4
+    np.testing.assert_array_equal(x.array, [12, 13, 14])
+    assert int(y.array) == 4
     with pytest.raises(ValueError, match=r"first dimensions differ \(shapes \(10, 3\), \(9,\)\)"):
         data.TensorDataset(np.zeros((10, 3)), np.zeros(9))
     with pytest.raises(ValueError, match="at least one tensor"):
@@ -40,7 +40,7 @@ def test_batch_counts_and_sizes(n, bs, drop, expected):
     sizes = [xb.shape[0] for xb, yb in loader]
     assert sizes == expected
     if not drop:  # in order, every sample once
-        ys = np.concatenate([yb.data for _, yb in loader])
+        ys = np.concatenate([yb.array for _, yb in loader])
         np.testing.assert_array_equal(ys, np.arange(n))
 
 
@@ -49,15 +49,15 @@ def test_batches_are_tensors_and_copies():
     xb, yb = next(iter(data.DataLoader(ds, batch_size=4)))
     assert isinstance(xb, lg.Tensor) and xb.shape == (4, 3) and xb.dtype == np.float32
     assert yb.dtype == np.int64 and not xb.requires_grad
-    xb.data[...] = -1
-    assert ds.tensors[0].data.min() >= 0
+    xb.array[...] = -1
+    assert ds.tensors[0].array.min() >= 0
 
 
 def test_shuffle_is_a_permutation_and_seeded():
     ds = make_ds(50)
 
     def epochs(loader, k=3):
-        return [np.concatenate([yb.data for _, yb in loader]) for _ in range(k)]
+        return [np.concatenate([yb.array for _, yb in loader]) for _ in range(k)]
 
     a = epochs(data.DataLoader(ds, batch_size=7, shuffle=True, seed=123))
     b = epochs(data.DataLoader(ds, batch_size=7, shuffle=True, seed=123))
@@ -88,14 +88,14 @@ class Squares(data.Dataset):
 def test_generic_dataset_collate():
     batches = list(data.DataLoader(Squares(), batch_size=2))
     assert len(batches) == 3
-    np.testing.assert_array_equal(batches[1]["x"].data, [[2, 4], [3, 9]])
-    assert batches[2]["i"].data.tolist() == [4] and batches[0]["i"].dtype == np.int64
+    np.testing.assert_array_equal(batches[1]["x"].array, [[2, 4], [3, 9]])
+    assert batches[2]["i"].array.tolist() == [4] and batches[0]["i"].dtype == np.int64
     ds = make_ds(5)
     slow = list(data.DataLoader(ds, batch_size=2, collate_fn=data.default_collate))
     fast = list(data.DataLoader(ds, batch_size=2))
     for (xs, ys), (xf, yf) in zip(slow, fast):
-        np.testing.assert_array_equal(xs.data, xf.data)
-        np.testing.assert_array_equal(ys.data, yf.data)
+        np.testing.assert_array_equal(xs.array, xf.array)
+        np.testing.assert_array_equal(ys.array, yf.array)
 
 
 def test_dataloader_argument_errors():
@@ -117,28 +117,28 @@ def test_digits_shapes_split_and_determinism():
     Xt, yt = data.digits(split="test")
     assert isinstance(X, lg.Tensor) and X.shape == (1437, 64) and X.dtype == np.float32
     assert Xt.shape == (360, 64) and y.dtype == np.int64 and yt.shape == (360,)
-    assert 0.0 <= X.data.min() and X.data.max() <= 1.0
+    assert 0.0 <= X.array.min() and X.array.max() <= 1.0
     # stratified: every class ~20% in test
-    counts = np.bincount(yt.data, minlength=10)
-    full = np.bincount(np.concatenate([y.data, yt.data]))
+    counts = np.bincount(yt.array, minlength=10)
+    full = np.bincount(np.concatenate([y.array, yt.array]))
     assert full.sum() == 1797 and np.all(np.abs(counts - 0.2 * full) <= 1)
     # deterministic, and independent of the global generator
     lg.manual_seed(99)
     X2, y2 = data.digits()
-    np.testing.assert_array_equal(X.data, X2.data)
-    np.testing.assert_array_equal(y.data, y2.data)
+    np.testing.assert_array_equal(X.array, X2.array)
+    np.testing.assert_array_equal(y.array, y2.array)
     # train and test are disjoint and cover everything
     from loomgrad.data.digits import _split_indices
     Xa, ya = data.load_digits_arrays("all", normalize=False)
     tr, te = _split_indices(ya, 0.2, 0)
     assert not set(tr) & set(te) and len(tr) + len(te) == 1797
-    np.testing.assert_array_equal(Xa[te] / 16, Xt.data)
+    np.testing.assert_array_equal(Xa[te] / 16, Xt.array)
     assert Xa.shape == (1797, 64) and Xa.max() == 16.0
     X3, _ = data.digits(seed=1)
-    assert not np.array_equal(X.data, X3.data)
+    assert not np.array_equal(X.array, X3.array)
     img, _ = data.digits(split="test", flatten=False)
     assert img.shape == (360, 1, 8, 8)
-    np.testing.assert_array_equal(img.data.reshape(360, 64), Xt.data)
+    np.testing.assert_array_equal(img.array.reshape(360, 64), Xt.array)
 
 
 def test_digits_match_sklearn():

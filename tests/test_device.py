@@ -97,7 +97,7 @@ def test_factories_take_device_cpu():
     for make in makers:
         for d in ("cpu", lg.device("cpu"), None):
             t = make(d)
-            assert t.device == "cpu" and isinstance(t.data, np.ndarray)
+            assert t.device == "cpu" and isinstance(t.array, np.ndarray)
     # random factories draw on the host: the same seed gives the same values anywhere
     lg.manual_seed(5)
     a = lg.randn(4, device="cpu")
@@ -127,7 +127,7 @@ def test_failed_module_cuda_leaves_the_module_on_the_cpu():
     w = m.weight
     with pytest.raises(RuntimeError):
         m.to("cuda")
-    assert m.weight is w and isinstance(w.data, np.ndarray)
+    assert m.weight is w and isinstance(w.array, np.ndarray)
 
 
 @no_cuda
@@ -185,7 +185,7 @@ def test_checkpoint_load_map_location_cpu(tmp_path):
     m = nn.Linear(3, 2)
     lg.save(m.state_dict(), tmp_path / "ck")
     sd = lg.load(tmp_path / "ck", map_location="cpu")
-    assert all(isinstance(v.data, np.ndarray) for v in sd.values())
+    assert all(isinstance(v.array, np.ndarray) for v in sd.values())
     np.testing.assert_array_equal(sd["weight"].numpy(), m.weight.detach().numpy())
     with pytest.raises(ValueError, match="unknown device"):
         lg.load(tmp_path / "ck", map_location="gpu")
@@ -287,7 +287,7 @@ def test_tensor_device_basics_on_gpu():
     import cupy
     x = lg.randn(3, 4, device="cuda")
     assert x.is_cuda and str(x.device) == "cuda:0" and x.device.type == "cuda"
-    assert isinstance(x.data, cupy.ndarray)
+    assert isinstance(x.array, cupy.ndarray)
     assert x.to("cuda") is x and x.cuda() is x and x.to("cuda:0") is x
     with pytest.raises(TypeError, match="use .cpu"):
         x.numpy()
@@ -307,7 +307,7 @@ def test_tensor_device_basics_on_gpu():
     w = lg.randn(3, requires_grad=True)
     y = w.cuda() * lg.tensor([1.0, 2.0, 3.0], device="cuda")
     y.sum().backward()
-    assert isinstance(w.grad.data, np.ndarray)
+    assert isinstance(w.grad.array, np.ndarray)
     np.testing.assert_allclose(w.grad.numpy(), [1.0, 2.0, 3.0])
     g = lg.randn(2, device="cuda", requires_grad=True)
     (g.cpu() * 2).sum().backward()
@@ -508,7 +508,7 @@ def test_model_to_round_trip_keeps_parameters_and_optimizer():
     opt.step()
     assert all(p.grad.is_cuda for p in params)
     m.cpu()
-    assert all(isinstance(p.data, np.ndarray) and isinstance(p.grad.data, np.ndarray)
+    assert all(isinstance(p.array, np.ndarray) and isinstance(p.grad.array, np.ndarray)
                for p in params)
     assert any(not np.allclose(p.numpy(force=True), b) for p, b in zip(params, before))
     # a GPU state_dict loads into a CPU model and back (copied to each parameter's device)
@@ -544,7 +544,7 @@ def test_lenet_trained_on_gpu_reaches_cpu_accuracy_and_its_checkpoint_loads_on_c
     assert abs(gpu["test_accuracy"] - cpu["test_accuracy"]) <= 0.01
     assert gpu["test_accuracy"] > 0.9
     ck = lg.load(tmp_path / "ck")
-    assert all(isinstance(v.data, np.ndarray) for v in ck["model"].values())
+    assert all(isinstance(v.array, np.ndarray) for v in ck["model"].values())
     from loomgrad import data, models
     X, _ = data.load_digits_arrays("test", seed=0, flatten=False)
     m = models.lenet(in_channels=1, num_classes=10, image_size=X.shape[2:])

@@ -28,12 +28,12 @@ torch = pytest.importorskip("torch")
 def test_hook_runs_once_with_the_final_grad_of_a_reused_leaf():
     w = lg.tensor([1.0, 2.0, 3.0], requires_grad=True)
     seen = []
-    w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.data.copy()))
+    w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.array.copy()))
     y = (w * w).sum() + (w * 3.0).sum()   # two paths into w: hook after both
     y.backward()
     assert len(seen) == 1
     np.testing.assert_allclose(seen[0], 2 * np.array([1.0, 2.0, 3.0]) + 3.0)
-    np.testing.assert_allclose(w.grad.data, seen[0])
+    np.testing.assert_allclose(w.grad.array, seen[0])
     y2 = (w * 2.0).sum()
     y2.backward()                         # accumulates; hook sees the sum
     assert len(seen) == 2
@@ -52,7 +52,7 @@ def test_hooked_grads_equal_unhooked_and_fire_before_backward_ends():
         return (h * h).sum()
 
     loss().backward()
-    ref = [m.weight.grad.data.copy() for m in layers]
+    ref = [m.weight.grad.array.copy() for m in layers]
     for m in layers:
         m.zero_grad()
     events = []
@@ -68,7 +68,7 @@ def test_hooked_grads_equal_unhooked_and_fire_before_backward_ends():
     assert events[0][1] is True            # overlap is possible: backward still running
     assert events_cb == [4]                # the queued callback ran after every hook
     for m, r in zip(layers, ref):
-        np.testing.assert_allclose(m.weight.grad.data, r, rtol=1e-6)
+        np.testing.assert_allclose(m.weight.grad.array, r, rtol=1e-6)
     handle.remove()
     for m in layers:
         m.zero_grad()
@@ -124,7 +124,7 @@ def test_sampler_arguments_and_dataloader():
         DataLoader(ds, batch_size=2, shuffle=True, sampler=s)
     loader = DataLoader(ds, batch_size=2, sampler=s)
     assert len(loader) == 3
-    assert [b[1].data.tolist() for b in loader] == [[1, 3], [5, 7], [9]]
+    assert [b[1].array.tolist() for b in loader] == [[1, 3], [5, 7], [9]]
 
 
 # ------------------------------------------------------------------ launcher environment
@@ -210,7 +210,7 @@ def test_bucketing_reverse_order_dtype_and_cap():
     m = _mlp()
     params = list(reversed(list(m.parameters())))
     one = _bucket_params(params, 2**30)
-    assert len(one) == 1 and one[0].numel == sum(p.data.size for p in params)
+    assert len(one) == 1 and one[0].numel == sum(p.array.size for p in params)
     assert one[0].params[0] is params[0]            # the last layer's bias first
     each = _bucket_params(params, 1)                # cap below any parameter: one each
     assert [b.params for b in each] == [[p] for p in params]
@@ -231,7 +231,7 @@ def test_ddp_grads_are_averaged_and_launched_during_backward(cap_mb):
     assert len(g.broadcasts) == 6                   # every parameter from rank 0
     lg.nn.functional.cross_entropy(ddp(x), y).backward()
     for p, q in zip(ddp.module.parameters(), ref.parameters()):
-        np.testing.assert_allclose(p.grad.data, q.grad.data, rtol=1e-6)  # (2 g) / 2
+        np.testing.assert_allclose(p.grad.array, q.grad.array, rtol=1e-6)  # (2 g) / 2
     n_buckets = 1 if cap_mb == 25 else 6
     assert len(g.launches) == n_buckets
     if n_buckets > 1:   # small buckets start while backward still runs (the overlap)
@@ -251,21 +251,21 @@ def test_ddp_no_sync_unused_params_and_state_dict():
     with ddp.no_sync():
         ddp(x).sum().backward()
     assert g.launches == []
-    local = m[0].weight.grad.data.copy()
+    local = m[0].weight.grad.array.copy()
     ddp(x).sum().backward()                         # averages the accumulated total
-    np.testing.assert_allclose(m[0].weight.grad.data, 2 * local, rtol=1e-6)
+    np.testing.assert_allclose(m[0].weight.grad.array, 2 * local, rtol=1e-6)
     # a parameter that gets no gradient gets zeros (averaged with other ranks' if any)
     m2 = _mlp()
     extra = lg.nn.Linear(2, 2)
     holder = lg.nn.ModuleList([m2, extra])
     ddp2 = DistributedDataParallel(holder, process_group=FakeGroup(size=2))
     m2(x).sum().backward()
-    np.testing.assert_array_equal(extra.weight.grad.data, 0)
+    np.testing.assert_array_equal(extra.weight.grad.array, 0)
     sd = ddp.state_dict()
     assert list(sd) == list(m.state_dict())         # no "module." prefix
-    prefixed = {"module." + k: v.data * 0 for k, v in sd.items()}
+    prefixed = {"module." + k: v.array * 0 for k, v in sd.items()}
     ddp.load_state_dict(prefixed)                   # torch-style keys load too
-    assert float(np.abs(m[0].weight.data).max()) == 0
+    assert float(np.abs(m[0].weight.array).max()) == 0
     assert next(iter(dict(ddp.named_parameters()))).startswith("module.")
     del ddp2
 
@@ -296,19 +296,19 @@ _RANK_SCRIPT = textwrap.dedent("""
                                          no_progress=True, distributed=True))
         rank = r["rank"]
         np.savez(f"{out}/{model}_rank{rank}.npz",
-                 *[p.data for p in r["model"].parameters()])
+                 *[p.array for p in r["model"].parameters()])
         res[model] = dict(history=r["history"], diff=r["max_param_diff_across_ranks"],
                           world=r["world_size"])
     # the collectives on tensors, in place, all ranks
     d = lg.distributed
     t = lg.tensor([float(rank + 1), -float(rank)])
-    d.all_reduce(t, op=d.ReduceOp.SUM); res["sum"] = t.data.tolist()
-    t = lg.tensor([float(rank + 1)]); d.all_reduce(t, op=d.ReduceOp.AVG); res["avg"] = t.data.tolist()
-    t = lg.tensor([float(rank + 1)]); d.all_reduce(t, op=d.ReduceOp.MAX); res["max"] = t.data.tolist()
-    t = lg.tensor([float(rank + 1)]); d.all_reduce(t, op=d.ReduceOp.MIN); res["min"] = t.data.tolist()
-    t = lg.tensor([float(rank + 10)] * 2); d.broadcast(t, src=1); res["bcast"] = t.data.tolist()
+    d.all_reduce(t, op=d.ReduceOp.SUM); res["sum"] = t.array.tolist()
+    t = lg.tensor([float(rank + 1)]); d.all_reduce(t, op=d.ReduceOp.AVG); res["avg"] = t.array.tolist()
+    t = lg.tensor([float(rank + 1)]); d.all_reduce(t, op=d.ReduceOp.MAX); res["max"] = t.array.tolist()
+    t = lg.tensor([float(rank + 1)]); d.all_reduce(t, op=d.ReduceOp.MIN); res["min"] = t.array.tolist()
+    t = lg.tensor([float(rank + 10)] * 2); d.broadcast(t, src=1); res["bcast"] = t.array.tolist()
     parts = [lg.zeros(2) for _ in range(d.get_world_size())]
-    d.all_gather(parts, lg.tensor([float(rank)] * 2)); res["gather"] = [p.data.tolist() for p in parts]
+    d.all_gather(parts, lg.tensor([float(rank)] * 2)); res["gather"] = [p.array.tolist() for p in parts]
     d.barrier()
     json.dump(res, open(f"{out}/rank{rank}.json", "w"))
     d.destroy_process_group()
@@ -336,7 +336,7 @@ def test_two_ranks_equal_single_process(tmp_path):
     np.testing.assert_allclose(losses, [h["train_loss"] for h in single["history"]], rtol=1e-5)
     a = np.load(tmp_path / "mlp_rank0.npz")
     for k, p in zip(a.files, single["model"].parameters()):
-        np.testing.assert_allclose(a[k], p.data, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a[k], p.array, rtol=1e-4, atol=1e-5)
     r = res[1]
     assert r["sum"] == [3.0, -1.0] and r["avg"] == [1.5] and r["max"] == [2.0] \
         and r["min"] == [1.0] and r["bcast"] == [11.0, 11.0] and r["gather"] == [[0, 0], [1, 1]]

@@ -12,7 +12,7 @@ def test_digits_images_are_nchw():
     X, y = lg.data.digits(flatten=False)
     assert tuple(X.shape) == (1437, 1, 8, 8) and X.dtype == np.float32
     flat, _ = lg.data.digits()
-    np.testing.assert_array_equal(X.data.reshape(-1, 64), flat.data)
+    np.testing.assert_array_equal(X.array.reshape(-1, 64), flat.array)
 
 
 def test_lenet_shapes_names_and_errors():
@@ -39,8 +39,8 @@ def test_lenet_matches_the_same_torch_sequential():
                         tnn.Linear(64, 10)).eval()
     m = models.lenet().eval()
     m.load_state_dict(tm.state_dict())
-    x = lg.data.digits(split="test")[0].data[:32].reshape(-1, 1, 8, 8)
-    np.testing.assert_allclose(m(lg.Tensor(x)).data, tm(torch.tensor(x)).detach().numpy(),
+    x = lg.data.digits(split="test")[0].array[:32].reshape(-1, 1, 8, 8)
+    np.testing.assert_allclose(m(lg.Tensor(x)).array, tm(torch.tensor(x)).detach().numpy(),
                                rtol=1e-4, atol=1e-5)
 
 

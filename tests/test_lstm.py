@@ -318,7 +318,7 @@ def test_lstm_float32_init_and_shapes():
     assert names[:4] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
     assert "weight_ih_l1_reverse" in names and m.weight_ih_l1.shape == (16, 8)
     for p in m.parameters():
-        assert p.dtype == np.float32 and np.abs(p.data).max() <= 0.5
+        assert p.dtype == np.float32 and np.abs(p.array).max() <= 0.5
     out, (h, c) = m(lg.randn(6, 2, 3))
     assert out.shape == (6, 2, 8) and h.shape == (4, 2, 4) and c.shape == (4, 2, 4)
     with pytest.raises(TypeError, match="dtype"):
@@ -335,7 +335,7 @@ def test_lstm_long_sequence_and_only_final_state_used():
     x = lg.randn(1000, 2, 3, requires_grad=True)
     out, (h, c) = m(x)
     h[-1].sum().backward()  # only h_n feeds the loss
-    assert np.isfinite(out.data).all()
+    assert np.isfinite(out.array).all()
     assert np.isfinite(x.grad.numpy()).all() and np.abs(x.grad.numpy()[-1]).sum() > 0
     assert all(np.isfinite(p.grad.numpy()).all() for p in m.parameters())
 
@@ -403,7 +403,7 @@ def test_embedding_matches_torch(padding_idx):
     lg.manual_seed(0)
     fresh = lg.nn.Embedding(6, 3, padding_idx=padding_idx)
     if padding_idx is not None:
-        assert not fresh.weight.data[padding_idx].any()
+        assert not fresh.weight.array[padding_idx].any()
     with pytest.raises(IndexError, match="out of range"):
         m(lg.tensor(np.array([6])))
     # the functional form
@@ -430,7 +430,7 @@ def test_clip_grad_norm_matches_torch(max_norm, norm_type):
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-7)
     lg.nn.utils.clip_grad_value_(ps, 0.01)
     assert max(np.abs(p.grad.numpy()).max() for p in ps) <= 0.01
-    ps[0].grad.data[0, 0] = np.nan
+    ps[0].grad.array[0, 0] = np.nan
     with pytest.raises(RuntimeError, match="non-finite"):
         lg.nn.utils.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
 

@@ -17,9 +17,9 @@ def t2n(t):
 
 
 def copy_linear_from_torch(lin, tlin):
-    lin.weight.data[...] = t2n(tlin.weight)
+    lin.weight.array[...] = t2n(tlin.weight)
     if tlin.bias is not None:
-        lin.bias.data[...] = t2n(tlin.bias)
+        lin.bias.array[...] = t2n(tlin.bias)
 
 
 # --------------------------------------------------------------------------- Linear
@@ -37,14 +37,14 @@ def test_linear_matches_torch(dtype, tol, shape, bias):
     x = lg.Tensor(x_np.copy(), requires_grad=True)
     ty, y = tlin(tx), lin(x)
     assert tuple(y.shape) == tuple(ty.shape)
-    np.testing.assert_allclose(y.data, t2n(ty), rtol=tol, atol=tol)
+    np.testing.assert_allclose(y.array, t2n(ty), rtol=tol, atol=tol)
     g = np.random.default_rng(2).standard_normal(ty.shape).astype(dtype)
     (ty * torch.tensor(g)).sum().backward()
     (y * lg.Tensor(g)).sum().backward()
-    np.testing.assert_allclose(x.grad.data, t2n(tx.grad), rtol=tol, atol=tol)
-    np.testing.assert_allclose(lin.weight.grad.data, t2n(tlin.weight.grad), rtol=tol, atol=tol)
+    np.testing.assert_allclose(x.grad.array, t2n(tx.grad), rtol=tol, atol=tol)
+    np.testing.assert_allclose(lin.weight.grad.array, t2n(tlin.weight.grad), rtol=tol, atol=tol)
     if bias:
-        np.testing.assert_allclose(lin.bias.grad.data, t2n(tlin.bias.grad), rtol=tol, atol=tol)
+        np.testing.assert_allclose(lin.bias.grad.array, t2n(tlin.bias.grad), rtol=tol, atol=tol)
     else:
         assert lin.bias is None and [n for n, _ in lin.named_parameters()] == ["weight"]
 
@@ -74,15 +74,15 @@ def test_linear_default_init_statistics_and_seeding():
     lg.manual_seed(0)
     lin = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)  # kaiming_uniform_(a=sqrt(5)) reduces to this
-    w, b = lin.weight.data, lin.bias.data
+    w, b = lin.weight.array, lin.bias.array
     assert w.shape == (300, 400) and w.dtype == np.float32 and b.shape == (300,)
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound
     assert abs(w.mean()) < 0.01 * bound
     lg.manual_seed(0)
     again = nn.Linear(400, 300)
-    np.testing.assert_array_equal(again.weight.data, w)
-    np.testing.assert_array_equal(again.bias.data, b)
+    np.testing.assert_array_equal(again.weight.array, w)
+    np.testing.assert_array_equal(again.bias.array, b)
 
 
 @pytest.mark.parametrize("nl,param", [("linear", None), ("relu", None), ("tanh", None),
@@ -99,25 +99,25 @@ def test_init_functions_bounds_and_stds():
     fan_in, fan_out = 512, 256
     nn.init.xavier_uniform_(p, gain=2.0)
     a = 2.0 * math.sqrt(6 / (fan_in + fan_out))
-    assert np.abs(p.data).max() <= a and np.abs(p.data).max() > 0.99 * a
+    assert np.abs(p.array).max() <= a and np.abs(p.array).max() > 0.99 * a
     nn.init.xavier_normal_(p)
-    assert p.data.std() == pytest.approx(math.sqrt(2 / (fan_in + fan_out)), rel=0.02)
+    assert p.array.std() == pytest.approx(math.sqrt(2 / (fan_in + fan_out)), rel=0.02)
     nn.init.kaiming_normal_(p, mode="fan_out", nonlinearity="relu")
-    assert p.data.std() == pytest.approx(math.sqrt(2 / fan_out), rel=0.02)
+    assert p.array.std() == pytest.approx(math.sqrt(2 / fan_out), rel=0.02)
     nn.init.kaiming_uniform_(p, nonlinearity="relu")
     bound = math.sqrt(2) * math.sqrt(3 / fan_in)
-    assert np.abs(p.data).max() <= bound and p.data.std() == pytest.approx(bound / math.sqrt(3),
+    assert np.abs(p.array).max() <= bound and p.array.std() == pytest.approx(bound / math.sqrt(3),
                                                                           rel=0.02)
     nn.init.normal_(p, 3.0, 0.5)
-    assert p.data.mean() == pytest.approx(3.0, abs=0.01) and p.data.dtype == np.float32
+    assert p.array.mean() == pytest.approx(3.0, abs=0.01) and p.array.dtype == np.float32
     nn.init.uniform_(p, -2, -1)
-    assert p.data.min() >= -2 and p.data.max() <= -1
+    assert p.array.min() >= -2 and p.array.max() <= -1
     nn.init.constant_(p, 0.25)
-    assert (p.data == 0.25).all()
+    assert (p.array == 0.25).all()
     nn.init.zeros_(p)
-    assert not p.data.any()
+    assert not p.array.any()
     nn.init.ones_(p)
-    assert (p.data == 1).all()
+    assert (p.array == 1).all()
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         nn.init.xavier_uniform_(nn.Parameter(np.zeros(3, np.float32)))
     with pytest.raises(ValueError, match="mode must be"):
@@ -179,13 +179,13 @@ def test_load_torch_state_dict_one_to_one():
     result = net.load_state_dict({k: t2n(v) for k, v in tnet.state_dict().items()})
     assert result.missing_keys == [] and result.unexpected_keys == []
     x = np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)
-    np.testing.assert_allclose(net(lg.Tensor(x)).data, t2n(tnet(torch.tensor(x))),
+    np.testing.assert_allclose(net(lg.Tensor(x)).array, t2n(tnet(torch.tensor(x))),
                                rtol=1e-5, atol=1e-6)
     net.load_state_dict(tnet.state_dict())  # torch tensors straight in
     # and back: our state dict loads into torch
     tnet2 = TorchNet()
-    tnet2.load_state_dict({k: torch.tensor(v.data) for k, v in net.state_dict().items()})
-    np.testing.assert_allclose(t2n(tnet2(torch.tensor(x))), net(lg.Tensor(x)).data,
+    tnet2.load_state_dict({k: torch.tensor(v.array) for k, v in net.state_dict().items()})
+    np.testing.assert_allclose(t2n(tnet2(torch.tensor(x))), net(lg.Tensor(x)).array,
                                rtol=1e-5, atol=1e-6)
 
 
@@ -197,20 +197,20 @@ def test_state_dict_round_trip_and_semantics():
     assert "tmp" not in sd  # non-persistent buffer
     b.load_state_dict(sd)
     for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
-        np.testing.assert_array_equal(p.data, q.data, err_msg=n)
-        assert p.data is not q.data  # copied, not aliased
+        np.testing.assert_array_equal(p.array, q.array, err_msg=n)
+        assert p.array is not q.array  # copied, not aliased
     # values are copied in place and keep the destination dtype
     w = b.fc1.weight
-    before = w.data
-    b.load_state_dict({k: v.data.astype(np.float64) for k, v in sd.items()})
-    assert w.data is before and w.data.dtype == np.float32
+    before = w.array
+    b.load_state_dict({k: v.array.astype(np.float64) for k, v in sd.items()})
+    assert w.array is before and w.array.dtype == np.float32
     # keep_vars gives the Parameters themselves
     assert a.state_dict(keep_vars=True)["fc1.weight"] is a.fc1.weight
 
 
 def test_load_state_dict_errors_name_keys_and_shapes():
     net = Net()
-    sd = {k: v.data.copy() for k, v in net.state_dict().items()}
+    sd = {k: v.array.copy() for k, v in net.state_dict().items()}
     snapshot = {k: v.copy() for k, v in sd.items()}
     bad = dict(sd)
     del bad["fc1.bias"]
@@ -225,7 +225,7 @@ def test_load_state_dict_errors_name_keys_and_shapes():
     wrong["fc1.weight"] = np.ones((5, 6), np.float32)  # valid, but must not be written
     with pytest.raises(ValueError, match=r"size mismatch for body.1.weight.*\(4, 6\).*\(4, 5\)"):
         net.load_state_dict(wrong, strict=False)
-    np.testing.assert_array_equal(net.fc1.weight.data, snapshot["fc1.weight"])
+    np.testing.assert_array_equal(net.fc1.weight.array, snapshot["fc1.weight"])
     with pytest.raises(TypeError, match="fc1.weight"):
         net.load_state_dict({**snapshot, "fc1.weight": "nope"})
     with pytest.raises(TypeError, match="expected a dict"):
@@ -259,16 +259,16 @@ def test_train_eval_zero_grad_apply_to():
     assert net.training and all(m.training for m in net.modules())
     assert net.eval() is net and not any(m.training for m in net.modules())
     x = lg.Tensor(np.ones((3, 4), np.float32))
-    np.testing.assert_array_equal(net[1](x).data, x.data)  # dropout off in eval
+    np.testing.assert_array_equal(net[1](x).array, x.array)  # dropout off in eval
     net.train()
     assert all(m.training for m in net.modules())
-    dropped = net[1](lg.Tensor(np.ones((100, 100), np.float32))).data
+    dropped = net[1](lg.Tensor(np.ones((100, 100), np.float32))).array
     assert set(np.unique(dropped)) <= {0.0, 2.0} and 0.4 < (dropped == 0).mean() < 0.6
 
     net(x).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in net.parameters())
+    assert all(p.grad is not None and not p.grad.array.any() for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 
@@ -329,7 +329,7 @@ def test_mlp_model_and_zero_sized_linear():
         models.mlp(hidden=(8, 0))
     lin = nn.Linear(0, 3)
     out = lin(lg.Tensor(np.zeros((2, 0), np.float32)))
-    assert tuple(out.shape) == (2, 3) and not out.data.any()
+    assert tuple(out.shape) == (2, 3) and not out.array.any()
 
 
 def test_flatten_and_identity():
@@ -353,7 +353,7 @@ def _torch_and_ours_ce(logits, target, **kw):
     g = np.random.default_rng(5).standard_normal(tl.shape).astype(logits.dtype)
     (tl * torch.tensor(g)).sum().backward()
     (ll * lg.Tensor(g)).sum().backward()
-    return (t2n(tl), t2n(tx.grad)), (ll.data, x.grad.data)
+    return (t2n(tl), t2n(tx.grad)), (ll.array, x.grad.array)
 
 
 CE_CASES = [
@@ -443,7 +443,7 @@ def test_cross_entropy_module_and_nll_and_mse_match_torch():
     loss = nn.CrossEntropyLoss(weight=lg.Tensor(w))(x, lg.Tensor(target))
     tx = torch.tensor(logits, requires_grad=True)
     tl = torch.nn.CrossEntropyLoss(weight=torch.tensor(w))(tx, torch.tensor(target))
-    np.testing.assert_allclose(loss.data, t2n(tl), rtol=1e-12)
+    np.testing.assert_allclose(loss.array, t2n(tl), rtol=1e-12)
     for red in ("mean", "sum", "none"):
         x = lg.Tensor(logits, requires_grad=True)
         tx = torch.tensor(logits, requires_grad=True)
@@ -452,8 +452,8 @@ def test_cross_entropy_module_and_nll_and_mse_match_torch():
                                           weight=torch.tensor(w), reduction=red)
         ll.sum().backward()
         tl.sum().backward()
-        np.testing.assert_allclose(ll.data, t2n(tl), rtol=1e-12)
-        np.testing.assert_allclose(x.grad.data, t2n(tx.grad), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(ll.array, t2n(tl), rtol=1e-12)
+        np.testing.assert_allclose(x.grad.array, t2n(tx.grad), rtol=1e-10, atol=1e-14)
         y = rng.standard_normal((6, 4))
         x = lg.Tensor(logits, requires_grad=True)
         tx = torch.tensor(logits, requires_grad=True)
@@ -461,8 +461,8 @@ def test_cross_entropy_module_and_nll_and_mse_match_torch():
         tl = torch.nn.functional.mse_loss(tx, torch.tensor(y), reduction=red)
         ml.sum().backward()
         tl.sum().backward()
-        np.testing.assert_allclose(ml.data, t2n(tl), rtol=1e-12)
-        np.testing.assert_allclose(x.grad.data, t2n(tx.grad), rtol=1e-12)
+        np.testing.assert_allclose(ml.array, t2n(tl), rtol=1e-12)
+        np.testing.assert_allclose(x.grad.array, t2n(tx.grad), rtol=1e-12)
     with pytest.raises(ValueError, match=r"target shape \(6,\) differs from input shape"):
         F.mse_loss(lg.Tensor(logits), lg.Tensor(np.zeros(6)))
 
@@ -475,10 +475,10 @@ def test_activations_match_torch():
         x = lg.Tensor(x_np, requires_grad=True)
         tx = torch.tensor(x_np, requires_grad=True)
         y, ty = ours(x), theirs(tx)
-        np.testing.assert_allclose(y.data, t2n(ty), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(y.array, t2n(ty), rtol=1e-12, atol=1e-15)
         (y * y).sum().backward()
         (ty * ty).sum().backward()
-        np.testing.assert_allclose(x.grad.data, t2n(tx.grad), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(x.grad.array, t2n(tx.grad), rtol=1e-10, atol=1e-14)
 
 
 def test_gradcheck_cross_entropy_linear_mse():

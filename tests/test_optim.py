@@ -33,15 +33,15 @@ def _trajectories(make_ours, make_torch, steps=6, dtype=np.float64, groups=None,
             if none_at is not None and (step, i) in none_at:
                 p.grad, tp.grad = None, None
                 continue
-            g = _grad_fn(p.data)
+            g = _grad_fn(p.array)
             p.grad = lg.Tensor(g.copy())
             tp.grad = torch.tensor(g.copy())
         opt.step()
         topt.step()
         for p, tp in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, atol=1e-13,
+            np.testing.assert_allclose(p.array, tp.detach().numpy(), rtol=1e-12, atol=1e-13,
                                        err_msg=f"diverged at step {step}")
-    assert all(p.data.dtype == dtype for p in ours)
+    assert all(p.array.dtype == dtype for p in ours)
     return opt, ours
 
 
@@ -93,7 +93,7 @@ def test_float32_stays_float32(make):
     for _ in range(3):
         p.grad = lg.Tensor(np.full((3, 3), 0.5, np.float32))
         opt.step()
-    assert p.data.dtype == np.float32
+    assert p.array.dtype == np.float32
     assert all(v.dtype == np.float32 for v in opt.state[p].values() if hasattr(v, "dtype"))
 
 
@@ -106,7 +106,7 @@ def test_state_dict_round_trip(make):
     def run(params, opt, steps):
         for _ in range(steps):
             for p in params:
-                p.grad = lg.Tensor(_grad_fn(p.data))
+                p.grad = lg.Tensor(_grad_fn(p.array))
             opt.step()
 
     a = [nn.Parameter(x.copy()) for x in start]
@@ -114,13 +114,13 @@ def test_state_dict_round_trip(make):
     run(a, opt_a, 3)
     sd = opt_a.state_dict()
     assert sorted(sd["state"]) == [0, 1, 2] and sd["param_groups"][0]["params"] == [0, 1, 2]
-    b = [nn.Parameter(p.data.copy()) for p in a]
+    b = [nn.Parameter(p.array.copy()) for p in a]
     opt_b = make(b)
     opt_b.load_state_dict(sd)
     run(a, opt_a, 3)
     run(b, opt_b, 3)
     for p, q in zip(a, b):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
     # the saved dict is a snapshot: further steps did not change it
     assert all(sd["state"][i] is not opt_a.state[p] for i, p in enumerate(a))
     with pytest.raises(ValueError, match="group 0 has 3 parameter"):
@@ -135,11 +135,11 @@ def test_zero_grad_and_add_param_group():
     assert opt.param_groups[1]["momentum"] == 0
     p.grad, q.grad = lg.Tensor(np.ones(2)), lg.Tensor(np.ones(3))
     opt.zero_grad(set_to_none=False)
-    assert not p.grad.data.any() and not q.grad.data.any()
+    assert not p.grad.array.any() and not q.grad.array.any()
     opt.zero_grad()
     assert p.grad is None and q.grad is None
     opt.step()  # no grads: nothing changes, nothing fails
-    np.testing.assert_array_equal(p.data, 1)
+    np.testing.assert_array_equal(p.array, 1)
     with pytest.raises(ValueError, match="more than one parameter group"):
         opt.add_param_group({"params": [p]})
     with pytest.raises(ValueError, match="unknown option"):
@@ -150,7 +150,7 @@ def test_closure_and_model_training_step():
     lg.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
     x = lg.Tensor(np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32))
-    y = lg.Tensor((x.data.sum(1, keepdims=True) > 0).astype(np.float32))
+    y = lg.Tensor((x.array.sum(1, keepdims=True) > 0).astype(np.float32))
     opt = optim.Adam(model.parameters(), lr=0.05)
 
     def closure():

@@ -54,18 +54,18 @@ def test_groups_missing_grads_float32_and_state_dict(name):
     for _ in range(3):
         p.grad = lg.Tensor(np.full((3, 3), 0.5, np.float32))
         opt.step()
-    assert p.data.dtype == np.float32
+    assert p.array.dtype == np.float32
     assert all(v.dtype == np.float32 for v in opt.state[p].values() if hasattr(v, "dtype"))
     # state_dict round trip continues the same trajectory
     rng = np.random.default_rng(1)
     a = [nn.Parameter(rng.standard_normal(s)) for s in test_optim.SHAPES]
-    b = [nn.Parameter(x.data.copy()) for x in a]
+    b = [nn.Parameter(x.array.copy()) for x in a]
     opt_a, opt_b = opt_cls(a, lr=0.05), opt_cls(b, lr=0.05)
 
     def run(params, o, steps):
         for _ in range(steps):
             for q in params:
-                q.grad = lg.Tensor(test_optim._grad_fn(q.data))
+                q.grad = lg.Tensor(test_optim._grad_fn(q.array))
             o.step()
     run(a, opt_a, 3)
     run(b, opt_b, 3)
@@ -74,7 +74,7 @@ def test_groups_missing_grads_float32_and_state_dict(name):
     run(a, opt_a, 3)
     run(b, opt_b2, 3)
     for x, y in zip(a, b):
-        np.testing.assert_array_equal(x.data, y.data)
+        np.testing.assert_array_equal(x.array, y.array)
 
 
 def test_adamw_weight_decay_is_decoupled():
@@ -83,7 +83,7 @@ def test_adamw_weight_decay_is_decoupled():
     opt = optim.AdamW([p], lr=0.1, weight_decay=0.5)
     p.grad = lg.Tensor(np.zeros(3))
     opt.step()
-    np.testing.assert_allclose(p.data, 2.0 * (1 - 0.1 * 0.5))
+    np.testing.assert_allclose(p.array, 2.0 * (1 - 0.1 * 0.5))
     assert optim.AdamW([nn.Parameter(np.ones(1))]).defaults["weight_decay"] == 1e-2
 
 
@@ -197,9 +197,9 @@ def test_scheduler_drives_training():
     s = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
     seen = []
     for _ in range(6):
-        p.grad = lg.Tensor(2 * p.data)  # d/dp p**2
+        p.grad = lg.Tensor(2 * p.array)  # d/dp p**2
         opt.step()
         seen.append(opt.param_groups[0]["lr"])
         s.step()
     assert seen == [0.4, 0.4, 0.2, 0.2, 0.1, 0.1]
-    assert abs(p.data[0]) < 3.0 * math.prod(abs(1 - 2 * lr) for lr in seen) + 1e-12
+    assert abs(p.array[0]) < 3.0 * math.prod(abs(1 - 2 * lr) for lr in seen) + 1e-12

@@ -24,7 +24,7 @@ def _assert_same(a, b):
             _assert_same(x, y)
     elif isinstance(a, lg.Tensor):
         assert a.dtype == b.dtype and a.requires_grad == b.requires_grad
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
     elif isinstance(a, (np.ndarray, np.generic)):
         assert a.dtype == b.dtype and np.shape(a) == np.shape(b)
         np.testing.assert_array_equal(a, b)
@@ -63,7 +63,7 @@ def test_state_dicts_round_trip(tmp_path):
     model2 = lg.models.lenet(in_channels=1, num_classes=10, image_size=(8, 8))
     model2.load_state_dict(ck["model"])
     for (k, a), (_, b) in zip(model.state_dict().items(), model2.state_dict().items()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=k)
+        np.testing.assert_array_equal(a.array, b.array, err_msg=k)
     opt2 = lg.optim.Adam(model2.parameters(), lr=5.0)
     opt2.load_state_dict(ck["opt"])
     _assert_same(opt.state_dict(), opt2.state_dict())
@@ -179,19 +179,19 @@ def test_load_missing_file(tmp_path):
 # ------------------------------------------------------ load_state_dict dtypes
 def test_load_state_dict_dtype_policy():
     lin = lg.nn.Linear(3, 2)
-    sd = {k: v.data.astype(np.float64) for k, v in lin.state_dict().items()}
+    sd = {k: v.array.astype(np.float64) for k, v in lin.state_dict().items()}
     lin.load_state_dict(sd)  # float64 -> float32: allowed, dtype kept
     assert lin.weight.dtype == np.float32
     bad = dict(sd, weight=np.ones((2, 3), np.complex64))
     with pytest.raises(lg.nn.StateDictError, match="dtype mismatch for weight.*complex64"):
         lin.load_state_dict(bad)
     bn = lg.nn.BatchNorm2d(2)
-    sd = {k: v.data for k, v in bn.state_dict().items()}
+    sd = {k: v.array for k, v in bn.state_dict().items()}
     sd["num_batches_tracked"] = np.array(3.5)
     with pytest.raises(lg.nn.StateDictError, match="dtype mismatch for num_batches_tracked"):
         bn.load_state_dict(sd)
     # the failed load left the module intact
-    assert int(bn.num_batches_tracked.data) == 0
+    assert int(bn.num_batches_tracked.array) == 0
 
 
 def test_load_state_dict_reports_keys_and_shapes():

@@ -88,7 +88,7 @@ def test_graph_freed_after_backward():
             continue
         nodes.append(n)
         stack.extend(e for e in n.edges if e is not None and not isinstance(e, lg.Tensor))
-    owned = {id(p.data) for p in model.parameters()} | {id(x.data)}
+    owned = {id(p.array) for p in model.parameters()} | {id(x.array)}
     saved = [weakref.ref(a) for n in nodes for a in (n.saved if isinstance(n.saved, tuple)
                                                      else ()) if isinstance(a, np.ndarray)
              and id(a) not in owned]
@@ -197,4 +197,4 @@ def test_training_is_bitwise_repeatable(tmp_path, fixed_threads, model, kw):
     (r0, c0), (r1, c1) = runs
     assert r0["history"] == r1["history"]
     for key in c0["model"]:
-        np.testing.assert_array_equal(c0["model"][key].data, c1["model"][key].data, err_msg=key)
+        np.testing.assert_array_equal(c0["model"][key].array, c1["model"][key].array, err_msg=key)

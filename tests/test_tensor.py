@@ -131,7 +131,7 @@ def test_numpy_from_numpy_share_memory():
     t.numpy()[1, 1] = -1
     assert a[1, 1] == -1
     assert np.shares_memory(np.asarray(t), a)
-    assert lg.Tensor(a).data is a  # the constructor wraps arrays without a copy
+    assert lg.Tensor(a).array is a  # the constructor wraps arrays without a copy
     c = lg.tensor(a)
     assert not np.shares_memory(c.numpy(), a)  # lg.tensor copies, like torch.tensor
     with pytest.raises(TypeError, match="numpy.ndarray"):
@@ -159,7 +159,7 @@ def test_item_tolist_scalars():
 def test_clone_is_independent_and_differentiable():
     x = lg.ones(3, requires_grad=True)
     c = x.clone()
-    assert c.data is not x.data and c.grad_fn is not None
+    assert c.array is not x.array and c.grad_fn is not None
     (c * 2).sum().backward()
     assert x.grad.tolist() == [2.0, 2.0, 2.0]
 
@@ -177,7 +177,7 @@ def test_pickle_and_deepcopy_leaves():
     y = pickle.loads(pickle.dumps(x))
     z = copy.deepcopy(x)
     for t in (y, z):
-        assert t.tolist() == [1.0, 2.0] and t.requires_grad and t.data is not x.data
+        assert t.tolist() == [1.0, 2.0] and t.requires_grad and t.array is not x.array
     with pytest.raises(RuntimeError, match="leaf"):
         copy.deepcopy(x * 2)
 

@@ -28,17 +28,28 @@ inline std::string describe(const char* name, const py::array& a) {
          std::string(py::str(a.dtype()));
 }
 
+// Dtypes are compared by equality (kind, itemsize, byte order: numpy's
+// PyArray_EquivTypes), never by identity: an array that was pickled, sent to
+// another process or built by another library carries an equal but distinct
+// dtype object.
+inline bool same_dtype(const py::array& a, const py::dtype& dt) { return a.dtype().equal(dt); }
+
+template <typename T>
+bool has_dtype(const py::array& a) {
+  return same_dtype(a, py::dtype::of<T>());
+}
+
 // float32 or float64, else TypeError.
 inline DType float_dtype(const char* name, const py::array& a) {
-  if (a.dtype().is(py::dtype::of<float>())) return DType::f32;
-  if (a.dtype().is(py::dtype::of<double>())) return DType::f64;
+  if (has_dtype<float>(a)) return DType::f32;
+  if (has_dtype<double>(a)) return DType::f64;
   throw py::type_error(std::string(name) + ": expected float32 or float64, got " +
                        describe(name, a));
 }
 
 inline void require_same_dtype(const char* name, const py::array& a, const char* ref_name,
                                const py::array& ref) {
-  if (!a.dtype().is(ref.dtype()))
+  if (!same_dtype(a, ref.dtype()))
     throw py::type_error(std::string(name) + ": dtype must match " + ref_name + " (" +
                          std::string(py::str(ref.dtype())) + "), got " + describe(name, a));
 }

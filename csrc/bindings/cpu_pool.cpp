@@ -50,7 +50,7 @@ void max_pool2d_forward(py::array x, py::array out, py::array indices, Pair kern
                             ceil_mode);
   const std::vector<int64_t> oshape{x.shape(0), x.shape(1), s.OH, s.OW};
   check_output("out", out, oshape, "x", x, {{"x", &x}});
-  LG_CHECK(indices.dtype().is(py::dtype::of<int64_t>()), "indices: expected int64, got ",
+  LG_CHECK(lg::has_dtype<int64_t>(indices), "indices: expected int64, got ",
            lg::describe("indices", indices));
   lg::require_contiguous("indices", indices);
   lg::require_writeable("indices", indices);
@@ -76,7 +76,7 @@ void max_pool2d_backward(py::array dy, py::array indices, py::array dx, Pair ker
                             dilation, ceil_mode);
   const std::vector<int64_t> oshape{dx.shape(0), dx.shape(1), s.OH, s.OW};
   require_shape("grad_out", dy, oshape, "(the max_pool2d output for this input)");
-  LG_CHECK(indices.dtype().is(py::dtype::of<int64_t>()), "indices: expected int64, got ",
+  LG_CHECK(lg::has_dtype<int64_t>(indices), "indices: expected int64, got ",
            lg::describe("indices", indices));
   lg::require_contiguous("indices", indices);
   require_shape("indices", indices, oshape, "(same as grad_out)");

@@ -72,13 +72,13 @@ lg::cpu::XentArgs xent_args(const py::array& logits, const py::array& target,
   lg::cpu::XentArgs a;
   a.N = logits.shape(0);
   a.C = logits.shape(1);
-  if (target.dtype().is(py::dtype::of<int64_t>())) {
+  if (lg::has_dtype<int64_t>(target)) {
     lg::require_ndim("target", target, 1, 1);
     lg::require_contiguous("target", target);
     require_shape("target", target, {a.N}, "(class indices, one per row of logits)");
     a.target = static_cast<const int64_t*>(target.data());
   } else {
-    LG_CHECK(target.dtype().is(logits.dtype()), "target: expected int64 class indices or ",
+    LG_CHECK(lg::same_dtype(target, logits.dtype()), "target: expected int64 class indices or ",
              std::string(py::str(logits.dtype())), " probabilities like logits, got ",
              lg::describe("target", target));
     check_input("target", target, 2, "logits", &logits);

@@ -13,6 +13,8 @@ from .tensor import (Tensor, DimError, device, no_grad, enable_grad, set_grad_en
                      is_grad_enabled)
 from .ops import *  # noqa: F401,F403  (tensor, zeros, exp, cat, dtypes, ...: see ops.__all__)
 from . import kernels, cuda, backends, random, nn, optim, data, utils, models
+from . import accelerator, multiprocessing
+from .ops import SHORT_DTYPE_NAMES as _SHORT_DTYPE_NAMES
 from . import distributed  # imports no mpi4py/CuPy; init_process_group() does
 from .serialization import save, load, LoadError
 
@@ -26,9 +28,22 @@ def set_num_threads(n: int) -> None:
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    if n > 1 and multiprocessing.in_forked_child():
+        raise RuntimeError("set_num_threads: this process was forked from one using OpenMP, "
+                           "whose thread pool does not survive fork (more than one thread "
+                           "hangs); start it with the 'spawn' method to use several threads")
     _cpu.set_num_threads(n)
 
 
 def get_num_threads() -> int:
     """Threads the CPU kernels use (``OMP_NUM_THREADS`` at start-up by default)."""
     return _cpu.get_num_threads()
+
+
+def __getattr__(name):
+    """torch's dtype names that are Python builtins (``lg.float``, ``lg.int``,
+    ``lg.short``): served here so that no module of ours binds them as globals."""
+    try:
+        return _SHORT_DTYPE_NAMES[name]
+    except KeyError:
+        raise AttributeError(f"module 'loomgrad' has no attribute {name!r}") from None

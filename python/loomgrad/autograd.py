@@ -171,11 +171,13 @@ class Function:
     """
 
     # subclasses keep a __dict__ for their small attributes (axes, shapes)
-    __slots__ = ("edges", "saved", "needs_input_grad", "out_dtype", "retained", "__weakref__")
+    __slots__ = ("edges", "saved", "needs_input_grad", "out_dtype", "retained", "versions",
+                 "__weakref__")
 
     def __init__(self):
         self.saved = ()
         self.retained = None
+        self.versions = None
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
@@ -186,10 +188,10 @@ class Function:
         fn.needs_input_grad = needs if record else (False,) * len(inputs)
         if len(inputs) > 1:  # the device check; all-NumPy inputs pass on a type test
             for t in inputs:
-                if type(t.data) is not np.ndarray:
-                    check_same_device([t.data for t in inputs], cls.__name__)
+                if type(t.array) is not np.ndarray:
+                    check_same_device([t.array for t in inputs], cls.__name__)
                     break
-        out = fn.forward(*[t.data for t in inputs], **kwargs)
+        out = fn.forward(*[t.array for t in inputs], **kwargs)
         if isinstance(out, np.generic):
             out = np.asarray(out)
         if not record:
@@ -197,7 +199,10 @@ class Function:
         fn.edges = tuple((t.grad_fn if t.grad_fn is not None else t) if n else None
                          for t, n in zip(inputs, needs))
         fn.out_dtype = out.dtype
-        return _Tensor._wrap(out, fn)
+        result = _Tensor._wrap(out, fn)
+        if fn.saved:
+            fn.versions = _saved_versions(fn.saved, inputs + (result,))
+        return result
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -215,6 +220,33 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name()} object>"
+
+
+def _saved_versions(saved, tensors):
+    """(version box, version now) of each of ``tensors`` whose array a node saved
+    (itself or as the base of a saved view), so backward can tell whether an in-place
+    op changed it since; None when it saved none of them."""
+    out = None
+    for t in tensors:
+        a = t.array
+        for s in saved:
+            if s is not None and (s is a or getattr(s, "base", None) is a):
+                box = t._version_box()
+                if out is None:
+                    out = []
+                out.append((box, box[0]))
+                break
+    return out
+
+
+def _check_versions(fn) -> None:
+    for box, v in fn.versions:
+        if box[0] != v:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: an array saved by {fn.name()} is at version {box[0]}; "
+                f"expected version {v} instead. Use out-of-place ops (x = x + 1) or .clone() "
+                f"before modifying it in place.")
 
 
 def _accumulate(grads, key, g):
@@ -367,6 +399,8 @@ def _run_backward(root, grad, retain_graph: bool) -> None:
                 t = fn.retained()
                 if t is not None:
                     _add_to_grad(t, g)
+            if fn.versions is not None:
+                _check_versions(fn)
             g_in = fn.backward(g)
             if not retain_graph and fn.saved:
                 fn.saved = _FREED
@@ -408,7 +442,7 @@ def _leaf_done(e, leaf_deps, leaf_grads) -> None:
 
 def _add_to_grad(t, g) -> None:
     """Accumulate array ``g`` into ``t.grad`` (in place after the first time, like torch)."""
-    data = t.data
+    data = t.array
     if g.dtype != data.dtype:
         g = g.astype(data.dtype)
     if g.shape != data.shape:
@@ -419,7 +453,7 @@ def _add_to_grad(t, g) -> None:
         # optimizer's elementwise updates stream both arrays in the same order.
         t.grad = _Tensor._wrap(array_module(g).array(g, copy=True, order="C"))
     else:
-        t.grad.data += g
+        t.grad.array += g
 
 
 def retain(t) -> None:

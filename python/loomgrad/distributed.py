@@ -366,7 +366,7 @@ def barrier() -> None:
 def _tensor_array(tensor, what):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{what}: expected a loomgrad Tensor, got {type(tensor).__name__}")
-    return tensor.data
+    return tensor.array
 
 
 def _in_place(tensor, what, fn):
@@ -419,5 +419,5 @@ def all_gather(tensor_list, tensor, group=None, async_op: bool = False):
     src = a if a.flags.c_contiguous else a.copy()
     out = g.allgather(src)
     for t, part in zip(tensor_list, out):
-        t.data[...] = part
+        t.array[...] = part
     return _Work(None, None) if async_op else None

@@ -19,18 +19,23 @@ from . import cuda
 from .device import move, parse_device
 from .functions import shape as S
 from .random import get_generator
-from .tensor import Tensor, _norm_dim, _parse_dtype, _size_args, _to_array, where
+from .tensor import (Tensor, _is_size, _legacy_sizes, _norm_dim, _parse_dtype, _size_args,
+                     _to_array, where)
 
 float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
 bool = np.bool_  # noqa: A001  (lg.bool, like torch.bool)
-# torch's short names, except `float`/`int`: as lg.* they would shadow the builtins in the
-# package's __init__ (which star-imports these)
+# torch's short names, except `float`/`int`/`short`: as lg.* they would shadow the builtins in
+# the package's __init__ (which star-imports these); loomgrad/__init__.py's module
+# __getattr__ serves those from SHORT_DTYPE_NAMES instead
 half, double, long = np.float16, np.float64, np.int64
+SHORT_DTYPE_NAMES = {"float": np.float32, "int": np.int32, "short": np.int16}
 
 __all__ = [
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
     "half", "double", "long",
+    "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+    "CharTensor", "ByteTensor", "BoolTensor",
     "tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "empty", "full",
     "rand", "randn", "randint", "arange", "linspace", "eye", "zeros_like", "ones_like",
     "empty_like", "full_like", "rand_like", "randn_like",
@@ -39,6 +44,7 @@ __all__ = [
     "maximum", "minimum", "where", "sum", "mean", "max", "min", "amax", "amin", "var", "std",
     "argmax", "argmin", "reshape", "view", "transpose", "permute", "flatten", "squeeze",
     "unsqueeze", "expand", "cat", "concatenate", "stack", "split", "chunk", "is_tensor",
+    "log1p", "expm1", "sin", "cos", "tril", "triu", "narrow", "mm", "bmm", "norm", "multinomial",
 ]
 
 _bool, _int = builtins.bool, builtins.int
@@ -90,6 +96,29 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
     return _finish(_to_array(data, dtype=_parse_dtype(dtype)), device, False)
+
+
+def _legacy_type(name, dt):
+    """torch's typed legacy constructors: ``FloatTensor(2, 3)`` (zeros of that shape; torch
+    leaves them uninitialised) or ``FloatTensor([1, 2])`` (a copy of the data)."""
+    dt = np.dtype(dt)
+
+    def make(*args):
+        if len(args) == 1 and not _is_size(args[0]):
+            return Tensor(_to_array(args[0], dtype=dt, copy=True))
+        return Tensor(_legacy_sizes(args, name).astype(dt))
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = f"``{name}(*sizes)`` or ``{name}(data)``: a {dt} tensor (torch's legacy " \
+                   f"constructor)."
+    return make
+
+
+FloatTensor, DoubleTensor, HalfTensor = (_legacy_type(n, d) for n, d in (
+    ("FloatTensor", np.float32), ("DoubleTensor", np.float64), ("HalfTensor", np.float16)))
+LongTensor, IntTensor, ShortTensor, CharTensor, ByteTensor, BoolTensor = (
+    _legacy_type(n, d) for n, d in (
+        ("LongTensor", np.int64), ("IntTensor", np.int32), ("ShortTensor", np.int16),
+        ("CharTensor", np.int8), ("ByteTensor", np.uint8), ("BoolTensor", np.bool_)))
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -158,13 +187,21 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
     return _make(device, lambda xp: xp.full(shape, fill_value, dt), requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Integers uniform on [low, high) of shape ``size`` (int64 by default)."""
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad=False,
+            generator=None) -> Tensor:
+    """Integers uniform on [low, high) of shape ``size`` (int64 by default); torch's
+    signatures: ``randint(high, size)`` and ``randint(low, high, size)``."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high  # randint(high, size)
     if high is None:
         low, high = 0, low
+    if size is None:
+        raise TypeError("randint: missing the size argument (torch's randint(high, size) or "
+                        "randint(low, high, size))")
     shape = _size_args((size,), "randint")
     dt = _parse_dtype(dtype) or np.dtype(np.int64)
-    return _finish(get_generator().integers(low, high, shape).astype(dt), device, requires_grad)
+    gen = generator or get_generator()
+    return _finish(gen.integers(low, high, shape).astype(dt), device, requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -228,11 +265,14 @@ def _alias(name):
 (add, sub, mul, div, neg, matmul, exp, log, sqrt, abs, relu, sigmoid, tanh, silu,  # noqa: A001
  softplus, gelu, softmax, log_softmax, clamp, maximum, minimum, sum, mean, var, std, max, min,
  amax, amin, argmax, argmin, reshape, flatten, permute, transpose, squeeze, unsqueeze, expand,
- split, chunk) = (_alias(n) for n in (
+ split, chunk, log1p, expm1, sin, cos, tril, triu, narrow, mm, bmm, norm, multinomial) = (
+    _alias(n) for n in (
     "add", "sub", "mul", "div", "neg", "matmul", "exp", "log", "sqrt", "abs", "relu", "sigmoid",
     "tanh", "silu", "softplus", "gelu", "softmax", "log_softmax", "clamp", "maximum", "minimum",
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "reshape",
-    "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand", "split", "chunk"))
+    "flatten", "permute", "transpose", "squeeze", "unsqueeze", "expand", "split", "chunk",
+    "log1p", "expm1", "sin", "cos", "tril", "triu", "narrow", "mm", "bmm", "norm",
+    "multinomial"))
 clip, view = clamp, reshape
 
 

@@ -6,7 +6,21 @@ describes the saved object's structure: nested dicts (any str/int/float/bool/
 None keys, so optimizer ``state_dict`` indices survive), lists, tuples,
 Tensors (dtype and ``requires_grad``; Parameters stay Parameters), NumPy
 arrays, NumPy scalars, Python numbers (ints of any size, floats bit-exact),
-strings, bools and None. Nothing is ever unpickled.
+strings, bools and None, dtypes, devices, and whole Modules. Nothing is ever unpickled.
+
+A Module is stored as its importable class path (``"loomgrad.nn.linear.Linear"``,
+``"__main__.Net"``), the arguments its constructor was called with (recorded by
+``Module.__new__``, in this same format: numbers, strings, dtypes, Tensors, other
+Modules...), its ``training`` flag and its ``state_dict``; ``load`` calls the class
+again with those arguments and loads the state. Only loomgrad's own classes and classes
+registered with :func:`add_safe_globals` (torch's name) are rebuilt: any other class
+path is a :class:`LoadError` naming it, and no module outside loomgrad is imported. A
+model whose structure was changed after construction (a layer replaced) is rebuilt as
+constructed and then fails ``load_state_dict`` with the differing keys; save its
+``state_dict`` instead.
+
+``save`` and ``load`` take a path or a binary file object (an open file, ``io.BytesIO``);
+writes to a path are atomic (below), a file object is written where it stands.
 
 Writes are atomic: the file is written to a temporary file in the same
 directory, flushed and fsync'ed, then renamed over the target (and the
@@ -20,6 +34,7 @@ raises :class:`LoadError` (a ValueError) naming the path.
 """
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
@@ -28,10 +43,13 @@ import zipfile
 
 import numpy as np
 
-from .device import move as _move, parse_device as _parse_device
-from .tensor import Tensor
+from .device import device as _device, move as _move, parse_device as _parse_device
+from .nn.module import Module
+from .nn.parameter import Parameter
+from .tensor import Tensor, _parse_dtype
 
-__all__ = ["save", "load", "LoadError"]
+__all__ = ["save", "load", "LoadError", "add_safe_globals", "get_safe_globals",
+           "clear_safe_globals"]
 
 _META = "__loomgrad__.json"
 _FORMAT = "loomgrad.save"
@@ -44,6 +62,47 @@ _ARRAY_KINDS = "biufc"  # bool, ints, uints, floats, complex: plain bytes, nothi
 
 class LoadError(ValueError):
     """A file that :func:`load` refuses: truncated, corrupted, hostile or not ours."""
+
+
+_safe_classes: dict[str, type] = {}
+
+
+def _class_path(cls) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def add_safe_globals(classes) -> None:
+    """Allow :func:`load` to rebuild these Module classes (torch's name). loomgrad's own
+    classes are always allowed; a user's model class (say ``__main__.Net``) must be
+    registered in the loading process before ``load``."""
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, Module)):
+            raise TypeError(f"add_safe_globals: expected Module subclasses, got {cls!r}")
+        _safe_classes[_class_path(cls)] = cls
+
+
+def get_safe_globals() -> list:
+    """The classes registered with :func:`add_safe_globals`."""
+    return list(_safe_classes.values())
+
+
+def clear_safe_globals() -> None:
+    """Forget every class registered with :func:`add_safe_globals`."""
+    _safe_classes.clear()
+
+
+def _loomgrad_class(path: str):
+    """The loomgrad class at ``path`` ("loomgrad.nn.linear.Linear"), or None."""
+    if not path.startswith("loomgrad.") or not all(part.isidentifier()
+                                                   for part in path.split(".")):
+        return None
+    modname, _, qual = path.rpartition(".")
+    try:
+        obj = importlib.import_module(modname)
+    except ImportError:
+        return None
+    obj = getattr(obj, qual, None)
+    return obj if isinstance(obj, type) and issubclass(obj, Module) else None
 
 
 # ------------------------------------------------------------------ save
@@ -68,8 +127,6 @@ class _Encoder:
                         f"{type(k).__name__}")
 
     def value(self, v, where: str, depth: int):
-        from .nn.parameter import Parameter
-
         if depth > _MAX_DEPTH:
             raise ValueError(f"save: {where}: nested deeper than {_MAX_DEPTH} levels")
         if v is None:
@@ -83,7 +140,7 @@ class _Encoder:
         if isinstance(v, str):
             return {"t": "str", "v": v}
         if isinstance(v, Tensor):
-            data = v.data
+            data = v.array
             if not isinstance(data, np.ndarray):  # a GPU array: saved from host memory
                 data = v.numpy(force=True)
             return {"t": "param" if isinstance(v, Parameter) else "tensor",
@@ -96,6 +153,12 @@ class _Encoder:
             return {"t": "ndarray", "a": self._array(v.get(), where)}
         if isinstance(v, np.generic):
             return {"t": "npscalar", "a": self._array(np.asarray(v), where)}
+        if isinstance(v, np.dtype) or (isinstance(v, type) and issubclass(v, np.generic)):
+            return {"t": "dtype", "v": np.dtype(v).str}
+        if isinstance(v, _device):
+            return {"t": "device", "v": str(v)}
+        if isinstance(v, Module):
+            return self.module(v, where, depth, with_state=True)
         if isinstance(v, dict):
             return {"t": "dict", "v": [[self.key(k, f"{where}[{k!r}]"),
                                         self.value(x, f"{where}[{k!r}]", depth + 1)]
@@ -105,6 +168,41 @@ class _Encoder:
                     "v": [self.value(x, f"{where}[{i}]", depth + 1) for i, x in enumerate(v)]}
         raise TypeError(f"save: {where}: cannot save a {type(v).__name__} (only Tensors, NumPy "
                         f"arrays, numbers, strings, bools, None and dicts/lists/tuples of them)")
+
+
+    def module(self, m, where: str, depth: int, with_state: bool):
+        init = getattr(m, "_init_args", None)
+        if init is None:
+            raise TypeError(f"save: {where}: this {type(m).__name__} has no recorded "
+                            f"constructor arguments; save its state_dict() instead")
+        args, kwargs = init
+        try:
+            enc_args = [self.arg(a, f"{where}: argument {i} of {type(m).__name__}()", depth)
+                        for i, a in enumerate(args)]
+            enc_kwargs = [[k, self.arg(a, f"{where}: argument {k}= of {type(m).__name__}()",
+                                       depth)] for k, a in kwargs.items()]
+        except TypeError as e:
+            raise TypeError(f"{e}; a whole Module is saved as its class and constructor "
+                            f"arguments: save its state_dict() instead") from None
+        node = {"t": "module", "cls": _class_path(type(m)), "args": enc_args,
+                "kwargs": enc_kwargs, "training": bool(m.training)}
+        if with_state:
+            node["state"] = self.value(m.state_dict(), f"{where}.state_dict()", depth + 1)
+        return node
+
+    def arg(self, a, where, depth):
+        """A constructor argument: a sub-Module is stored without its state (the
+        enclosing module's state_dict holds it)."""
+        if isinstance(a, Module):
+            return self.module(a, where, depth + 1, with_state=False)
+        if isinstance(a, (list, tuple)) and any(isinstance(x, Module) for x in a):
+            return {"t": "list" if isinstance(a, list) else "tuple",
+                    "v": [self.arg(x, f"{where}[{i}]", depth + 1) for i, x in enumerate(a)]}
+        if isinstance(a, dict) and any(isinstance(x, Module) for x in a.values()):
+            return {"t": "dict", "v": [[self.key(k, where), self.arg(x, f"{where}[{k!r}]",
+                                                                  depth + 1)]
+                                       for k, x in a.items()]}
+        return self.value(a, where, depth + 1)
 
 
 def _fsync_dir(path: str) -> None:
@@ -129,15 +227,21 @@ def _write_npz(f, meta: bytes, arrays: dict) -> None:
             zf.writestr(name + ".npy", buf.getvalue())
 
 
-def save(obj, path) -> None:
-    """Save ``obj`` (a state_dict, an optimizer state_dict, or nested
+def save(obj, f) -> None:
+    """Save ``obj`` (a Module, a state_dict, an optimizer state_dict, or nested
     dicts/lists/tuples of Tensors, NumPy arrays, numbers, strings, bools and
-    None) to ``path``, atomically. Raises TypeError for anything else."""
-    path = os.fspath(path)
+    None) to ``f``: a path (written atomically) or a binary file object opened for
+    writing. Raises TypeError for anything else."""
     enc = _Encoder()
     root = enc.value(obj, "obj", 0)
     meta = json.dumps({"format": _FORMAT, "version": _VERSION, "root": root},
                       separators=(",", ":")).encode()
+    if hasattr(f, "write"):
+        _write_npz(f, meta, enc.arrays)
+        if hasattr(f, "flush"):
+            f.flush()
+        return
+    path = os.fspath(f)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
@@ -215,8 +319,6 @@ class _Decoder:
         return self.value(node, depth)
 
     def value(self, node, depth: int):
-        from .nn.parameter import Parameter
-
         if depth > _MAX_DEPTH:
             self.fail(f"metadata nested deeper than {_MAX_DEPTH} levels")
         if not isinstance(node, dict) or not isinstance(node.get("t"), str):
@@ -245,6 +347,18 @@ class _Decoder:
             return Parameter(a, requires_grad=rg) if t == "param" else Tensor(a, requires_grad=rg)
         if t == "ndarray":
             return self.array(node.get("a"))
+        if t == "dtype" and isinstance(v, str) and len(v) <= 8:
+            try:
+                return _parse_dtype(np.dtype(v)).type
+            except (TypeError, ValueError):
+                self.fail(f"bad dtype {v!r} in metadata")
+        if t == "device" and isinstance(v, str) and len(v) <= 16:
+            try:
+                return _device(v)
+            except (TypeError, ValueError) as e:
+                self.fail(f"bad device {v!r} in metadata ({e})")
+        if t == "module":
+            return self.module(node, depth)
         if t == "npscalar":
             a = self.array(node.get("a"))
             if a.shape != ():
@@ -263,22 +377,65 @@ class _Decoder:
         self.fail(f"unknown or malformed metadata node of type {t!r:.40}")
 
 
-def load(path, map_location=None):
+    def module(self, node, depth):
+        path = node.get("cls")
+        if not isinstance(path, str) or len(path) > 512:
+            self.fail("a module node without a class path")
+        cls = _safe_classes.get(path) or _loomgrad_class(path)
+        if cls is None:
+            raise LoadError(f"load: {self.path}: refusing to rebuild class {path!r}: only "
+                            f"loomgrad's classes and those registered with "
+                            f"lg.serialization.add_safe_globals([...]) are loaded")
+        args, kwargs = node.get("args"), node.get("kwargs")
+        if not isinstance(args, list) or not isinstance(kwargs, list) or not all(
+                isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], str)
+                for kv in kwargs):
+            self.fail(f"malformed constructor arguments for {path}")
+        args = [self.value(a, depth + 1) for a in args]
+        kwargs = {k: self.value(a, depth + 1) for k, a in kwargs}
+        try:
+            m = cls(*args, **kwargs)
+        except Exception as e:
+            raise LoadError(f"load: {self.path}: rebuilding {path} failed: "
+                            f"{type(e).__name__}: {e}") from e
+        if "state" in node:
+            state = self.value(node["state"], depth + 1)
+            if not isinstance(state, dict):
+                self.fail(f"the state of {path} is not a dict")
+            m.load_state_dict(state)
+        m.train(bool(node.get("training", True)))
+        return m
+
+
+def load(f, map_location=None, weights_only=None):
     """Load what :func:`save` wrote. Raises :class:`LoadError` (a ValueError)
     naming ``path`` for a truncated, corrupted, hostile or foreign file, and
     FileNotFoundError when there is none.
 
-    Tensors load on the CPU (a file never records a device: a checkpoint from a
-    GPU run loads anywhere); ``map_location`` ("cpu", "cuda", "cuda:N" or an
-    ``lg.device``) puts them on that device instead. NumPy arrays stay NumPy."""
+    ``f`` is a path or a binary file object opened for reading (an open file,
+    ``io.BytesIO``). Tensors load on the CPU (a file never records a device: a
+    checkpoint from a GPU run loads anywhere); ``map_location`` ("cpu", "cuda",
+    "cuda:N" or an ``lg.device``) puts them on that device instead. NumPy arrays stay
+    NumPy. ``weights_only`` is accepted for torch's signature: loading never runs
+    code either way (Modules: only allowed classes, see the module docstring)."""
     if map_location is not None:
         dev = _parse_device(map_location)  # bad names and missing CUDA fail before reading
-        obj = load(path)
+        obj = load(f)
         return obj if dev.type == "cpu" else _to_device(obj, dev)
-    path = os.fspath(path)
-    file_size = os.path.getsize(path)
+    if hasattr(f, "read"):
+        path = getattr(f, "name", None) or f"<{type(f).__name__}>"
+        if not isinstance(path, str):
+            path = f"<{type(f).__name__}>"
+        start = f.tell()
+        file_size = f.seek(0, io.SEEK_END) - start
+        f.seek(start)
+        source = f
+    else:
+        path = os.fspath(f)
+        file_size = os.path.getsize(path)
+        source = path
     try:
-        zf = zipfile.ZipFile(path, "r")
+        zf = zipfile.ZipFile(source, "r")
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise LoadError(f"load: {path}: not a loomgrad checkpoint (not a valid zip/npz: "
                         f"{e})") from None
@@ -326,8 +483,10 @@ def _to_device(v, dev):
     """``v`` with every Tensor moved to ``dev`` in place (Parameters stay Parameters)."""
 
     if isinstance(v, Tensor):
-        v.data = _move(v.data, dev)
+        v.array = _move(v.array, dev)
         return v
+    if isinstance(v, Module):
+        return v.to(dev)
     if isinstance(v, dict):
         return {k: _to_device(x, dev) for k, x in v.items()}
     if isinstance(v, (list, tuple)):

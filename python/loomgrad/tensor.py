@@ -1,7 +1,7 @@
 """Tensor: an n-d array (NumPy on "cpu", CuPy on "cuda") with reverse-mode autograd.
 
-``Tensor.data`` is the raw array (optimizers update it in place), ``.grad`` a
-Tensor or None, ``.grad_fn`` the node that made it (None for leaves). Every
+``Tensor.array`` is the raw array (optimizers update it in place), ``Tensor.data``
+the same memory as a detached Tensor (torch's ``.data``), ``.grad`` a Tensor or None, ``.grad_fn`` the node that made it (None for leaves). Every
 method is written in the class body; each differentiable one applies an
 autograd Function from ``functions/`` (elementwise, reduce, softmax, matmul,
 shape), whose forward and backward work on raw arrays; the engine is
@@ -28,6 +28,8 @@ from .functions import reduce as R
 from .functions import shape as S
 from .functions import matmul as MM
 from .functions import softmax as SM
+from .multiprocessing import is_shared as _is_shared_array
+from .multiprocessing import shared_array
 from .random import get_generator
 
 _FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
@@ -56,7 +58,7 @@ def _to_array(data, dtype=None, copy=False, default_float=np.float32):
     """An ndarray from ``data``: arrays keep their dtype (copied only if asked),
     Python numbers/lists get torch's defaults (float32, int64, bool)."""
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data.array
     elif isinstance(data, np.ndarray):
         arr = data
     elif hasattr(data, "__cuda_array_interface__"):
@@ -99,6 +101,19 @@ def _norm_dims(dim, ndim, fn="dim"):
             raise ValueError(f"{fn}: dim {tuple(dim)} names a dimension twice")
         return axes if ndim else None
     return (_norm_dim(dim, ndim, fn),) if ndim else None
+
+
+def _is_size(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _legacy_sizes(args, fn):
+    """torch's legacy ``Tensor(*sizes)``: an array of zeros (torch leaves it
+    uninitialised) of that shape, float32; anything but ints is refused."""
+    if not all(_is_size(a) for a in args):
+        raise TypeError(f"{fn}(*sizes): expected ints for the sizes or one data argument "
+                        f"(a list, array or Tensor), got {args!r}")
+    return np.zeros(_size_args(args, fn) if args else (0,), np.float32)
 
 
 def _size_args(args, fn, kw=None):
@@ -154,25 +169,33 @@ class Tensor:
     inference (ints -> int64).
     """
 
-    __slots__ = ("data", "grad", "grad_fn", "_requires_grad", "__weakref__")
+    __slots__ = ("array", "grad", "grad_fn", "_requires_grad", "_vbox", "__weakref__")
     __array_ufunc__ = None  # numpy defers `ndarray op Tensor` to our reflected operators
     __hash__ = object.__hash__  # __eq__ is elementwise; identity hashing like torch
 
-    def __init__(self, data, requires_grad=False):
+    def __init__(self, *args, requires_grad=False):
+        if len(args) == 1 and (isinstance(args[0], np.generic) or not _is_size(args[0])):
+            data = args[0]  # a NumPy scalar is data: op results come wrapped that way
+        else:  # torch's legacy Tensor(*sizes): Tensor(), Tensor(3, 4), Tensor(5)
+            data = _legacy_sizes(args, "Tensor")
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         elif isinstance(data, np.generic):
             data = np.asarray(data)
         elif isinstance(data, np.ndarray):
             pass
         elif hasattr(data, "__cuda_array_interface__"):
             data = as_cupy(data)
+        elif isinstance(data, float):
+            raise TypeError(f"Tensor({data!r}): a single float is neither data nor a size; "
+                            f"use lg.tensor({data!r}) for a 0-d tensor (torch refuses it too)")
         else:
             data = _to_array(data, dtype=np.float32)
-        self.data = data
+        self.array = data
         self.grad = None
         self.grad_fn = None
         self._requires_grad = False
+        self._vbox = None
         if requires_grad:
             self.requires_grad = True
 
@@ -180,11 +203,30 @@ class Tensor:
     def _wrap(cls, data, grad_fn=None):
         """Fast path for op results: no checks, no conversion."""
         t = object.__new__(Tensor)
-        t.data = data
+        t.array = data
         t.grad = None
         t.grad_fn = grad_fn
         t._requires_grad = grad_fn is not None
+        t._vbox = None
         return t
+
+    # ---------------------------------------------------------------- data (torch's .data)
+
+    @property
+    def data(self) -> "Tensor":
+        """This tensor's values as a new Tensor that shares its memory, detached (no
+        grad, no graph) and with its own version counter, as torch's ``.data``: in-place
+        updates through it (``p.data.add_(g, alpha=-lr)``) change self and autograd does
+        not see them (``detach()`` shares the counter, so there it does). ``p.data = t``
+        makes self use ``t``'s memory. The raw NumPy/CuPy array is ``.array``."""
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__} (assign a "
+                            f"raw array to .array)")
+        self.array = value.array
 
     # ---------------------------------------------------------------- autograd state
 
@@ -200,9 +242,9 @@ class Tensor:
                 raise RuntimeError("you can only change requires_grad flags of leaf tensors; "
                                    "use .detach() to get a tensor without a graph")
             return
-        if value and self.data.dtype.kind != "f":
+        if value and self.array.dtype.kind != "f":
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients, "
-                               f"got dtype {self.data.dtype}")
+                               f"got dtype {self.array.dtype}")
         self._requires_grad = value
 
     def requires_grad_(self, requires_grad=True) -> "Tensor":
@@ -244,22 +286,24 @@ class Tensor:
                                "grad_fn (did you create it under no_grad(), or forget "
                                "requires_grad=True on an input?)")
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs; "
                                    f"this tensor has shape {self.shape}: pass gradient=")
-            g = array_module(self.data).ones_like(self.data)
+            g = array_module(self.array).ones_like(self.array)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else \
-                array_module(self.data).asarray(gradient)
-            if g.shape != self.data.shape:
+            g = gradient.array if isinstance(gradient, Tensor) else \
+                array_module(self.array).asarray(gradient)
+            if g.shape != self.array.shape:
                 raise ValueError(f"backward: gradient has shape {tuple(g.shape)} but the output "
                                  f"has shape {self.shape}")
-            autograd.check_same_device((self.data, g), "backward")
+            autograd.check_same_device((self.array, g), "backward")
         autograd.backward(self, g, retain_graph=bool(retain_graph))
 
     def detach(self) -> "Tensor":
-        """A new leaf sharing this data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        """A new leaf sharing this data and its version counter, cut from the graph."""
+        t = Tensor._wrap(self.array)
+        t._vbox = self._version_box()
+        return t
 
     def detach_(self) -> "Tensor":
         self.grad_fn = None
@@ -270,58 +314,58 @@ class Tensor:
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     def size(self, dim=None):
         """The shape tuple, or the size of dimension ``dim``."""
         if dim is None:
             return self.shape
-        return self.data.shape[_norm_dim(dim, self.data.ndim, "size")]
+        return self.array.shape[_norm_dim(dim, self.array.ndim, "size")]
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> device:
-        if isinstance(self.data, np.ndarray):
+        if isinstance(self.array, np.ndarray):
             return _CPU
-        return device(f"cuda:{self.data.device.id}")
+        return device(f"cuda:{self.array.device.id}")
 
     @property
     def is_cuda(self) -> bool:
-        return not isinstance(self.data, np.ndarray)
+        return not isinstance(self.array, np.ndarray)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     nelement = numel
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def is_contiguous(self) -> bool:
-        return bool(self.data.flags.c_contiguous)
+        return bool(self.array.flags.c_contiguous)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     # ---------------------------------------------------------------- conversion
 
@@ -331,11 +375,11 @@ class Tensor:
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
-        if not isinstance(self.data, np.ndarray):
+        if not isinstance(self.array, np.ndarray):
             if force:
-                return self.data.get()
+                return self.array.get()
             raise TypeError(f"can't convert {self.device} tensor to numpy; use .cpu() first")
-        return self.data
+        return self.array
 
     def __array__(self, dtype=None, copy=None):
         a = self.numpy()
@@ -346,20 +390,20 @@ class Tensor:
     def __dlpack__(self, *args, **kwargs):
         if self._requires_grad:
             raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
-        return self.data.__dlpack__(*args, **kwargs)
+        return self.array.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self.array.__dlpack_device__()
 
     def item(self):
         """The single element as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item(): a Tensor with {self.data.size} elements (shape "
+        if self.array.size != 1:
+            raise ValueError(f"item(): a Tensor with {self.array.size} elements (shape "
                              f"{self.shape}) cannot be converted to a Python scalar")
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self):
-        d = self.data
+        d = self.array
         return (d if isinstance(d, np.ndarray) else d.get()).tolist()
 
     def __float__(self):
@@ -369,16 +413,16 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted "
                             "to an index")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self.data.size} elements "
+        if self.array.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.array.size} elements "
                                f"(shape {self.shape}) is ambiguous")
-        return bool(self.data.item())
+        return bool(self.array.item())
 
     def to(self, *args, **kwargs) -> "Tensor":
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other)``;
@@ -403,11 +447,27 @@ class Tensor:
                 out = _ToDevice.apply(out, target=dev)
         if dtype is not None:
             dt = _parse_dtype(dtype)
-            if dt != out.data.dtype:
+            if dt != out.array.dtype:
                 out = S.Copy.apply(out, dtype=dt)
         if copy and out is self:
             out = self.clone()
         return out
+
+    def share_memory_(self) -> "Tensor":
+        """Move the array (and ``.grad``'s) into shared memory in place, for processes
+        forked afterwards (Hogwild training; see :mod:`loomgrad.multiprocessing`). A no-op
+        when already shared; CUDA tensors are left alone (as torch)."""
+        for t in (self, self.grad):
+            if t is not None and isinstance(t.array, np.ndarray) \
+                    and not _is_shared_array(t.array):
+                shared = shared_array(t.array.shape, t.array.dtype)
+                shared[...] = t.array
+                t.array = shared
+        return self
+
+    def is_shared(self) -> bool:
+        """True when the array lives in shared memory (see :meth:`share_memory_`)."""
+        return not isinstance(self.array, np.ndarray) or _is_shared_array(self.array)
 
     def cpu(self) -> "Tensor":
         return self.to("cpu")
@@ -437,19 +497,19 @@ class Tensor:
 
     def type(self, dtype=None):
         """The dtype's name with no argument, else ``to(dtype)``."""
-        return str(self.data.dtype) if dtype is None else self.to(dtype)
+        return str(self.array.dtype) if dtype is None else self.to(dtype)
 
     def clone(self) -> "Tensor":
         """A copy of the data; gradients flow back to self."""
         return S.Copy.apply(self)
 
     def contiguous(self) -> "Tensor":
-        return self if self.data.flags.c_contiguous else S.Contiguous.apply(self)
+        return self if self.array.flags.c_contiguous else S.Contiguous.apply(self)
 
     # ---------------------------------------------------------------- repr
 
     def __repr__(self) -> str:
-        d = self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        d = self.array if isinstance(self.array, np.ndarray) else self.array.get()
         extra = []
         if d.dtype not in (np.float32, np.int64, np.bool_):
             extra.append(f"dtype={d.dtype}")
@@ -478,7 +538,7 @@ class Tensor:
     def __reduce_ex__(self, protocol):
         if self.grad_fn is not None:
             raise RuntimeError("only leaf tensors can be pickled; call .detach() first")
-        return (_rebuild, (self.data, self._requires_grad))
+        return (_rebuild, (self.array, self._requires_grad))
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
@@ -486,78 +546,227 @@ class Tensor:
                                "call .detach() first")
         if id(self) in memo:
             return memo[id(self)]
-        out = Tensor(self.data.copy(), requires_grad=self._requires_grad)
+        out = Tensor(self.array.copy(), requires_grad=self._requires_grad)
         if self.grad is not None:
-            out.grad = Tensor(self.grad.data.copy())
+            out.grad = Tensor(self.grad.array.copy())
         memo[id(self)] = out
         return out
 
-    # ---------------------------------------------------------------- in place (no autograd)
+    # ---------------------------------------------------------------- in place
+    # torch's rules: an in-place op on a leaf that requires grad is refused while a graph
+    # is recorded (update ``.data`` or wrap it in lg.no_grad()); every in-place op bumps the
+    # version counter (``_version``) shared by the tensors that share this memory (``.data``,
+    # ``detach()``), and backward refuses a node whose saved arrays changed version since.
+    # Recorded in place (a non-leaf, or an operand that requires grad): the differentiable
+    # out-of-place op runs on a copy of self, its result is written into self's memory and
+    # self takes the new node as grad_fn.
 
-    def _check_inplace(self, fn):
-        if self._requires_grad and autograd._mode.enabled:
-            raise RuntimeError(f"{fn}: a tensor that requires grad can't be modified in place "
-                               f"while recording a graph (wrap it in lg.no_grad(), or update "
-                               f".data)")
+    def _version_box(self):
+        box = self._vbox
+        if box is None:
+            box = self._vbox = [0]
+        return box
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this memory has seen (torch's ``_version``)."""
+        return 0 if self._vbox is None else self._vbox[0]
+
+    def _bump_version(self) -> None:
+        self._version_box()[0] += 1
+
+    def _inplace(self, name, raw, graph=None, operands=()):
+        """``raw(array)`` updates self's array in place when no graph is recorded;
+        ``graph(src) -> Tensor`` is the differentiable out-of-place form."""
+        record = autograd._mode.enabled and (
+            self._requires_grad or any(isinstance(o, Tensor) and o._requires_grad
+                                               for o in operands))
+        if not record:
+            for o in operands:
+                if isinstance(o, Tensor):
+                    check_same_device((self.array, o.array), name)
+            raw(self.array)
+            self._bump_version()
+            return self
+        if self.grad_fn is None and self._requires_grad:
+            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an "
+                               f"in-place operation (wrap it in lg.no_grad(), or update .data)")
+        if graph is None:
+            raise RuntimeError(f"{name}: not differentiable; run it under lg.no_grad() or on "
+                               f".detach()")
+        src = Tensor._wrap(self.array.copy(), self.grad_fn)
+        res = graph(src)
+        if res.shape != self.shape:
+            raise ValueError(f"{name}: the result has shape {res.shape}, which does not fit "
+                             f"self's shape {self.shape} (in-place ops can't broadcast self)")
+        self.array[...] = res.array
+        self.grad_fn = res.grad_fn
+        self._requires_grad = res._requires_grad
+        self._bump_version()
+        return self
+
+    @staticmethod
+    def _raw(other):
+        return other.array if isinstance(other, Tensor) else other
 
     def __setitem__(self, index, value):
-        self._check_inplace("__setitem__")
-        self.data[_convert_index(index)] = value.data if isinstance(value, Tensor) else value
+        if self._requires_grad and autograd._mode.enabled:
+            raise RuntimeError("__setitem__: a tensor that requires grad can't be assigned to "
+                               "in place while recording a graph (wrap it in lg.no_grad(), or "
+                               "assign to .data)")
+        self.array[_convert_index(index)] = self._raw(value)
+        self._bump_version()
 
     def zero_(self) -> "Tensor":
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self
+        """Fill with zeros in place."""
+        return self._inplace("zero_", _setter(0), lambda s: s._filled(0))
 
     def fill_(self, value) -> "Tensor":
-        self._check_inplace("fill_")
-        self.data[...] = value
-        return self
+        """Fill with ``value`` (a number or a one-element Tensor) in place."""
+        v = value.item() if isinstance(value, Tensor) else value
+        return self._inplace("fill_", _setter(v), lambda s: s._filled(v))
 
-    def copy_(self, src) -> "Tensor":
+    def _filled(self, value) -> "Tensor":
+        """``value`` everywhere, as a node whose gradient to self is zero (torch's
+        fill_ on a non-leaf keeps a grad_fn)."""
+        everywhere = Tensor._wrap(array_module(self.array).ones(self.shape, np.bool_))
+        return self.masked_fill(everywhere, value)
+
+    def copy_(self, src, non_blocking=False) -> "Tensor":
         """Copy ``src`` (a Tensor or array on any device, broadcast) into self."""
-        self._check_inplace("copy_")
-        src = src.data if isinstance(src, Tensor) else src
-        if isinstance(self.data, np.ndarray) is not isinstance(src, np.ndarray) \
-                and (isinstance(src, np.ndarray) or hasattr(src, "__cuda_array_interface__")):
-            src = move(src, self.device)  # a cross-device copy, as torch's copy_
-        self.data[...] = src
-        return self
+        a = self._raw(src)
+        if isinstance(self.array, np.ndarray) is not isinstance(a, np.ndarray) \
+                and (isinstance(a, np.ndarray) or hasattr(a, "__cuda_array_interface__")):
+            a = move(a, self.device)  # a cross-device copy, as torch's copy_
+        if isinstance(src, Tensor):
+            def graph(_s):
+                return src.to(self.device, self.dtype).expand(self.shape).clone()
+        else:
+            def graph(_s):
+                return Tensor._wrap(array_module(self.array).broadcast_to(a, self.shape)
+                                    .astype(self.dtype))
+        return self._inplace("copy_", _setter(a), graph, (src,))
 
     def add_(self, other, alpha=1) -> "Tensor":
-        self._check_inplace("add_")
-        o = other.data if isinstance(other, Tensor) else other
-        self.data += o * alpha if alpha != 1 else o
-        return self
+        """``self += alpha * other`` in place."""
+        o = self._raw(other)
+        return self._inplace("add_", lambda a: _iadd(a, o if alpha == 1 else o * alpha),
+                             lambda s: s.add(other, alpha=alpha), (other,))
 
     def sub_(self, other, alpha=1) -> "Tensor":
+        """``self -= alpha * other`` in place."""
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other) -> "Tensor":
-        self._check_inplace("mul_")
-        self.data *= other.data if isinstance(other, Tensor) else other
-        return self
+        """``self *= other`` in place."""
+        o = self._raw(other)
+        return self._inplace("mul_", lambda a: a.__imul__(o), lambda s: s * other, (other,))
 
     def div_(self, other) -> "Tensor":
-        self._check_inplace("div_")
-        self.data /= other.data if isinstance(other, Tensor) else other
-        return self
+        """``self /= other`` in place."""
+        o = self._raw(other)
+        return self._inplace("div_", lambda a: a.__itruediv__(o), lambda s: s / other, (other,))
 
-    def clamp_(self, min=None, max=None) -> "Tensor":
-        self._check_inplace("clamp_")
-        xp = array_module(self.data)
-        xp.clip(self.data, min, max, out=self.data)
-        return self
+    def addcmul_(self, tensor1, tensor2, value=1) -> "Tensor":
+        """``self += value * tensor1 * tensor2`` in place."""
+        t1, t2 = self._raw(tensor1), self._raw(tensor2)
+        return self._inplace("addcmul_", lambda a: _iadd(a, t1 * t2 * value if value != 1
+                                                          else t1 * t2),
+                             lambda s: s + tensor1 * tensor2 * value, (tensor1, tensor2))
 
-    def uniform_(self, a=0.0, b=1.0) -> "Tensor":
-        self._check_inplace("uniform_")
-        self.data[...] = _xp_like(get_generator().uniform(a, b, self.shape), self.data)
-        return self
+    def addcdiv_(self, tensor1, tensor2, value=1) -> "Tensor":
+        """``self += value * tensor1 / tensor2`` in place."""
+        t1, t2 = self._raw(tensor1), self._raw(tensor2)
+        return self._inplace("addcdiv_", lambda a: _iadd(a, t1 / t2 * value if value != 1
+                                                          else t1 / t2),
+                             lambda s: s + tensor1 / tensor2 * value, (tensor1, tensor2))
 
-    def normal_(self, mean=0.0, std=1.0) -> "Tensor":
-        self._check_inplace("normal_")
-        self.data[...] = _xp_like(get_generator().normal(mean, std, self.shape), self.data)
-        return self
+    def lerp_(self, end, weight) -> "Tensor":
+        """``self += weight * (end - self)`` in place."""
+        e, w = self._raw(end), self._raw(weight)
+        return self._inplace("lerp_", lambda a: _iadd(a, w * (e - a)),
+                             lambda s: s + weight * (end - s), (end, weight))
+
+    def pow_(self, exponent) -> "Tensor":
+        """``self **= exponent`` in place."""
+        e = self._raw(exponent)
+        return self._inplace("pow_", lambda a: a.__ipow__(e), lambda s: s ** exponent,
+                             (exponent,))
+
+    def clamp_(self, min=None, max=None) -> "Tensor":  # noqa: A002
+        """Clip to [min, max] in place (either may be None)."""
+        if min is None and max is None:
+            raise ValueError("clamp_: at least one of min and max must be given")
+        lo, hi = self._raw(min), self._raw(max)
+        return self._inplace("clamp_", lambda a: array_module(a).clip(a, lo, hi, out=a),
+                             lambda s: s.clamp(min, max), (min, max))
+
+    clip_ = clamp_
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        """``value`` where ``mask`` is True, in place."""
+        m = self._raw(mask)
+        v = value.item() if isinstance(value, Tensor) else value
+        return self._inplace("masked_fill_", lambda a: a.__setitem__(
+            array_module(a).broadcast_to(m, a.shape), v), lambda s: s.masked_fill(mask, v))
+
+    def uniform_(self, a=0.0, b=1.0, generator=None) -> "Tensor":
+        """Fill with draws uniform on [a, b) (from the global generator) in place."""
+        g = generator or get_generator()
+        return self._inplace("uniform_", lambda x: x.__setitem__(
+            Ellipsis, _xp_like(g.uniform(a, b, self.shape), x)))
+
+    def normal_(self, mean=0.0, std=1.0, generator=None) -> "Tensor":
+        """Fill with normal draws N(mean, std**2) (from the global generator) in place."""
+        g = generator or get_generator()
+        return self._inplace("normal_", lambda x: x.__setitem__(
+            Ellipsis, _xp_like(g.normal(mean, std, self.shape), x)))
+
+    def bernoulli_(self, p=0.5, generator=None) -> "Tensor":
+        """Fill with 1 with probability ``p``, else 0, in place."""
+        g = generator or get_generator()
+        return self._inplace("bernoulli_", lambda x: x.__setitem__(
+            Ellipsis, _xp_like(g.random(self.shape) < p, x)))
+
+    def neg_(self) -> "Tensor":
+        """:meth:`neg` in place."""
+        return self._inplace("neg_", lambda a: a.__setitem__(Ellipsis, self.neg().array),
+                             lambda s: s.neg())
+
+    def exp_(self) -> "Tensor":
+        """:meth:`exp` in place."""
+        return self._inplace("exp_", lambda a: a.__setitem__(Ellipsis, self.exp().array),
+                             lambda s: s.exp())
+
+    def log_(self) -> "Tensor":
+        """:meth:`log` in place."""
+        return self._inplace("log_", lambda a: a.__setitem__(Ellipsis, self.log().array),
+                             lambda s: s.log())
+
+    def sqrt_(self) -> "Tensor":
+        """:meth:`sqrt` in place."""
+        return self._inplace("sqrt_", lambda a: a.__setitem__(Ellipsis, self.sqrt().array),
+                             lambda s: s.sqrt())
+
+    def abs_(self) -> "Tensor":
+        """:meth:`abs` in place."""
+        return self._inplace("abs_", lambda a: a.__setitem__(Ellipsis, self.abs().array),
+                             lambda s: s.abs())
+
+    def relu_(self) -> "Tensor":
+        """:meth:`relu` in place."""
+        return self._inplace("relu_", lambda a: a.__setitem__(Ellipsis, self.relu().array),
+                             lambda s: s.relu())
+
+    def sigmoid_(self) -> "Tensor":
+        """:meth:`sigmoid` in place."""
+        return self._inplace("sigmoid_", lambda a: a.__setitem__(Ellipsis, self.sigmoid().array),
+                             lambda s: s.sigmoid())
+
+    def tanh_(self) -> "Tensor":
+        """:meth:`tanh` in place."""
+        return self._inplace("tanh_", lambda a: a.__setitem__(Ellipsis, self.tanh().array),
+                             lambda s: s.tanh())
 
     # ---------------------------------------------------------------- operators
 
@@ -565,7 +774,7 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (int, float, np.generic)):
-            return Tensor._wrap(_weak_scalar_array(other, self.data))
+            return Tensor._wrap(_weak_scalar_array(other, self.array))
         if isinstance(other, np.ndarray) or hasattr(other, "__cuda_array_interface__"):
             return Tensor._wrap(other)
         if isinstance(other, (list, tuple)):
@@ -574,14 +783,14 @@ class Tensor:
 
     def _binary(self, other, fn, reflected=False):
         a, o = self, self._operand(other)
-        ka, ko = a.data.dtype.kind, o.data.dtype.kind
+        ka, ko = a.array.dtype.kind, o.array.dtype.kind
         # torch's category rule: int/bool op float takes the float's dtype (numpy would widen
         # int64 op float32 to float64)
         if ka != ko:
             if ko == "f":
-                a = Tensor._wrap(a.data.astype(o.data.dtype))
+                a = Tensor._wrap(a.array.astype(o.array.dtype))
             elif ka == "f":
-                o = Tensor._wrap(o.data.astype(a.data.dtype))
+                o = Tensor._wrap(o.array.astype(a.array.dtype))
         return fn.apply(o, a) if reflected else fn.apply(a, o)
 
     def __add__(self, other):
@@ -608,6 +817,18 @@ class Tensor:
     def __rtruediv__(self, other):
         return self._binary(other, E.Div, True)
 
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
     def __neg__(self):
         return E.Neg.apply(self)
 
@@ -617,8 +838,8 @@ class Tensor:
     def __pow__(self, other):
         if isinstance(other, (int, float, np.generic)) and not isinstance(other, bool):
             a = self
-            if a.data.dtype.kind != "f" and (isinstance(other, (float, np.floating)) or other < 0):
-                a = Tensor._wrap(a.data.astype(np.float32))
+            if a.array.dtype.kind != "f" and (isinstance(other, (float, np.floating)) or other < 0):
+                a = Tensor._wrap(a.array.astype(np.float32))
             return E.PowScalar.apply(a, p=other)
         return self._binary(other, E.Pow)
 
@@ -632,10 +853,10 @@ class Tensor:
         return MM.Matmul.apply(self._operand(other), self)
 
     def _nograd(self, other, op):
-        o = other.data if isinstance(other, Tensor) else \
-            self._operand(other).data
-        autograd.check_same_device((self.data, o), "comparison")
-        return Tensor._wrap(op(self.data, o))
+        o = other.array if isinstance(other, Tensor) else \
+            self._operand(other).array
+        autograd.check_same_device((self.array, o), "comparison")
+        return Tensor._wrap(op(self.array, o))
 
     # comparisons, logic and integer maths: results carry no gradient
     def __lt__(self, o): return self._nograd(o, lambda a, b: a < b)  # noqa: E704
@@ -652,7 +873,7 @@ class Tensor:
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def __invert__(self):
-        return Tensor._wrap(~self.data)
+        return Tensor._wrap(~self.array)
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
@@ -822,11 +1043,11 @@ class Tensor:
         axis = _norm_dim(dim, self.ndim, name)
         if self.ndim == 0:
             return _ValuesIndices(self.clone(),
-                                  Tensor(array_module(self.data).zeros((), np.int64)))
-        xp = array_module(self.data)
-        if self.data.shape[axis] == 0:
+                                  Tensor(array_module(self.array).zeros((), np.int64)))
+        xp = array_module(self.array)
+        if self.array.shape[axis] == 0:
             raise ValueError(f"{name}: cannot reduce dim {dim} of size 0 (shape {self.shape})")
-        idx = (xp.argmin if is_min else xp.argmax)(self.data, axis=axis, keepdims=True)
+        idx = (xp.argmin if is_min else xp.argmax)(self.array, axis=axis, keepdims=True)
         vals = R.MaxDim.apply(self, idx=idx, axis=axis, keepdim=keepdim)
         return _ValuesIndices(vals, Tensor(idx if keepdim else idx.squeeze(axis)))
 
@@ -857,17 +1078,17 @@ class Tensor:
     def argmax(self, dim=None, keepdim=False) -> Tensor:
         """Index of the max (flat index when dim is None), int64, no gradient."""
         if dim is None:
-            return Tensor(self.data.argmax().astype(np.int64))
+            return Tensor(self.array.argmax().astype(np.int64))
         axis = _norm_dim(dim, self.ndim, "argmax")
-        return Tensor(self.data.argmax(axis=axis, keepdims=keepdim).astype(np.int64))
+        return Tensor(self.array.argmax(axis=axis, keepdims=keepdim).astype(np.int64))
 
 
     def argmin(self, dim=None, keepdim=False) -> Tensor:
         """Index of the min (flat index when dim is None), int64, no gradient."""
         if dim is None:
-            return Tensor(self.data.argmin().astype(np.int64))
+            return Tensor(self.array.argmin().astype(np.int64))
         axis = _norm_dim(dim, self.ndim, "argmin")
-        return Tensor(self.data.argmin(axis=axis, keepdims=keepdim).astype(np.int64))
+        return Tensor(self.array.argmin(axis=axis, keepdims=keepdim).astype(np.int64))
 
 
     # ---------------------------------------------------------------- shapes
@@ -877,7 +1098,7 @@ class Tensor:
         """The same elements in ``shape`` (one entry may be -1); ``x.reshape(2, -1)``
         and ``lg.reshape(x, (2, -1))`` both work."""
         shape = _shape_args(shape, "reshape")
-        n = self.data.size
+        n = self.array.size
         known = 1
         for s in shape:
             known *= s if s != -1 else 1
@@ -1013,7 +1234,7 @@ class Tensor:
 
     def masked_fill(self, mask, value) -> Tensor:
         """``value`` where ``mask`` is True, else self (gradient flows to the rest)."""
-        return where(mask, _weak_scalar_array(value, self.data).item(), self)
+        return where(mask, _weak_scalar_array(value, self.array).item(), self)
 
     def expand_as(self, other) -> Tensor:
         """:meth:`expand` to ``other``'s shape."""
@@ -1031,21 +1252,160 @@ class Tensor:
         """``self * self``."""
         return self * self
 
+    def log1p(self) -> Tensor:
+        """``log(1 + x)``, accurate for small x."""
+        return E.Log1p.apply(self)
+
+    def expm1(self) -> Tensor:
+        """``exp(x) - 1``, accurate for small x."""
+        return E.Expm1.apply(self)
+
+    def sin(self) -> Tensor:
+        """Sine, elementwise."""
+        return E.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        """Cosine, elementwise."""
+        return E.Cos.apply(self)
+
+    def tril(self, diagonal=0) -> Tensor:
+        """Zero above the ``diagonal``-th diagonal of the last two dims (torch's tril)."""
+        if self.ndim < 2:
+            raise ValueError(f"tril: input must have at least 2 dims, got shape {self.shape}")
+        return E.TriangleMask.apply(self, diagonal=int(diagonal), lower=True)
+
+    def triu(self, diagonal=0) -> Tensor:
+        """Zero below the ``diagonal``-th diagonal of the last two dims (torch's triu)."""
+        if self.ndim < 2:
+            raise ValueError(f"triu: input must have at least 2 dims, got shape {self.shape}")
+        return E.TriangleMask.apply(self, diagonal=int(diagonal), lower=False)
+
+    def narrow(self, dim, start, length) -> Tensor:
+        """Elements ``start .. start+length-1`` of dimension ``dim`` (a view in torch; here
+        an indexed result that shares the gradient path)."""
+        axis = _norm_dim(dim, self.ndim, "narrow")
+        n = self.shape[axis]
+        start = int(start) + (n if int(start) < 0 else 0)
+        if not (0 <= start <= n and 0 <= int(length) and start + int(length) <= n):
+            raise ValueError(f"narrow: start {start} + length {length} exceeds dimension "
+                             f"{dim} of size {n} (shape {self.shape})")
+        return self[(slice(None),) * axis + (slice(start, start + int(length)),)]
+
+    def mm(self, mat2) -> Tensor:
+        """Matrix product of two 2-D tensors (no broadcasting, as torch.mm)."""
+        if not isinstance(mat2, Tensor) or self.ndim != 2 or mat2.ndim != 2:
+            raise ValueError(f"mm: both arguments must be 2-D Tensors, got shapes {self.shape} "
+                             f"and {getattr(mat2, 'shape', type(mat2).__name__)}")
+        if self.shape[1] != mat2.shape[0]:
+            raise ValueError(f"mm: self {self.shape} and mat2 {mat2.shape} cannot be multiplied")
+        return MM.Matmul.apply(self, mat2)
+
+    def bmm(self, mat2) -> Tensor:
+        """Batched matrix product of (b, n, k) and (b, k, m) tensors (no broadcasting)."""
+        if not isinstance(mat2, Tensor) or self.ndim != 3 or mat2.ndim != 3:
+            raise ValueError(f"bmm: both arguments must be 3-D Tensors, got shapes {self.shape} "
+                             f"and {getattr(mat2, 'shape', type(mat2).__name__)}")
+        if self.shape[0] != mat2.shape[0] or self.shape[2] != mat2.shape[1]:
+            raise ValueError(f"bmm: self {self.shape} and mat2 {mat2.shape} cannot be multiplied")
+        return MM.Matmul.apply(self, mat2)
+
+    def norm(self, p="fro", dim=None, keepdim=False) -> Tensor:
+        """The vector p-norm over ``dim`` (all elements when None): p = 'fro' or 2
+        (Euclidean), 1, any positive number, ``inf`` or ``-inf``."""
+        if p == "fro" or p is None:
+            p = 2
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or p == 0:
+            raise ValueError(f"norm: p must be 'fro', a nonzero number or +-inf, got {p!r}")
+        a = self.abs()
+        if p == float("inf"):
+            return a.amax(dim, keepdim)
+        if p == float("-inf"):
+            return a.amin(dim, keepdim)
+        if p == 1:
+            return a.sum(dim, keepdim)
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        return (a ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def _new(self, make, size, dtype, device, requires_grad, fn):
+        shape = _size_args(size, fn) if size else ()
+        dt = _parse_dtype(dtype) or self.dtype
+        arr = make(array_module(self.array), shape, dt)
+        if device is not None and parse_device(device) != self.device:
+            arr = move(arr, parse_device(device))
+        return Tensor(arr, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """Zeros of ``size`` with self's dtype and device (unless given)."""
+        return self._new(lambda xp, s, d: xp.zeros(s, d), size, dtype, device, requires_grad,
+                         "new_zeros")
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """Ones of ``size`` with self's dtype and device (unless given)."""
+        return self._new(lambda xp, s, d: xp.ones(s, d), size, dtype, device, requires_grad,
+                         "new_ones")
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """An uninitialised tensor of ``size`` with self's dtype and device (unless given)."""
+        return self._new(lambda xp, s, d: xp.empty(s, d), size, dtype, device, requires_grad,
+                         "new_empty")
+
+    def new_full(self, size, fill_value, dtype=None, device=None,
+                 requires_grad=False) -> Tensor:
+        """``fill_value`` everywhere, of ``size``, with self's dtype and device (unless given)."""
+        return self._new(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device,
+                         requires_grad, "new_full")
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A copy of ``data`` with self's dtype and device (unless given)."""
+        arr = _to_array(data, dtype=_parse_dtype(dtype) or self.dtype, copy=True)
+        arr = move(arr, parse_device(device) if device is not None else self.device)
+        return Tensor(arr, requires_grad=requires_grad)
+
+    def multinomial(self, num_samples, replacement=False, generator=None) -> Tensor:
+        """``num_samples`` indices per row drawn with probabilities proportional to the
+        row's (non-negative) weights; int64, no gradient. Without replacement each index
+        comes at most once (needs that many nonzero weights)."""
+        if self.ndim not in (1, 2):
+            raise ValueError(f"multinomial: input must be 1-D or 2-D, got shape {self.shape}")
+        w = self.array if isinstance(self.array, np.ndarray) else self.array.get()
+        w2 = np.asarray(w, np.float64).reshape(-1, w.shape[-1])
+        if (w2 < 0).any() or not np.isfinite(w2).all():
+            raise ValueError("multinomial: weights must be finite and non-negative")
+        n = int(num_samples)
+        g = generator or get_generator()
+        out = np.empty((w2.shape[0], n), np.int64)
+        for r, row in enumerate(w2):
+            total = row.sum()
+            if total <= 0:
+                raise ValueError(f"multinomial: row {r} has no positive weight")
+            if not replacement and n > np.count_nonzero(row):
+                raise ValueError(f"multinomial: cannot draw {n} samples without replacement "
+                                 f"from {np.count_nonzero(row)} nonzero weights (row {r})")
+            out[r] = g.choice(row.size, size=n, replace=bool(replacement), p=row / total)
+        out = out.reshape(w.shape[:-1] + (n,))
+        return Tensor(_xp_like(out, self.array))
+
+    def __format__(self, spec):
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec) if spec else repr(self)
+
     def all(self) -> Tensor:
         """True if every element is nonzero (a 0-d bool tensor, no gradient)."""
-        return Tensor(array_module(self.data).asarray(self.data.all()))
+        return Tensor(array_module(self.array).asarray(self.array.all()))
 
     def any(self) -> Tensor:
         """True if some element is nonzero (a 0-d bool tensor, no gradient)."""
-        return Tensor(array_module(self.data).asarray(self.data.any()))
+        return Tensor(array_module(self.array).asarray(self.array.any()))
 
 
 def where(condition, input, other) -> Tensor:
     """``input`` where ``condition`` else ``other`` (all broadcast; numbers allowed)."""
-    cond = condition.data if isinstance(condition, Tensor) else None
+    cond = condition.array if isinstance(condition, Tensor) else None
     if cond is None:
         like = input if isinstance(input, Tensor) else other
-        cond = array_module(like.data).asarray(condition) if isinstance(like, Tensor) \
+        cond = array_module(like.array).asarray(condition) if isinstance(like, Tensor) \
             else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
@@ -1058,8 +1418,19 @@ def where(condition, input, other) -> Tensor:
     except ValueError:
         raise ValueError(f"where: shapes do not broadcast: condition {tuple(cond.shape)}, "
                          f"input {a.shape}, other {b.shape}") from None
-    check_same_device((cond, a.data, b.data), "where")
+    check_same_device((cond, a.array, b.array), "where")
     return S.Where.apply(a, b, cond=cond)
+
+
+def _setter(value):
+    """An in-place update writing ``value`` (broadcast) into an array."""
+    def set_(a):
+        a[...] = value
+    return set_
+
+
+def _iadd(a, b):
+    a += b
 
 
 def _rebuild(data, requires_grad):
@@ -1077,7 +1448,7 @@ def _convert_index(index):
     if isinstance(index, tuple):
         return tuple(_convert_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, list):
         return np.asarray(index)
     return index

@@ -233,11 +233,11 @@ def _shard(xb, yb, dist):
     the world) runs the first sample with weight 0, so it still joins the all-reduce."""
     import loomgrad as lg
 
-    n, world, rank = len(yb.data), dist.get_world_size(), dist.get_rank()
+    n, world, rank = len(yb.array), dist.get_world_size(), dist.get_rank()
     lo, hi = rank * n // world, (rank + 1) * n // world
     if hi == lo:
-        return lg.Tensor(xb.data[:1]), lg.Tensor(yb.data[:1]), 0.0
-    return lg.Tensor(xb.data[lo:hi]), lg.Tensor(yb.data[lo:hi]), (hi - lo) * world / n
+        return lg.Tensor(xb.array[:1]), lg.Tensor(yb.array[:1]), 0.0
+    return lg.Tensor(xb.array[lo:hi]), lg.Tensor(yb.array[lo:hi]), (hi - lo) * world / n
 
 
 def _global_sums(dist, *values):
@@ -245,7 +245,7 @@ def _global_sums(dist, *values):
 
     t = lg.Tensor(np.array(values, dtype=np.float64))
     dist.all_reduce(t)
-    return tuple(float(v) for v in t.data)
+    return tuple(float(v) for v in t.array)
 
 
 def _distributed_result(dist, model) -> dict:
@@ -256,9 +256,9 @@ def _distributed_result(dist, model) -> dict:
 
     diff = 0.0
     for p in model.parameters():
-        ref = lg.Tensor(p.data.copy())
+        ref = lg.Tensor(p.array.copy())
         dist.broadcast(ref, 0)
-        diff = max(diff, float(np.max(np.abs(ref.data - p.data), initial=0.0)))
+        diff = max(diff, float(np.max(np.abs(ref.array - p.array), initial=0.0)))
     (diff,) = _global_sums(dist, diff)  # a sum of non-negatives: 0 iff every rank agrees
     return {"world_size": dist.get_world_size(), "rank": dist.get_rank(),
             "max_param_diff_across_ranks": diff}
@@ -294,7 +294,7 @@ def _evaluate(model, X, y, batch_size: int = 512,
             yb = lg.Tensor(y[i:i + batch_size]).to(device)
             logits = model(xb)
             total_loss += float(F.cross_entropy(logits, yb, reduction="sum").item())
-            correct += int((logits.data.argmax(axis=1) == yb.data).sum())
+            correct += int((logits.array.argmax(axis=1) == yb.array).sum())
     model.train(was_training)
     return total_loss / len(y), correct / len(y)
 
@@ -397,9 +397,9 @@ def run(args: argparse.Namespace | None = None) -> dict:
             loss = F.cross_entropy(logits, yb)
             (loss if dist is None else loss * weight).backward()
             opt.step()
-            n = len(yb.data) if weight else 0
+            n = len(yb.array) if weight else 0
             loss_sum += float(loss.item()) * n
-            correct += int((logits.data.argmax(axis=1) == yb.data).sum()) if n else 0
+            correct += int((logits.array.argmax(axis=1) == yb.array).sum()) if n else 0
             seen += n
             bar.set_postfix(loss=f"{loss_sum / max(seen, 1):.4f}",
                             accuracy=f"{correct / max(seen, 1):.3f}", refresh=False)

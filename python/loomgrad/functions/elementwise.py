@@ -213,3 +213,55 @@ class Clamp(Function):
         if hi is not None:
             mask = mask & (a <= hi)
         return (g * mask,)
+
+
+class Log1p(Function):
+    def forward(self, a):
+        self.saved = (a,)
+        return array_module(a).log1p(a)
+
+    def backward(self, g):
+        return (g / (1 + self.saved[0]),)
+
+
+class Expm1(Function):
+    def forward(self, a):
+        out = array_module(a).expm1(a)
+        self.saved = (out,)
+        return out
+
+    def backward(self, g):
+        return (g * (self.saved[0] + 1),)
+
+
+class Sin(Function):
+    def forward(self, a):
+        self.saved = (a,)
+        return array_module(a).sin(a)
+
+    def backward(self, g):
+        return (g * array_module(g).cos(self.saved[0]),)
+
+
+class Cos(Function):
+    def forward(self, a):
+        self.saved = (a,)
+        return array_module(a).cos(a)
+
+    def backward(self, g):
+        return (-g * array_module(g).sin(self.saved[0]),)
+
+
+class TriangleMask(Function):
+    """``tril``/``triu`` of the last two dims: zero above (``lower``) or below the
+    ``diagonal``-th diagonal; the gradient is masked the same way."""
+
+    def forward(self, a, diagonal=0, lower=True):
+        xp = array_module(a)
+        self.args = (diagonal, lower)
+        return xp.tril(a, diagonal) if lower else xp.triu(a, diagonal)
+
+    def backward(self, g):
+        diagonal, lower = self.args
+        xp = array_module(g)
+        return (xp.tril(g, diagonal) if lower else xp.triu(g, diagonal),)

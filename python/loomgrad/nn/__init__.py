@@ -8,7 +8,7 @@ from .activation import Dropout, Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Ta
 from .container import ModuleList, Sequential
 from .linear import Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
-                   NLLLoss)
+                   NLLLoss, SmoothL1Loss)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .conv import Conv2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
@@ -26,4 +26,5 @@ __all__ = ["Module", "Parameter", "StateDictError", "Linear", "Identity", "ReLU"
 __all__ += ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
             "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss"]
 __all__ += ["LSTM", "LSTMCell", "GRU", "Embedding", "utils"]
-__all__ += ["parallel", "DistributedDataParallel"]
+__all__ += ["parallel", "DistributedDataParallel", "SmoothL1Loss", "modules"]
+from . import modules  # noqa: E402  (torch's nn.modules paths; last: it reads the names above)

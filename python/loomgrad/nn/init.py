@@ -1,6 +1,6 @@
 """Parameter initialisation, in place, with torch.nn.init's names and formulas.
 
-Every function writes into ``tensor.data`` (no autograd) and returns the
+Every function writes into ``tensor.array`` (no autograd) and returns the
 tensor. Random ones draw from ``generator`` when given, else from the
 library's one generator (:func:`loomgrad.random.get_generator`), so
 ``lg.manual_seed(s)`` makes an initialisation repeatable. Values are drawn
@@ -50,7 +50,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
 
 
 def _array(tensor, fn: str) -> np.ndarray:
-    data = getattr(tensor, "data", None)
+    data = getattr(tensor, "array", None)
     if data is None or not hasattr(data, "shape"):
         raise TypeError(f"{fn}: tensor must be a Tensor, got {type(tensor).__name__}")
     return data
@@ -59,7 +59,7 @@ def _array(tensor, fn: str) -> np.ndarray:
 def _fill(tensor, values) -> None:
     """Write host-drawn ``values`` into the tensor on its device (one seed gives the
     same init on every device)."""
-    data = tensor.data
+    data = tensor.array
     values = np.asarray(values).astype(data.dtype, copy=False)
     data[...] = values if isinstance(data, np.ndarray) else array_module(data).asarray(values)
 

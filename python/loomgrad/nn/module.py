@@ -34,7 +34,7 @@ def _as_array(value, key: str):
     """The array behind a state_dict value: a Tensor, a NumPy array, a torch
     tensor (via ``.detach().cpu().numpy()``) or a number."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if isinstance(value, np.ndarray):
         return value
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch.Tensor, without importing torch
@@ -85,6 +85,13 @@ class Module:
     """
 
     training: bool
+
+    def __new__(cls, *args, **kwargs):
+        # the constructor's arguments, so lg.save can store a whole model and lg.load
+        # rebuild it by calling the class again (no pickle); see serialization.py
+        self = super().__new__(cls)
+        object.__setattr__(self, "_init_args", (args, kwargs))
+        return self
 
     def __init__(self) -> None:
         # object.__setattr__: our own __setattr__ needs these dicts to exist.
@@ -290,12 +297,12 @@ class Module:
         """Parameters and persistent buffers by dotted name.
 
         Values are detached Tensors sharing memory with the module (as in
-        torch): copy them (``{k: v.data.copy() ...}``) to keep a snapshot
+        torch): copy them (``{k: v.array.copy() ...}``) to keep a snapshot
         while training goes on. ``keep_vars=True`` returns the Parameters.
         """
         out = OrderedDict() if destination is None else destination
         for name, t in self._state_items():
-            out[prefix + name] = t if keep_vars else Tensor(t.data)
+            out[prefix + name] = t if keep_vars else Tensor(t.array)
         return out
 
     def load_state_dict(self, state_dict, strict: bool = True) -> _IncompatibleKeys:
@@ -319,15 +326,15 @@ class Module:
             if key not in state_dict:
                 continue
             src = _as_array(state_dict[key], key)
-            if tuple(src.shape) != tuple(dst.data.shape):
+            if tuple(src.shape) != tuple(dst.array.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{tuple(src.shape)} from checkpoint, the shape in current model "
-                              f"is {tuple(dst.data.shape)}.")
+                              f"is {tuple(dst.array.shape)}.")
                 continue
-            why = _dtype_mismatch(src, dst.data.dtype)
+            why = _dtype_mismatch(src, dst.array.dtype)
             if why:
                 errors.append(f"dtype mismatch for {key}: copying a param of dtype "
-                              f"{src.dtype} from checkpoint into {dst.data.dtype}: "
+                              f"{src.dtype} from checkpoint into {dst.array.dtype}: "
                               f"{why}.")
                 continue
             updates.append((dst, src))
@@ -343,7 +350,7 @@ class Module:
                                  + "\n\t".join(errors))
         # Check everything before writing anything, so a failed load leaves the module intact.
         for dst, src in updates:
-            dst.data[...] = _move(src, dst.device).astype(dst.data.dtype, copy=False)
+            dst.array[...] = _move(src, dst.device).astype(dst.array.dtype, copy=False)
         return _IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- modes and grads
@@ -364,6 +371,13 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
+    def share_memory(self) -> Module:
+        """Move every parameter and buffer into shared memory (``Tensor.share_memory_``),
+        so processes forked afterwards train this one model (Hogwild)."""
+        for t in [*self.parameters(), *self.buffers()]:
+            t.share_memory_()
+        return self
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset parameter gradients: drop them (default) or fill with zeros."""
         for p in self.parameters():
@@ -372,7 +386,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     # ----------------------------------------------------------------- conversion
     def _apply_to_arrays(self, fn: Callable) -> Module:
@@ -381,9 +395,9 @@ class Module:
             for t in [*m._parameters.values(), *m._buffers.values()]:
                 if t is None:
                     continue
-                t.data = fn(t.data)
+                t.array = fn(t.array)
                 if getattr(t, "grad", None) is not None:
-                    t.grad.data = fn(t.grad.data)
+                    t.grad.array = fn(t.grad.array)
         return self
 
     def to(self, *args, **kwargs) -> Module:

@@ -49,15 +49,15 @@ def _bucket_params(params, cap_bytes):
     buckets = []
     cur = None
     for p in params:
-        dt = p.data.dtype
-        nbytes = p.data.size * dt.itemsize
+        dt = p.array.dtype
+        nbytes = p.array.size * dt.itemsize
         if cur is None or cur.dtype != dt or (cur.params and
                                               (cur.numel * dt.itemsize + nbytes > cap_bytes)):
             cur = _Bucket(dt)
             buckets.append(cur)
         cur.params.append(p)
         cur.offsets.append(cur.numel)
-        cur.numel += p.data.size
+        cur.numel += p.array.size
     return buckets
 
 
@@ -106,7 +106,7 @@ class DistributedDataParallel(Module):
         buckets = _bucket_params(list(reversed(params)), bucket_cap_mb * 2**20)
         where = {}
         for bi, b in enumerate(buckets):
-            xp = autograd.array_module(b.params[0].data)
+            xp = autograd.array_module(b.params[0].array)
             b.buffer = xp.empty(b.numel, dtype=b.dtype)
             b.pending = len(b.params)
             for pi, p in enumerate(b.params):
@@ -118,7 +118,7 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ communication
     def _broadcast(self, t):
-        a = t.data
+        a = t.array
         if a.flags.c_contiguous:
             self.process_group.broadcast(a, 0)
         else:
@@ -155,11 +155,11 @@ class DistributedDataParallel(Module):
     def _launch(self, b):
         flat = b.buffer
         for p, off in zip(b.params, b.offsets):
-            n = p.data.size
+            n = p.array.size
             if p.grad is None:
                 flat[off:off + n] = 0
             else:
-                flat[off:off + n] = p.grad.data.reshape(-1)
+                flat[off:off + n] = p.grad.array.reshape(-1)
         b.work = self.process_group.iallreduce(flat, "sum")
 
     def _finalize(self):
@@ -173,11 +173,11 @@ class DistributedDataParallel(Module):
             if size > 1:
                 flat /= size
             for p, off in zip(b.params, b.offsets):
-                g = flat[off:off + p.data.size].reshape(p.data.shape)
+                g = flat[off:off + p.array.size].reshape(p.array.shape)
                 if p.grad is None:
                     p.grad = Tensor(g.copy())
                 else:
-                    p.grad.data[...] = g
+                    p.grad.array[...] = g
         self._reset()
 
     @contextmanager

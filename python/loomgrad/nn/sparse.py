@@ -38,7 +38,7 @@ class Embedding(Module):
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            w = _host(_weight.data if isinstance(_weight, Tensor) else _weight)
+            w = _host(_weight.array if isinstance(_weight, Tensor) else _weight)
             if w.shape != (self.num_embeddings, self.embedding_dim):
                 raise ValueError(f"Embedding: _weight must have shape "
                                  f"{(self.num_embeddings, self.embedding_dim)}, got {w.shape}")
@@ -49,12 +49,12 @@ class Embedding(Module):
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx=None):
         """An Embedding holding a copy of ``embeddings`` (2-D); frozen by default."""
-        w = _host(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        w = _host(embeddings.array if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
         return cls(w.shape[0], w.shape[1], padding_idx=padding_idx, _weight=w, _freeze=freeze,

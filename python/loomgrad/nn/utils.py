@@ -28,12 +28,12 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not grads:
         return Tensor(np.asarray(0.0, np.float32))
-    dtype = grads[0].data.dtype
-    xp = array_module(grads[0].data)  # NumPy or CuPy (the sum is a host float either way)
+    dtype = grads[0].array.dtype
+    xp = array_module(grads[0].array)  # NumPy or CuPy (the sum is a host float either way)
     if math.isinf(norm_type):
-        total = max(float(xp.abs(g.data).max()) if g.data.size else 0.0 for g in grads)
+        total = max(float(xp.abs(g.array).max()) if g.array.size else 0.0 for g in grads)
     else:
-        total = sum(float((xp.abs(g.data.astype(np.float64)) ** norm_type).sum())
+        total = sum(float((xp.abs(g.array.astype(np.float64)) ** norm_type).sum())
                     for g in grads) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
@@ -43,7 +43,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for g in grads:
-            g.data *= g.data.dtype.type(coef)
+            g.array *= g.array.dtype.type(coef)
     return Tensor(xp.asarray(total, dtype))
 
 
@@ -51,4 +51,4 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """Clamp every gradient in place to [-clip_value, clip_value]."""
     c = float(clip_value)
     for g in _grads(parameters):
-        array_module(g.data).clip(g.data, -c, c, out=g.data)
+        array_module(g.array).clip(g.array, -c, c, out=g.array)

@@ -37,7 +37,7 @@ class Adadelta(Optimizer):
         for group in self.param_groups:
             lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
             for p, grad in _params_with_grad(group):
-                data = p.data
+                data = p.array
                 xp = array_module(data)
                 g = -grad if group["maximize"] else grad
                 if wd != 0:

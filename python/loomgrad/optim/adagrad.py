@@ -36,9 +36,9 @@ class Adagrad(Optimizer):
         state = self.state[p]
         if not state:
             state["step"] = 0
-            state["sum"] = array_module(p.data).full_like(p.data,
+            state["sum"] = array_module(p.array).full_like(p.array,
                                                           group["initial_accumulator_value"])
-        elif type(state["sum"]) is not type(p.data):
+        elif type(state["sum"]) is not type(p.array):
             # made in __init__, then the model moved (model.to("cuda") after the optimizer)
             state["sum"] = _move(state["sum"], p.device)
         return state
@@ -57,7 +57,7 @@ class Adagrad(Optimizer):
             lr, lr_decay, wd, eps = group["lr"], group["lr_decay"], group["weight_decay"], \
                 group["eps"]
             for p, grad in _params_with_grad(group):
-                data = p.data
+                data = p.array
                 g = -grad if group["maximize"] else grad
                 if wd != 0:
                     g = g + wd * data

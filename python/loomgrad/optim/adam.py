@@ -50,7 +50,7 @@ class Adam(Optimizer):
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
             for p, grad in _params_with_grad(group):
-                data = p.data
+                data = p.array
                 dt = data.dtype
                 g = -grad if group["maximize"] else grad
                 if wd != 0 and self._decoupled_weight_decay:

@@ -61,8 +61,8 @@ class Optimizer:
 
     ``params`` is an iterable of Parameters, or of dicts each holding
     ``"params"`` and per-group options overriding ``defaults``. Subclasses
-    implement ``step`` as in-place array maths on ``p.data`` with
-    ``p.grad.data`` (no graph is recorded), skipping params with no grad.
+    implement ``step`` as in-place array maths on ``p.array`` with
+    ``p.grad.array`` (no graph is recorded), skipping params with no grad.
     """
 
     def __init__(self, params, defaults: dict):
@@ -126,7 +126,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure=None):
         raise NotImplementedError
@@ -187,7 +187,7 @@ class Optimizer:
             dst = new_state[p]
             for k, v in s.items():
                 if isinstance(v, Tensor):
-                    v = v.data
+                    v = v.array
                 if hasattr(v, "detach") and hasattr(v, "numpy"):  # a torch tensor
                     v = v.detach().cpu().numpy()
                 if _is_array(v):
@@ -197,7 +197,7 @@ class Optimizer:
                                          f"{tuple(p.shape)}")
                     # state lives on its parameter's device, whichever it was saved from
                     v = v.item() if k == "step" else \
-                        _move(v, p.device).astype(p.data.dtype, copy=True)
+                        _move(v, p.device).astype(p.array.dtype, copy=True)
                 dst[k] = v
         for g, sg in zip(self.param_groups, saved):
             for k, v in sg.items():
@@ -223,7 +223,7 @@ def _is_array(v) -> bool:
 
 def _grad_array(p) -> Any:
     g = p.grad
-    return None if g is None else g.data
+    return None if g is None else g.array
 
 
 def _params_with_grad(group) -> Iterable:

@@ -43,7 +43,7 @@ class RMSprop(Optimizer):
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             wd, mom, centered = group["weight_decay"], group["momentum"], group["centered"]
             for p, grad in _params_with_grad(group):
-                data = p.data
+                data = p.array
                 xp = array_module(data)
                 g = -grad if group["maximize"] else grad
                 if wd != 0:

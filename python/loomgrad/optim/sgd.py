@@ -48,8 +48,8 @@ class SGD(Optimizer):
                     buf = state.get("momentum_buffer")
                     first = buf is None
                     if first:
-                        buf = state["momentum_buffer"] = array_module(p.data).empty_like(p.data)
-                arrays = (p.data, grad) if buf is None else (p.data, grad, buf)
+                        buf = state["momentum_buffer"] = array_module(p.array).empty_like(p.array)
+                arrays = (p.array, grad) if buf is None else (p.array, grad, buf)
                 for blk in _blocks(*arrays):
                     w, g = blk[0], blk[1]
                     d_p = -g if group["maximize"] else g

@@ -1,4 +1,6 @@
-"""loomgrad.utils: testing helpers (``gradcheck``)."""
+"""loomgrad.utils: testing helpers (``gradcheck``) and ``utils.data`` (torch's path to
+:mod:`loomgrad.data`)."""
+from . import data
 from .gradcheck import gradcheck
 
-__all__ = ["gradcheck"]
+__all__ = ["gradcheck", "data"]

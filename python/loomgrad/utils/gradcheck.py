@@ -31,7 +31,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, grad_output=None, seed
     xs = []
     for x in inputs:
         if isinstance(x, Tensor) and x.dtype.kind == "f":
-            x = Tensor(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad)
+            x = Tensor(np.array(x.array, dtype=np.float64), requires_grad=x.requires_grad)
         xs.append(x)
     checked = [i for i, x in enumerate(xs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
@@ -45,7 +45,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, grad_output=None, seed
         ws = [rng.standard_normal(o.shape) for o in outs]
     else:
         gos = grad_output if isinstance(grad_output, (list, tuple)) else [grad_output]
-        ws = [np.asarray(g.data if isinstance(g, Tensor) else g, dtype=np.float64) for g in gos]
+        ws = [np.asarray(g.array if isinstance(g, Tensor) else g, dtype=np.float64) for g in gos]
         for o, w in zip(outs, ws):
             if w.shape != o.shape:
                 raise ValueError(f"gradcheck: grad_output shape {w.shape} != output shape "
@@ -54,7 +54,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, grad_output=None, seed
     def loss_value():
         with no_grad():
             res = _outputs(fn(*xs))
-        return float(sum(np.sum(np.asarray(o.data, dtype=np.float64) * w)
+        return float(sum(np.sum(np.asarray(o.array, dtype=np.float64) * w)
                          for o, w in zip(res, ws)))
 
     loss = None
@@ -69,9 +69,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, grad_output=None, seed
 
     for i in checked:
         x = xs[i]
-        analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.data, np.float64)
+        analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad.array, np.float64)
         numeric = np.zeros(x.shape)
-        flat = x.data.reshape(-1)  # a view: x.data is a fresh contiguous float64 copy
+        flat = x.array.reshape(-1)  # a view: x.array is a fresh contiguous float64 copy
         for j in range(flat.size):
             orig = flat[j]
             flat[j] = orig + eps

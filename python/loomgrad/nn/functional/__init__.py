@@ -11,7 +11,7 @@ from .activation import dropout, flatten, log_softmax, relu, sigmoid, softmax, t
 from .conv import conv2d
 from .linear import linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, l1_loss,
-                   mse_loss)
+                   mse_loss, smooth_l1_loss)
 from .norm import batch_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .rnn import gru_layers, lstm_cell, lstm_layers
@@ -22,4 +22,4 @@ __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatt
            "cross_entropy", "nll_loss", "mse_loss",
            "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
            "l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "lstm_cell", "embedding"]
+           "lstm_cell", "embedding", "smooth_l1_loss"]

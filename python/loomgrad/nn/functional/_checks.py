@@ -31,12 +31,12 @@ def _raw(x, input: Tensor, fn: str):
     """The array behind a Tensor, or ``x`` (a list, number or array) as an array on
     ``input``'s device; an array or Tensor on another device is a RuntimeError."""
     if isinstance(x, Tensor):
-        a = x.data
+        a = x.array
     elif isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):
         a = x
     else:
-        a = array_module(input.data).asarray(x)
-    check_same_device((input.data, a), fn)
+        a = array_module(input.array).asarray(x)
+    check_same_device((input.array, a), fn)
     return a
 
 
@@ -44,7 +44,7 @@ def _like_input(x, input: Tensor, fn: str) -> Tensor:
     """``x`` (Tensor, array, list or number) as a Tensor on input's device (in
     input's dtype unless it is a Tensor already)."""
     if isinstance(x, Tensor):
-        check_same_device((input.data, x.data), fn)
+        check_same_device((input.array, x.array), fn)
         return x
     return Tensor(_raw(x, input, fn).astype(input.dtype, copy=False))
 

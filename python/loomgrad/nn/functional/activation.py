@@ -67,7 +67,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     _check_probability("dropout", p)
     if not training or p == 0.0:
         return input
-    data = input.data
+    data = input.array
     if p == 1.0:
         mask = array_module(data).zeros(data.shape, dtype=data.dtype)
     else:

@@ -38,7 +38,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                              f"{tuple(bias.shape)}")
     # our GEMM: CPU float32/float64, GPU float32; other cases through the generic ops
     if not (input.dtype == np.float32 or
-            (isinstance(input.data, np.ndarray) and input.dtype == np.float64)):
+            (isinstance(input.array, np.ndarray) and input.dtype == np.float64)):
         out = input @ weight.T
         return out if bias is None else out + bias
     if bias is None:

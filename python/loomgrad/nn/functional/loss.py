@@ -12,7 +12,7 @@ from ...tensor import Tensor
 from ._checks import (_check_legacy_reduction, _check_reduction, _check_tensor, _like_input,
                       _loss_args, _reduce)
 
-__all__ = ["mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy",
+__all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits"]
 
 
@@ -55,6 +55,22 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     return _reduce(fn, 0.5 * c * c + delta * (d.abs() - c.abs()), reduction)
 
 
+def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """torch's smooth L1 per element, d = input - target: 0.5 d**2 / beta where |d| < beta,
+    else |d| - 0.5 beta (huber_loss with delta=beta, divided by beta; beta=0 is l1_loss);
+    then reduced. Shapes must match."""
+    fn = "smooth_l1_loss"
+    target = _loss_args(fn, input, target, size_average, reduce, reduction)
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or beta < 0:
+        raise ValueError(f"{fn}: beta must be a number >= 0, got {beta!r}")
+    d = input - target
+    if beta == 0:
+        return _reduce(fn, d.abs(), reduction)
+    c = d.clamp(-beta, beta)
+    return _reduce(fn, (0.5 / beta) * c * c + (d.abs() - c.abs()), reduction)
+
+
 def _elementwise_weight(fn: str, weight, input: Tensor):
     if weight is None:
         return None
@@ -94,7 +110,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
     torch; ``weight`` broadcasts to input's shape."""
     fn = "binary_cross_entropy"
     target = _loss_args(fn, input, target, size_average, reduce, reduction)
-    x = input.data
+    x = input.array
     if x.size and not ((x >= 0) & (x <= 1)).all():
         raise ValueError(f"{fn}: all elements of input should be between 0 and 1 (probabilities;"
                          f" use binary_cross_entropy_with_logits for logits)")

@@ -88,10 +88,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     running_var = _check_stat("running_var", running_var, C)
     weight = _check_stat("weight", weight, C)
     bias = _check_stat("bias", bias, C)
-    check_same_device([t.data for t in (input, running_mean, running_var, weight, bias)
+    check_same_device([t.array for t in (input, running_mean, running_var, weight, bias)
                        if t is not None], fn)
     dtype = input.dtype
-    xp = array_module(input.data)
+    xp = array_module(input.array)
     shape = (1, C) + (1,) * (input.ndim - 2)
     w = weight if weight is not None else Tensor(xp.ones(C, dtype))
     b = bias if bias is not None else Tensor(xp.zeros(C, dtype))
@@ -109,20 +109,20 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             mean, var = node.batch_stats
         else:  # no graph recorded: recompute the statistics (cheap next to the op)
             axes = (0,) + tuple(range(2, input.ndim))
-            mean, var = input.data.mean(axis=axes), input.data.var(axis=axes)
+            mean, var = input.array.mean(axis=axes), input.array.var(axis=axes)
         if momentum is None:
             momentum = 0.0
         if running_mean is not None:
-            running_mean.data *= 1 - momentum
-            running_mean.data += (momentum * mean).astype(running_mean.dtype, copy=False)
+            running_mean.array *= 1 - momentum
+            running_mean.array += (momentum * mean).astype(running_mean.dtype, copy=False)
         if running_var is not None:
             unbiased = var * (count / (count - 1))
-            running_var.data *= 1 - momentum
-            running_var.data += (momentum * unbiased).astype(running_var.dtype, copy=False)
+            running_var.array *= 1 - momentum
+            running_var.array += (momentum * unbiased).astype(running_var.dtype, copy=False)
         return out
     if running_mean is None or running_var is None:
         raise ValueError(f"{fn}: running_mean and running_var are needed when training=False")
-    invstd = 1.0 / xp.sqrt(running_var.data.astype(dtype) + eps)
+    invstd = 1.0 / xp.sqrt(running_var.array.astype(dtype) + eps)
     scale = Tensor(invstd.reshape(shape))
-    return (input - Tensor(running_mean.data.astype(dtype).reshape(shape))) * scale \
+    return (input - Tensor(running_mean.array.astype(dtype).reshape(shape))) * scale \
         * w.reshape(*shape) + b.reshape(*shape)

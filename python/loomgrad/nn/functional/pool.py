@@ -106,7 +106,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     if return_indices:
         node = out.grad_fn
         idx = node.indices if node is not None else kernels.max_pool2d(
-            _contig("input", x.data), k, s, p, d, bool(ceil_mode))[1]
+            _contig("input", x.array), k, s, p, d, bool(ceil_mode))[1]
         idx_t = Tensor(idx)
     if unbatched:
         out = out.reshape(*out.shape[1:])

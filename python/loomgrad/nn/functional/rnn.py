@@ -101,13 +101,13 @@ def _check_input(fn: str, name: str, x, weight: Tensor) -> Tensor:
     if x.dtype != weight.dtype:
         raise TypeError(f"{fn}: {name} has dtype {x.dtype} but the weights are {weight.dtype} "
                         f"(convert with .float() / .double() or the module with .to(dtype))")
-    check_same_device((weight.data, x.data), fn)
+    check_same_device((weight.array, x.array), fn)
     return x
 
 
 def _zeros_state(shape, like: Tensor) -> Tensor:
     """Zeros of ``like``'s dtype on its device (a default h0/c0 or bias)."""
-    return Tensor._wrap(array_module(like.data).zeros(shape, like.dtype))
+    return Tensor._wrap(array_module(like.array).zeros(shape, like.dtype))
 
 
 def _on_gru_kernel(x) -> bool:

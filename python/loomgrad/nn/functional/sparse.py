@@ -50,8 +50,8 @@ def embedding(input, weight: Tensor, padding_idx=None, max_norm=None, norm_type:
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError(f"{fn}: max_norm, scale_grad_by_freq and sparse are not "
                                   f"supported")
-    idx = input.data if isinstance(input, Tensor) else array_module(weight.data).asarray(input)
-    check_same_device((weight.data, idx), fn)
+    idx = input.array if isinstance(input, Tensor) else array_module(weight.array).asarray(input)
+    check_same_device((weight.array, idx), fn)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{fn}: input must hold integer indices, got dtype {idx.dtype} with "
                         f"shape {tuple(idx.shape)}")

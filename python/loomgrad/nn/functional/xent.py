@@ -39,7 +39,7 @@ def _index_target_weights(fn: str, target, C: int, item_shape, ignore_index: int
                           input: Tensor):
     """For class-index targets: (t, valid, wy) flattened to (M,), where t are
     safe indices, valid marks non-ignored items and wy their class weights."""
-    dtype, xp = input.dtype, array_module(input.data)
+    dtype, xp = input.dtype, array_module(input.array)
     t = _raw(target, input, fn)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{fn}: class-index target must be an integer array, got dtype {t.dtype} "
@@ -114,7 +114,7 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
     w = _class_weights(fn, weight, C, input)
     eps = float(label_smoothing)
     t_raw = _raw(target, input, fn)
-    xp = array_module(input.data)
+    xp = array_module(input.array)
     # the fused kernel: every CPU float dtype; the CUDA kernel is float32 only
     if xp is np or dtype == np.float32:
         return _cross_entropy_fused(fn, input, target, t_raw, C, item_shape, w, ignore_index,
@@ -241,7 +241,7 @@ def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index
     dtype = input.dtype
     w = _class_weights(fn, weight, C, input)
     t, valid, wy = _index_target_weights(fn, target, C, item_shape, ignore_index, w, input)
-    xp = array_module(input.data)
+    xp = array_module(input.array)
     q = xp.zeros((t.size, C), dtype)
     q[xp.arange(t.size), t] = wy
     q_full = Tensor(_from_rows(q, tuple(input.shape)).astype(dtype, copy=False))

@@ -34,6 +34,7 @@
 
 #include "common/check.h"
 #include "common/parallel.h"
+#include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
 
 namespace lg {
@@ -186,6 +187,10 @@ template <typename T>
 void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const Geometry g = geometry<T>(s);
   if (s.N == 0 || s.K == 0 || g.P == 0) return;
+  if (!g.direct && conv_direct_available() && conv_direct_fits_forward(s)) {
+    conv2d_direct_forward(s, x, w, bias, y);
+    return;
+  }
   const int64_t items = s.N * s.groups;
   const int nt = item_threads(items, 2.0 * s.N * s.K * g.CKK * g.P);
   const int64_t col_elems = g.direct ? 0 : g.CKK * g.tile;
@@ -220,6 +225,10 @@ void conv2d_backward_data(const Conv2dShape& s, const T* dy, const T* w, T* dx) 
   const int64_t items = s.N * s.groups;
   if (g.P == 0 || g.Kg == 0) {
     std::memset(dx, 0, sizeof(T) * static_cast<size_t>(s.N * s.C * g.HW));
+    return;
+  }
+  if (!g.direct && conv_direct_available() && conv_direct_fits_backward_data(s)) {
+    conv2d_direct_backward_data(s, dy, w, dx);
     return;
   }
   const int nt = item_threads(items, 2.0 * s.N * s.K * g.CKK * g.P);

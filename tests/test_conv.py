@@ -26,6 +26,13 @@ CASES = [
     (2, 1, 3, 3, 2, 3, 3, 5, 2, 1, 1),                    # stride larger than the output
     (1, 2, 2, 3, 3, 3, 3, 1, 2, 2, 1),                    # more padding than input
     (2, 16, 33, 31, 5, 3, 3, 1, 1, 1, 1),                 # lowered in several tiles (f64)
+    # stride 1 takes the direct kernel (csrc/cpu/conv_direct.cpp) on AVX2 CPUs:
+    (3, 5, 14, 14, 13, 5, 5, 1, 2, 1, 1),                 # row-start tiles; 13 = 6+6+1 channels
+    (2, 7, 9, 30, 9, 3, 3, 1, 1, (2, 3), 1),              # dilations that skip pixels
+    (2, 6, 9, 8, 10, 3, 3, 1, 1, 1, 2),                   # groups of 3 -> 5 channels
+    (2, 3, 1, 1, 4, 1, 1, 1, 1, 1, 1),                    # 1x1 image, padded: dx pad is -1
+    (1, 130, 40, 7, 7, 3, 3, 1, 1, 1, 1),                 # several channel passes and bands
+    (1, 3, 4, 5, 2, 4, 5, 1, 0, 1, 1),                    # kernel = image, not square
 ]
 DTYPES = [np.float32, np.float64]
 
@@ -223,6 +230,29 @@ def test_conv2d_thread_count_invariant():
     for other in results[1:]:
         for a, c in zip(results[0], other):
             np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_direct_path_bitwise_thread_invariant(dtype):
+    # The stride-1 direct kernel gives each output to one tile over the same
+    # taps in the same order, whatever the thread count: bitwise equal.
+    import loomgrad as lg
+    x, w, b, kw = _make((5, 20, 15, 13, 11, 3, 3, 1, 1, 1, 1), dtype)
+    dy = np.random.default_rng(6).standard_normal((5, 11, 15, 13)).astype(dtype)
+    old = lg._cpu.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            lg._cpu.set_num_threads(n)
+            y = nk.conv2d(x, w, b, **kw)
+            dx = nk.conv2d_backward(dy, x, w, need=(True, False, False), **kw)[0]
+            results.append((y, dx))
+    finally:
+        lg._cpu.set_num_threads(old)
+    for other in results[1:]:
+        for a, c in zip(results[0], other):
+            np.testing.assert_array_equal(a, c)
+    np.testing.assert_allclose(results[0][0], ref_conv2d(x, w, b, **kw), **_tol(dtype, 180))
 
 
 def test_public_raw_api_exports_the_cnn_kernels():

@@ -36,7 +36,8 @@
 //
 // float32 uses a polynomial exp (Cephes-style, ~1 ulp on the reduced range)
 // so the activation loops vectorise; on x86 with GCC those loops are also
-// compiled for x86-64-v3 (AVX2+FMA) and picked at load time (target_clones),
+// compiled for x86-64-v4 (AVX-512) and x86-64-v3 (AVX2+FMA) and picked at load
+// time (target_clones; the AVX-512 clone is not measured here),
 // keeping the rest of the library generic x86-64. float64 uses std::exp /
 // std::tanh: it serves gradcheck and reference work, where accuracy matters.
 #include "cpu/lstm.h"

@@ -7,7 +7,8 @@
 // p = exp(x - max) / sum straight into dlogits -- one read of the logits per
 // pass and one write in the backward, against torch's log_softmax +
 // nll_loss + their two backwards. exp is a branch-free polynomial that vectorises
-// (softmax_xent_rows.h), compiled for SSE2 and, behind a CPU check, AVX2+FMA.
+// (common/fast_exp.h), the rows compiled for SSE2 and, behind a CPU check at
+// first use, AVX2+FMA or AVX-512.
 // Threads: rows are split over threads in contiguous blocks; reductions
 // over rows (mean/sum) add the per-row losses in row order in double, so the
 // result does not depend on the thread count.
@@ -43,6 +44,14 @@ namespace rows_avx2 {
 #include "cpu/softmax_xent_rows.h"
 }  // namespace rows_avx2
 #pragma GCC pop_options
+// AVX-512 rows: the same loops on 16-float zmm vectors. Picked at load time
+// when the CPU has AVX-512F/DQ; not measured (no AVX-512 machine here).
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx2,fma,prefer-vector-width=512")
+namespace rows_avx512 {
+#include "cpu/softmax_xent_rows.h"
+}  // namespace rows_avx512
+#pragma GCC pop_options
 #endif
 
 namespace {
@@ -68,6 +77,7 @@ template <typename T>
 RowFns<T> pick_row_fns() {
 #ifdef LG_XENT_HAVE_AVX2
   const CpuFeatures& f = cpu_features();
+  if (f.avx512f && f.avx512dq && f.avx2 && f.fma) return LG_ROW_FNS(rows_avx512, T);
   if (f.avx2 && f.fma) return LG_ROW_FNS(rows_avx2, T);
 #endif
   return LG_ROW_FNS(rows_generic, T);

@@ -19,6 +19,10 @@
 // own dw accumulator (K x CKK), summed at the end: deterministic for a given
 // thread count, no atomics.
 //
+// Stride-1 forward and backward-data (not 1x1 unpadded, which is a plain
+// GEMM here) go to the direct kernel of conv_direct.cpp when the CPU has
+// AVX2+FMA and the geometry fits it; everything below is the general path.
+//
 // Limits: no direct depthwise kernel (a depthwise conv is a run of M=1 GEMMs,
 // i.e. GEMV; correct, not fast); the lowering makes a stride-1 3x3 conv read
 // its input 9 times, which the GEMM's flops hide for C >= ~16.

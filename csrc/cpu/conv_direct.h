@@ -1,7 +1,7 @@
 // Direct stride-1 convolution on the CPU (AVX2+FMA; see conv_direct.cpp for
 // the algorithm): the forward pass and, as a stride-1 correlation of dy with
 // the flipped, transposed weights, the backward-data pass. conv.cpp calls
-// these when conv_direct_fits_*() say so and keep the im2col + GEMM path for
+// these when conv_direct_fits_*() say so, and keeps the im2col + GEMM path for
 // everything else (strides > 1, CPUs without AVX2, degenerate geometries).
 #pragma once
 #include "cpu/conv.h"

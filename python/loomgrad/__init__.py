@@ -15,6 +15,7 @@ from .ops import *  # noqa: F401,F403  (tensor, zeros, exp, cat, dtypes, ...: se
 from . import kernels, cuda, backends, random, nn, optim, data, utils, models
 from . import accelerator, multiprocessing
 from .ops import SHORT_DTYPE_NAMES as _SHORT_DTYPE_NAMES
+from . import metrics, callbacks, plot
 from . import distributed  # imports no mpi4py/CuPy; init_process_group() does
 from .serialization import save, load, LoadError
 

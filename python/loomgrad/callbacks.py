@@ -229,7 +229,7 @@ class ModelCheckpoint(_Monitor):
                                  f"checkpoint")
             self.model.set_training_state(state)
             self.resumed_from = int(state["epoch"])
-            if "monitor_best" in state:
+            if state.get("monitor_best") is not None:
                 self.best = state["monitor_best"]
 
     def on_epoch_end(self, epoch, logs=None):
@@ -401,16 +401,17 @@ class TensorBoard(Callback):
     :class:`lg.utils.tensorboard.SummaryWriter`, i.e. the ``tensorboard`` package): ``loss``
     and ``val_loss`` as the tags ``loss/train`` and ``loss/validation`` (one chart per
     quantity, as Keras shows them); with ``histogram_freq=k`` every k epochs a histogram of
-    each parameter (tag = its state_dict name) and of the model's outputs on the first
-    validation batch (tag ``outputs``)."""
+    each parameter (tag = its parameter name), and of the model's outputs on
+    ``histogram_inputs`` when given (tag ``outputs``: the logits over time)."""
 
-    def __init__(self, log_dir="runs", histogram_freq: int = 0):
+    def __init__(self, log_dir="runs", histogram_freq: int = 0, histogram_inputs=None):
         super().__init__()
         if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or \
                 histogram_freq < 0:
             raise ValueError(f"TensorBoard: histogram_freq must be an int >= 0, got "
                              f"{histogram_freq!r}")
         self.log_dir, self.histogram_freq = os.fspath(log_dir), histogram_freq
+        self.histogram_inputs = histogram_inputs
         self.writer = None
 
     def on_train_begin(self, logs=None):
@@ -426,8 +427,8 @@ class TensorBoard(Callback):
         if self.histogram_freq and step % self.histogram_freq == 0:
             for name, p in self.model.named_parameters():
                 self.writer.add_histogram(name, np.asarray(_host_array(p.data)), step)
-            outputs = getattr(self.model, "_last_validation_outputs", None)
-            if outputs is not None:
+            if self.histogram_inputs is not None:
+                outputs = self.model.predict(self.histogram_inputs)
                 self.writer.add_histogram("outputs", outputs, step)
         self.writer.flush()
 

@@ -182,9 +182,15 @@ def _divide(num, den, zero_division, fn: str, what: str):
     return out
 
 
-def _prf_from_counts(fn: str, cm: np.ndarray, labels: np.ndarray, average, pos_label, beta: float,
+def _label_counts(cm: np.ndarray):
+    """(true positives, predicted, true) per label of a confusion matrix."""
+    return (np.diag(cm).astype(np.float64), cm.sum(axis=0).astype(np.float64),
+            cm.sum(axis=1).astype(np.float64))
+
+
+def _prf_from_counts(fn: str, counts, labels: np.ndarray, average, pos_label, beta: float,
                      zero_division):
-    """Precision, recall, F-beta and support from a confusion matrix over ``labels``."""
+    """Precision, recall, F-beta and support from (tp, predicted, true) counts per label."""
     if average not in _AVERAGES:
         raise ValueError(f"{fn}: average must be one of {_AVERAGES}, got {average!r}")
     if zero_division != "warn" and not (zero_division in (0, 1) or
@@ -192,9 +198,7 @@ def _prf_from_counts(fn: str, cm: np.ndarray, labels: np.ndarray, average, pos_l
                                          math.isnan(zero_division))):
         raise ValueError(f"{fn}: zero_division must be 'warn', 0, 1 or nan, got "
                          f"{zero_division!r}")
-    tp = np.diag(cm).astype(np.float64)
-    pred = cm.sum(axis=0).astype(np.float64)
-    true = cm.sum(axis=1).astype(np.float64)
+    tp, pred, true = counts
     if average == "binary":
         present = labels[(true + pred) > 0]
         if len(present) > 2:
@@ -239,12 +243,16 @@ def precision_recall_fscore_support(y_true, y_pred, *, beta: float = 1.0, labels
     support None ("binary": the ``pos_label`` class only; "micro": from the pooled counts;
     "macro": the unweighted mean over labels; "weighted": weighted by support)."""
     t, p = _pair("precision_recall_fscore_support", y_true, y_pred)
-    labs = _labels(t, p, labels)
-    if labels is None:
-        labs = np.sort(labs)
-    cm = _confusion(t.ravel(), p.ravel(), labs,
+    present = np.union1d(t, p)
+    labs = present if labels is None else np.asarray(labels)
+    # counted over every label present, then the requested ones picked (scikit-learn: a
+    # prediction of a label outside ``labels`` still counts against that label's recall)
+    every = np.union1d(present, labs)
+    cm = _confusion(t.ravel(), p.ravel(), every,
                     _weights("precision_recall_fscore_support", sample_weight, len(t)))
-    return _prf_from_counts("precision_recall_fscore_support", cm, labs, average, pos_label,
+    pick = np.searchsorted(every, labs)
+    counts = tuple(c[pick] for c in _label_counts(cm))
+    return _prf_from_counts("precision_recall_fscore_support", counts, labs, average, pos_label,
                             beta, zero_division)
 
 
@@ -483,8 +491,8 @@ class _ConfusionMetric(Metric):
         # labels that never occurred (neither true nor predicted) are not scored, as in sklearn
         seen = (self.cm.sum(axis=0) + self.cm.sum(axis=1)) > 0
         cm = self.cm[np.ix_(seen, seen)]
-        r = _prf_from_counts(type(self).__name__, cm, labels[seen], self.average, 1, 1.0,
-                             self.zero_division)
+        r = _prf_from_counts(type(self).__name__, _label_counts(cm), labels[seen], self.average,
+                             1, 1.0, self.zero_division)
         return r[self._which]
 
 

@@ -4,7 +4,8 @@
   inputs are cast to the model's floating dtype (float64 NumPy data meets float32 weights, as
   in Keras), integer targets stay integers (class indices);
 - a Dataset (``__getitem__`` + ``__len__``) yielding (x, y) samples: a DataLoader over it;
-- a DataLoader, or any re-iterable of (x, y) batches with ``len``: used as it is (its own
+- a DataLoader, or any re-iterable of (x, y) batches (a list of them too, when y is None):
+  used as it is (its own
   batch size, order and shuffling; ``batch_size``/``shuffle`` are not used).
 """
 from __future__ import annotations
@@ -59,7 +60,7 @@ def batches(fn: str, x, y, batch_size: int, shuffle: bool, float_dtype, need_y: 
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
             batch_size < 1:
         raise ValueError(f"{fn}: batch_size must be an int >= 1, got {batch_size!r}")
-    if is_array(x):
+    if is_array(x) and not (isinstance(x, list) and y is None and need_y):
         xa = as_array(x, "x", float_dtype)
         if y is None:
             if need_y:
@@ -76,7 +77,8 @@ def batches(fn: str, x, y, batch_size: int, shuffle: bool, float_dtype, need_y: 
     if y is not None:
         raise ValueError(f"{fn}: y must be None when x is a {type(x).__name__} (it yields "
                          f"the targets)")
-    if isinstance(x, DataLoader) or (hasattr(x, "__iter__") and not hasattr(x, "__getitem__")):
+    if isinstance(x, (DataLoader, list)) or (hasattr(x, "__iter__") and
+                                             not hasattr(x, "__getitem__")):
         return x
     if hasattr(x, "__getitem__") and hasattr(x, "__len__"):
         return DataLoader(x, batch_size=int(batch_size), shuffle=bool(shuffle))

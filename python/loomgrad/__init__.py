@@ -22,6 +22,15 @@ from .serialization import save, load, LoadError
 __version__ = "0.1.0"
 
 
+def __getattr__(name):
+    # lg.sklearn imports scikit-learn's estimator machinery (~1 s): loaded on first use
+    if name == "sklearn":
+        import importlib
+
+        return importlib.import_module(".sklearn", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def set_num_threads(n: int) -> None:
     """Threads used by the CPU kernels (like ``torch.set_num_threads``)."""
     # lg.bool (a dtype) shadows the builtin here, hence _builtins.

@@ -23,11 +23,15 @@ def _like_output(output: Tensor, target) -> Tensor:
     return target
 
 
-def _regression(fn):
-    def loss(output: Tensor, target) -> Tensor:
-        return fn(output, _like_output(output, target))
-    loss.__name__ = fn.__name__
-    return loss
+class _TargetLikeOutput:
+    """``nn.functional.<name>(output, target cast and shaped like output)``; a class, not a
+    closure, so a compiled model pickles."""
+
+    def __init__(self, name: str):
+        self.__name__ = name
+
+    def __call__(self, output: Tensor, target) -> Tensor:
+        return getattr(F, self.__name__)(output, _like_output(output, target))
 
 
 # name -> (the lg.nn.functional function, whether the target is cast/reshaped like the
@@ -57,8 +61,7 @@ def get(loss):
             raise ValueError(f"compile: unknown loss {loss!r}; choose from {sorted(NAMES)}, or "
                              f"pass a function(output, target) or a loss Module")
         name, like_output = NAMES[loss]
-        fn = getattr(F, name)
-        return _regression(fn) if like_output else fn
+        return _TargetLikeOutput(name) if like_output else getattr(F, name)
     if callable(loss):
         return loss
     raise TypeError(f"compile: loss must be a name, a function or a Module, got "

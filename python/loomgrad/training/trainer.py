@@ -199,7 +199,8 @@ class Trainer:
     # ------------------------------------------------------------------ fit
     def fit(self, x, y=None, batch_size: int = 32, epochs: int = 1,
             validation_split: float = 0.0, validation_data=None, callbacks=None,
-            shuffle: bool = True, verbose: int = 1, initial_epoch: int = 0):
+            shuffle: bool = True, verbose: int = 1, initial_epoch: int = 0,
+            validation_batch_size: int | None = None):
         """Train for ``epochs`` passes over the data; returns a :class:`lg.callbacks.History`
         (also ``self.history``) whose ``.history`` maps ``loss``, each metric and their
         ``val_`` versions to per-epoch lists.
@@ -212,7 +213,8 @@ class Trainer:
         each epoch from the library generator (``lg.manual_seed``). verbose: 0 silent, 1 a
         line per epoch (and a progress bar when stderr is a terminal), 2 a line per epoch.
         initial_epoch: the epoch to start at (0-based; ModelCheckpoint(resume=True) sets it
-        from its file)."""
+        from its file). validation_batch_size: batches of the validation pass (default
+        ``batch_size``)."""
         compiled = self._require_compiled("fit")
         for name, v, low in (("epochs", epochs, 1), ("initial_epoch", initial_epoch, 0)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
@@ -232,15 +234,16 @@ class Trainer:
             validation_data = (vx, vy)
         loader = _inputs.batches("fit", x, y, batch_size, shuffle, float_dtype)
         val_loader = None
+        val_batch = batch_size if validation_batch_size is None else validation_batch_size
         if validation_data is not None:
             if isinstance(validation_data, tuple):
                 if len(validation_data) != 2:
                     raise ValueError(f"fit: validation_data must be (x_val, y_val), got a "
                                      f"tuple of {len(validation_data)}")
-                val_loader = _inputs.batches("fit", *validation_data, batch_size, False,
+                val_loader = _inputs.batches("fit", *validation_data, val_batch, False,
                                              float_dtype)
             else:
-                val_loader = _inputs.batches("fit", validation_data, None, batch_size, False,
+                val_loader = _inputs.batches("fit", validation_data, None, val_batch, False,
                                              float_dtype)
         history = _callbacks.History()
         user = list(callbacks or [])

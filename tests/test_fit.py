@@ -21,7 +21,7 @@ def _mlp(seed=0, dropout=0.0):
 
 
 def _params(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v.array.copy() for k, v in model.state_dict().items()}
 
 
 def test_fit_equals_the_hand_written_loop_bitwise(digits):

@@ -52,7 +52,7 @@ def _hand_written_accuracy(X, y, train, test):
             opt.step()
     model.eval()
     with lg.no_grad():
-        pred = model(lg.tensor(X[test].astype(np.float32))).data.argmax(1)
+        pred = model(lg.tensor(X[test].astype(np.float32))).array.argmax(1)
     return float((pred == y[test]).mean())
 
 

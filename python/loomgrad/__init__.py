@@ -22,15 +22,6 @@ from .serialization import save, load, LoadError
 __version__ = "0.1.0"
 
 
-def __getattr__(name):
-    # lg.sklearn imports scikit-learn's estimator machinery (~1 s): loaded on first use
-    if name == "sklearn":
-        import importlib
-
-        return importlib.import_module(".sklearn", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def set_num_threads(n: int) -> None:
     """Threads used by the CPU kernels (like ``torch.set_num_threads``)."""
     # lg.bool (a dtype) shadows the builtin here, hence _builtins.
@@ -52,7 +43,12 @@ def get_num_threads() -> int:
 
 def __getattr__(name):
     """torch's dtype names that are Python builtins (``lg.float``, ``lg.int``,
-    ``lg.short``): served here so that no module of ours binds them as globals."""
+    ``lg.short``): served here so that no module of ours binds them as globals; and
+    ``lg.sklearn``, imported on first use (scikit-learn's estimator machinery takes ~1 s)."""
+    if name == "sklearn":
+        import importlib
+
+        return importlib.import_module(".sklearn", __name__)
     try:
         return _SHORT_DTYPE_NAMES[name]
     except KeyError:

@@ -16,43 +16,13 @@ import os
 
 import numpy as np
 
-from . import plot as _plot
 from .optim.lr_scheduler import LRScheduler
 from .serialization import load as _load, save as _save
+from .training.callback import Callback, History
 from .utils import tensorboard as _tensorboard
 
 __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
            "LearningRateScheduler", "CSVLogger", "TensorBoard", "LambdaCallback"]
-
-
-class Callback:
-    """Base class: override the hooks you need; ``self.model`` is the module being trained,
-    ``self.params`` holds ``epochs``, ``steps`` (batches per epoch) and ``verbose``."""
-
-    def __init__(self):
-        self.model = None
-        self.params: dict = {}
-
-    def set_model(self, model) -> None:
-        self.model = model
-
-    def set_params(self, params: dict) -> None:
-        self.params = dict(params)
-
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch: int, logs=None): ...
-    def on_epoch_end(self, epoch: int, logs=None): ...
-    def on_train_batch_begin(self, batch: int, logs=None): ...
-    def on_train_batch_end(self, batch: int, logs=None): ...
-    def on_test_begin(self, logs=None): ...
-    def on_test_end(self, logs=None): ...
-    def on_test_batch_begin(self, batch: int, logs=None): ...
-    def on_test_batch_end(self, batch: int, logs=None): ...
-    def on_predict_begin(self, logs=None): ...
-    def on_predict_end(self, logs=None): ...
-    def on_predict_batch_begin(self, batch: int, logs=None): ...
-    def on_predict_batch_end(self, batch: int, logs=None): ...
 
 
 class LambdaCallback(Callback):
@@ -65,36 +35,6 @@ class LambdaCallback(Callback):
             if not name.startswith("on_") or not hasattr(Callback, name):
                 raise TypeError(f"LambdaCallback: {name!r} is not a Callback hook")
             setattr(self, name, fn)
-
-
-class History(Callback):
-    """Records each epoch's logs: ``history`` maps each key (``loss``, ``val_loss``,
-    ``accuracy``, ...) to its list of per-epoch values, ``epoch`` lists the epochs (0-based).
-    ``Module.fit`` adds one and returns it."""
-
-    def __init__(self):
-        super().__init__()
-        self.history: dict[str, list] = {}
-        self.epoch: list[int] = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(int(epoch))
-        for k, v in (logs or {}).items():
-            self.history.setdefault(k, []).append(v)
-
-    def state_dict(self) -> dict:
-        return {"history": {k: list(v) for k, v in self.history.items()},
-                "epoch": list(self.epoch)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.history = {k: list(v) for k, v in state["history"].items()}
-        self.epoch = [int(e) for e in state["epoch"]]
-
-    def plot(self, path=None, title: str | None = None):
-        """One panel per quantity (loss, then each metric), training and validation curves
-        against the epoch; saved to ``path`` when given. Returns the matplotlib Figure
-        (needs the ``plot`` extra)."""
-        return _plot.history(self.history, path=path, title=title, epochs=self.epoch)
 
 
 def _mode(cls: str, mode: str, monitor: str) -> str:
@@ -162,7 +102,7 @@ class EarlyStopping(_Monitor):
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: v.data.copy() for k, v in self.model.state_dict().items()}
+                self.best_weights = {k: v.array.copy() for k, v in self.model.state_dict().items()}
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
@@ -426,7 +366,7 @@ class TensorBoard(Callback):
             self.writer.add_scalar(f"{name}/{split}", float(value), step)
         if self.histogram_freq and step % self.histogram_freq == 0:
             for name, p in self.model.named_parameters():
-                self.writer.add_histogram(name, np.asarray(_host_array(p.data)), step)
+                self.writer.add_histogram(name, np.asarray(_host_array(p.array)), step)
             if self.histogram_inputs is not None:
                 outputs = self.model.predict(self.histogram_inputs)
                 self.writer.add_histogram("outputs", outputs, step)

@@ -21,7 +21,7 @@ from .autograd import no_grad
 from .callbacks import Callback
 from .nn import functional as F
 from .nn.module import Module
-from .tensor import tensor
+from .ops import tensor
 
 __all__ = ["stdlib_text", "encode", "Streams", "StatefulLM", "ResetState", "token_cross_entropy",
            "sample"]

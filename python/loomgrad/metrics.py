@@ -8,7 +8,7 @@ Two forms of each score:
   an epoch's figure equals the array function over all of the epoch's samples, not a mean
   of batch means. ``get("accuracy")`` builds one from the names ``compile(metrics=...)`` takes.
 
-Arrays may be NumPy arrays, lists, or Tensors (their ``.data`` is read; GPU data is copied
+Arrays may be NumPy arrays, lists, or Tensors (their ``.array`` is read; GPU data is copied
 to the host). Where a classifier's ``y_pred`` is a 2-D array of per-class scores (logits or
 probabilities) with 1-D ``y_true``, the predicted label is its argmax -- scikit-learn would
 raise there; everything else follows scikit-learn.
@@ -29,7 +29,7 @@ __all__ = ["accuracy_score", "top_k_accuracy_score", "confusion_matrix", "precis
 
 def _host(a, name: str) -> np.ndarray:
     """A NumPy array from an array, list, Tensor, or GPU array (copied to the host)."""
-    a = getattr(a, "data", a) if not isinstance(a, np.ndarray) else a
+    a = getattr(a, "array", a) if not isinstance(a, np.ndarray) else a
     if hasattr(a, "get") and hasattr(a, "__cuda_array_interface__"):  # CuPy
         a = a.get()
     try:

@@ -130,17 +130,6 @@ class _NeuralNet(BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
-    def __setstate__(self, state):
-        # An unpickled module's arrays carry equal-but-distinct dtype objects, which the C++
-        # bindings refuse (they compare dtypes by identity); give them numpy's own again.
-        self.__dict__.update(state)
-        module = state.get("module_")
-        if module is not None:
-            for t in list(module.parameters()) + list(module.buffers()):
-                if isinstance(t.data, np.ndarray) and t.data.dtype.isnative and \
-                        t.data.dtype is not np.dtype(t.data.dtype.char):
-                    t.data = t.data.view(np.dtype(t.data.dtype.char))
-
 
 class NeuralNetClassifier(ClassifierMixin, _NeuralNet):
     """A classifier: the module maps (N, n_features) float32 inputs to (N, n_classes) logits,

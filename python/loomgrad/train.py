@@ -328,9 +328,9 @@ def _distributed_result(dist, ddp) -> dict:
         return {}
     diff = 0.0
     for p in ddp.module.parameters():
-        ref = Tensor(p.data.copy())
+        ref = Tensor(p.array.copy())
         dist.broadcast(ref, 0)
-        diff = max(diff, float(np.max(np.abs(ref.data - p.data), initial=0.0)))
+        diff = max(diff, float(np.max(np.abs(ref.array - p.array), initial=0.0)))
     (diff,) = ddp._global_sums([diff])  # a sum of non-negatives: 0 iff every rank agrees
     return {"world_size": dist.get_world_size(), "rank": dist.get_rank(),
             "max_param_diff_across_ranks": diff}

@@ -219,8 +219,8 @@ class DistributedDataParallel(Module):
         n, world, rank = len(y), self.process_group.size, self.process_group.rank
         lo, hi = rank * n // world, (rank + 1) * n // world
         if hi == lo:
-            return Tensor(x.data[:1]), Tensor(y.data[:1]), 0.0
-        return Tensor(x.data[lo:hi]), Tensor(y.data[lo:hi]), (hi - lo) * world / n
+            return Tensor(x.array[:1]), Tensor(y.array[:1]), 0.0
+        return Tensor(x.array[lo:hi]), Tensor(y.array[lo:hi]), (hi - lo) * world / n
 
     def _global_sums(self, values):
         """Per-rank sums added over all ranks (fit's epoch loss and counts; host arrays: fit

@@ -29,7 +29,7 @@ def is_array(x) -> bool:
 def as_array(x, name: str, float_dtype=None):
     """The array behind ``x`` (a Tensor's data stays where it is); floating arrays cast to
     ``float_dtype`` when given."""
-    a = x.data if isinstance(x, Tensor) else x
+    a = x.array if isinstance(x, Tensor) else x
     if not hasattr(a, "__cuda_array_interface__"):
         a = np.asarray(a)
         if a.dtype == object:
@@ -38,15 +38,6 @@ def as_array(x, name: str, float_dtype=None):
         raise ValueError(f"{name} must have a sample axis, got a scalar")
     if float_dtype is not None and a.dtype.kind == "f" and a.dtype != float_dtype:
         a = a.astype(float_dtype)
-    return _canonical_dtype(a)
-
-
-def _canonical_dtype(a):
-    """The same data viewed with numpy's canonical dtype object: an unpickled array carries
-    an equal but distinct dtype object, which the C++ bindings' identity check refuses."""
-    if isinstance(a, np.ndarray) and a.dtype.isnative and a.dtype.kind in "fiub" and \
-            a.dtype is not np.dtype(a.dtype.char):
-        a = a.view(np.dtype(a.dtype.char))
     return a
 
 
@@ -113,8 +104,6 @@ def to_device(t, device, float_dtype=None) -> Tensor:
     """A batch part as a Tensor on ``device`` (floating data cast to ``float_dtype``)."""
     if not isinstance(t, Tensor):
         t = Tensor(as_array(t, "batch", float_dtype))
-    elif isinstance(t.data, np.ndarray) and t.data.dtype is not np.dtype(t.data.dtype.char):
-        t = Tensor(_canonical_dtype(t.data))
-    elif float_dtype is not None and t.data.dtype.kind == "f" and t.data.dtype != float_dtype:
-        t = Tensor(t.data.astype(float_dtype))
+    elif float_dtype is not None and t.array.dtype.kind == "f" and t.array.dtype != float_dtype:
+        t = Tensor(t.array.astype(float_dtype))
     return t if str(t.device) == str(device) else t.to(device)

@@ -5,7 +5,7 @@ import time
 
 from tqdm import tqdm
 
-from ..callbacks import Callback
+from .callback import Callback
 
 __all__ = ["Progress", "format_logs"]
 

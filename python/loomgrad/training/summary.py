@@ -36,7 +36,7 @@ def summary(model, input_size, dtype=None) -> str:
     params = list(model.parameters())
     device = str(params[0].device) if params else "cpu"
     if dtype is None:
-        floats = [p.data.dtype for p in params if p.data.dtype.kind == "f"]
+        floats = [p.array.dtype for p in params if p.array.dtype.kind == "f"]
         dtype = floats[0] if floats else np.float32
     inputs = [Tensor(np.zeros((2, *s), dtype=dtype)).to(device) for s in _sizes(input_size)]
     rows, handles = [], []
@@ -81,7 +81,7 @@ def summary(model, input_size, dtype=None) -> str:
     unique = {id(p): p for p in params}.values()
     total = sum(p.numel() for p in unique)
     trainable = sum(p.numel() for p in unique if p.requires_grad)
-    n_bytes = sum(p.numel() * p.data.dtype.itemsize for p in unique)
+    n_bytes = sum(p.numel() * p.array.dtype.itemsize for p in unique)
     lines = [f'Model: "{type(model).__name__}"', line, fmt(table[0]), line]
     lines += [fmt(r) for r in table[1:]]
     lines += [line, f"Total params: {total:,} ({n_bytes / 1024:.1f} KiB)",

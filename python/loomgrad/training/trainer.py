@@ -3,7 +3,7 @@
 ``nn.Module`` inherits :class:`Trainer` (as Keras 3's torch Model is a ``torch.nn.Module``
 with a Trainer mixed in), so the torch-style API is untouched and ``model.fit(x, y)`` works on
 any module. This module imports only what sits below ``nn.Module`` (tensor, autograd, optim,
-data, random, metrics, callbacks, ``nn.functional`` for the losses, ``nn.utils``); it reaches
+data, random, metrics, the callback base, ``nn.functional`` for the losses, ``nn.utils``); it reaches
 the model only through ``self`` (``parameters()``, ``train()``, ``state_dict()``, calling it).
 
 One step of ``fit`` is exactly the hand-written loop::
@@ -20,12 +20,13 @@ import time
 
 import numpy as np
 
-from .. import callbacks as _callbacks, metrics as _metrics, optim as _optim
+from .. import metrics as _metrics, optim as _optim
 from .. import random as _random
 from ..autograd import no_grad
 from ..nn.utils import clip_grad_norm_
 from ..tensor import Tensor
 from . import inputs as _inputs, losses as _losses
+from .callback import Callback, History
 from .progress import Progress
 from .summary import summary as _summary
 
@@ -134,8 +135,8 @@ class Trainer:
         device, dtype = "cpu", None
         for p in self.parameters():
             device = str(p.device)
-            if p.data.dtype.kind == "f":
-                return device, p.data.dtype
+            if p.array.dtype.kind == "f":
+                return device, p.array.dtype
         return device, dtype
 
     def _local_batch(self, x: Tensor, y: Tensor):
@@ -180,7 +181,7 @@ class Trainer:
             if n:
                 loss_sum += float(loss.item()) * n
                 for m in metrics:
-                    m.update(yb.data, out.data)
+                    m.update(yb.array, out.array)
             seen += n
             logs = {"loss": loss_sum / max(seen, 1)}
             for cb in callbacks:
@@ -245,10 +246,10 @@ class Trainer:
             else:
                 val_loader = _inputs.batches("fit", validation_data, None, val_batch, False,
                                              float_dtype)
-        history = _callbacks.History()
+        history = History()
         user = list(callbacks or [])
         for cb in user:
-            if not isinstance(cb, _callbacks.Callback):
+            if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks must be lg.callbacks.Callback instances, got "
                                 f"{type(cb).__name__}")
         cbs = [history] + user + [Progress(verbose, epochs, sys.stderr)]
@@ -440,6 +441,6 @@ def _global_metric(model, metric) -> float:
 
 
 def _host(t) -> np.ndarray:
-    a = t.data if isinstance(t, Tensor) else t
+    a = t.array if isinstance(t, Tensor) else t
     return a.get() if hasattr(a, "get") and hasattr(a, "__cuda_array_interface__") else \
         np.asarray(a)

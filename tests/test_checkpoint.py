@@ -16,19 +16,17 @@ def _run(path, resume=False, crash_at=None, monkeypatch=None, **kw):
     args = train.default_args(checkpoint=str(path), resume=resume, quiet=True,
                               no_progress=True, **kw)
     if crash_at is not None:  # the process dies in epoch `crash_at`, before its checkpoint
-        calls = {"n": 0}
-        real = train._evaluate
+        real = lg.callbacks.ModelCheckpoint.on_epoch_end
 
-        def evaluate(*a, **k):
-            calls["n"] += 1
-            if calls["n"] == crash_at:
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == crash_at:
                 raise _Crash()
-            return real(*a, **k)
+            return real(self, epoch, logs)
 
-        monkeypatch.setattr(train, "_evaluate", evaluate)
+        monkeypatch.setattr(lg.callbacks.ModelCheckpoint, "on_epoch_end", on_epoch_end)
         with pytest.raises(_Crash):
             train.run(args)
-        monkeypatch.setattr(train, "_evaluate", real)
+        monkeypatch.setattr(lg.callbacks.ModelCheckpoint, "on_epoch_end", real)
         return None
     return train.run(args)
 

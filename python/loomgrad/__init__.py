@@ -15,6 +15,7 @@ from .ops import *  # noqa: F401,F403  (tensor, zeros, exp, cat, dtypes, ...: se
 from . import kernels, cuda, backends, random, nn, optim, data, utils, models
 from . import accelerator, multiprocessing
 from .ops import SHORT_DTYPE_NAMES as _SHORT_DTYPE_NAMES
+from . import metrics, callbacks, plot
 from . import distributed  # imports no mpi4py/CuPy; init_process_group() does
 from .serialization import save, load, LoadError
 
@@ -42,7 +43,12 @@ def get_num_threads() -> int:
 
 def __getattr__(name):
     """torch's dtype names that are Python builtins (``lg.float``, ``lg.int``,
-    ``lg.short``): served here so that no module of ours binds them as globals."""
+    ``lg.short``): served here so that no module of ours binds them as globals; and
+    ``lg.sklearn``, imported on first use (scikit-learn's estimator machinery takes ~1 s)."""
+    if name == "sklearn":
+        import importlib
+
+        return importlib.import_module(".sklearn", __name__)
     try:
         return _SHORT_DTYPE_NAMES[name]
     except KeyError:

@@ -7,6 +7,7 @@ import pkgutil
 import platform
 import sys
 
+from . import __version__, train
 from .benchmarks import _machine, _results
 
 
@@ -62,9 +63,11 @@ def _info(args) -> int:
 
 
 def _train(args) -> int:
-    from . import train
-
-    train.run(args)
+    try:
+        train.run(args)
+    except train.UsageError as e:  # a user mistake: one line, no traceback, exit 2
+        print(f"python -m loomgrad train: error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -75,14 +78,21 @@ def _bench(args) -> int:
     return mod.main(args.bench_args) or 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line ("python -m loomgrad train: error: ..."), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m loomgrad",
-                                     description="loomgrad: train, benchmark, inspect the build.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m loomgrad",
+                     description="loomgrad: train, benchmark, inspect the build.")
+    parser.add_argument("--version", action="version", version=f"loomgrad {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p_train = sub.add_parser("train", help="train a model on the bundled digits data set")
-    from . import train
-
+    p_train = sub.add_parser("train", help="train a model (mlp, lenet on the bundled digits; "
+                                           "charlstm on text) with Module.fit")
     train.add_arguments(p_train)
     p_train.set_defaults(func=_train)
 

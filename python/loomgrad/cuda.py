@@ -20,6 +20,10 @@ def _probe():
         return None, None, 0, f"loomgrad was built without its CUDA module ({e})"
     n, why = _cuda.device_count()
     if n == 0:
+        if _cuda.build_info()["driver"] == "none":
+            # without libcuda the static runtime answers cudaErrorInsufficientDriver ("driver
+            # version is insufficient"), which sends people looking for a driver upgrade
+            why = "no NVIDIA driver found"
         return _cuda, None, 0, f"no usable CUDA device: {why}"
     try:
         import cupy

@@ -227,6 +227,13 @@ def _write_npz(f, meta: bytes, arrays: dict) -> None:
             zf.writestr(name + ".npy", buf.getvalue())
 
 
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back: POSIX has no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def save(obj, f) -> None:
     """Save ``obj`` (a Module, a state_dict, an optimizer state_dict, or nested
     dicts/lists/tuples of Tensors, NumPy arrays, numbers, strings, bools and
@@ -246,6 +253,8 @@ def save(obj, f) -> None:
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
     try:
+        # mkstemp makes 0600 files; a checkpoint gets what open() would give: 0666 & ~umask
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, meta, enc.arrays)
             f.flush()

@@ -1,26 +1,56 @@
-"""The training job behind ``python -m loomgrad train``: an MLP or a LeNet CNN on digits.
+"""The training job behind ``python -m loomgrad train``: a thin layer over ``Module.fit``.
 
-``add_arguments(parser)`` adds the options; ``run(args)`` trains and returns
-the metrics. Both are used by ``loomgrad.cli``; ``run`` also works from
-Python: ``run()`` with the defaults, or ``run(argparse.Namespace(epochs=5))``
-(options not given take their defaults).
+mlp and lenet train on the bundled digits (the test split is fit's validation data),
+charlstm on text (see ``charlm``). Options become ``compile``/``fit`` arguments and callbacks:
+``--schedule`` a LearningRateScheduler, ``--checkpoint``/``--resume`` a ModelCheckpoint,
+``--logdir`` a TensorBoard callback, ``--plot`` ``History.plot``; ``--distributed`` wraps the
+model in DistributedDataParallel, whose ``fit`` shards each batch over the ranks.
+
+``add_arguments(parser)`` adds the options; ``run(args)`` trains and returns the metrics. Both
+are used by ``loomgrad.cli``; ``run`` also works from Python: ``run()`` with the defaults, or
+``run(argparse.Namespace(epochs=5))`` (options not given take their defaults). A user mistake
+(a flag the model does not take, a missing file, a checkpoint of another run) is a
+:class:`UsageError`, which the CLI prints as one line with exit status 2.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
 import time
 
 import numpy as np
 
-__all__ = ["add_arguments", "run", "default_args"]
+from . import callbacks as C, charlm, cuda, data, distributed, models, optim
+from . import random as _random
+from .nn.parallel import DistributedDataParallel
+from .serialization import load as _load
+from .tensor import Tensor
+from .training import OPTIMIZERS
+
+__all__ = ["add_arguments", "run", "default_args", "UsageError"]
 
 MODELS = ("mlp", "lenet", "charlstm")
 SCHEDULES = ("none", "step", "cosine", "inverse-time")
-# Options whose default depends on --model (None on the command line means "the model's").
-_MODEL_DEFAULTS = {"mlp": dict(lr=3e-3, schedule="none"),
-                   "charlstm": dict(lr=3e-3, schedule="none"),
-                   "lenet": dict(lr=1e-2, schedule="cosine")}
+
+
+class UsageError(ValueError):
+    """A mistake in the options or inputs; the CLI prints it as one line and exits 2."""
+
+
+# Defaults that depend on --model (None on the command line means "the model's"), and the
+# options each model takes: giving one to another model is an error, not silently ignored.
+_MODEL_DEFAULTS = {
+    "mlp": dict(lr=3e-3, schedule="none", hidden=(256,)),
+    "lenet": dict(lr=1e-2, schedule="cosine"),
+    "charlstm": dict(lr=3e-3, hidden=(256,), seq_len=64, temperature=0.8, sample_length=200),
+}
+_ONLY_FOR = {"hidden": ("mlp", "charlstm"), "schedule": ("mlp", "lenet"),
+             "seq_len": ("charlstm",), "temperature": ("charlstm",), "text": ("charlstm",),
+             "sample_length": ("charlstm",), "distributed": ("mlp", "lenet")}
+# charlstm's fixed settings, overridable from Python (run(Namespace(max_chars=4000)))
+_CHARLSTM_FIXED = dict(embedding_dim=64, max_chars=150_000, clip=1.0)
 
 
 def _positive(kind):
@@ -37,37 +67,28 @@ def _positive(kind):
     return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
+def _non_negative(kind):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") \
+                from None
+        if not v >= 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        return v
+    parse.__name__ = f"non-negative {kind.__name__}"
+    return parse
 
 
 def _device(text: str) -> str:
-    """cpu or cuda; cuda is refused at parse time when no GPU is usable, so the
-    CLI prints a one-line usage error with the reason instead of a traceback."""
+    """cpu or cuda; cuda is refused at parse time when no GPU is usable, so the CLI prints
+    one line with the reason instead of a traceback."""
     if text not in ("cpu", "cuda"):
         raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from 'cpu', 'cuda')")
-    if text == "cuda":
-        from . import cuda
-        if not cuda.is_available():
-            raise argparse.ArgumentTypeError(f"CUDA is not available: "
-                                             f"{cuda.unavailable_reason()}")
+    if text == "cuda" and not cuda.is_available():
+        raise argparse.ArgumentTypeError(f"CUDA is not available: {cuda.unavailable_reason()}")
     return text
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a float, got {text!r}") from None
-    if not v >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return v
 
 
 def _hidden_sizes(text: str) -> tuple[int, ...]:
@@ -83,31 +104,33 @@ def _hidden_sizes(text: str) -> tuple[int, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the training options to ``parser`` (the ``train`` sub-command's)."""
-    parser.add_argument("--model", choices=MODELS, default="mlp", help="model to train "
-                        "(default: %(default)s)")
-    parser.add_argument("--hidden", type=_hidden_sizes, default=(256,), metavar="N[,N...]",
-                        help="hidden layer widths of the MLP (default: 256)")
+    parser.add_argument("--model", choices=MODELS, default="mlp",
+                        help="model to train (default: %(default)s)")
+    parser.add_argument("--hidden", type=_hidden_sizes, default=None, metavar="N[,N...]",
+                        help="hidden layer widths of the MLP, or LSTM layers of charlstm (all "
+                             "equal) (default: 256)")
     parser.add_argument("--epochs", type=_positive(int), default=20,
                         help="passes over the training set (default: %(default)s)")
     parser.add_argument("--lr", type=_positive(float), default=None,
-                        help="learning rate (default: 3e-3 for mlp, 1e-2 for lenet)")
+                        help="learning rate (default: 3e-3 for mlp and charlstm, 1e-2 for lenet)")
     parser.add_argument("--schedule", choices=SCHEDULES, default=None,
-                        help="learning-rate schedule per epoch: step (x0.5 every 5), cosine "
-                             "(to 0 at the last epoch), inverse-time (lr / (1 + 0.1 epoch)) "
-                             "(default: none for mlp, cosine for lenet)")
-    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
-                        help="adam, or sgd with momentum 0.9 (default: %(default)s)")
-    parser.add_argument("--weight-decay", type=_non_negative_float, default=0.0,
+                        help="learning-rate schedule per epoch (mlp, lenet): step (x0.5 every "
+                             "5), cosine (to 0 at the last epoch), inverse-time (lr / (1 + 0.1 "
+                             "epoch)) (default: none for mlp, cosine for lenet)")
+    parser.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
+                        help="the optimizer; sgd runs with momentum 0.9 (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=_non_negative(float), default=0.0,
                         help="L2 weight decay (default: %(default)s)")
     parser.add_argument("--batch-size", type=_positive(int), default=64,
                         help="samples per step (default: %(default)s)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0,
+    parser.add_argument("--seed", type=_non_negative(int), default=0,
                         help="seeds init, shuffling and the train/test split "
                              "(default: %(default)s)")
     parser.add_argument("--device", type=_device, default="cpu", metavar="{cpu,cuda}",
                         help="where to train (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bar (per-epoch lines are still printed)")
+                        help="no progress bar (there is one only when stderr is a terminal; "
+                             "per-epoch lines are still printed)")
     parser.add_argument("--quiet", action="store_true", help="print nothing; just return")
     parser.add_argument("--distributed", action="store_true",
                         help="data-parallel over MPI (mlp, lenet): launch with mpirun -n N or "
@@ -115,220 +138,219 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "(see docs/distributed.md)")
     parser.add_argument("--checkpoint", default=None, metavar="PATH",
                         help="save model, optimizer, schedule, epoch and RNG states to PATH "
-                             "after every epoch (atomically, with lg.save; mlp and lenet)")
+                             "after every epoch (atomically, with lg.save)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from --checkpoint PATH if it exists (bit-for-bit where "
                              "the interrupted run would have been); else start afresh")
-    from . import charlm  # the charlstm options (--seq-len, --temperature, --text, ...)
-
-    charlm.add_arguments(parser)
+    parser.add_argument("--plot", default=None, metavar="PNG",
+                        help="save the loss and accuracy (or perplexity) curves, training and "
+                             "held-out, to this image (needs the plot extra: matplotlib)")
+    parser.add_argument("--logdir", default=None, metavar="DIR",
+                        help="write TensorBoard event files (scalars per epoch, weight "
+                             "histograms) to DIR (needs the tensorboard extra)")
+    g = parser.add_argument_group("charlstm (character-level LSTM language model)")
+    g.add_argument("--seq-len", type=_positive(int), default=None,
+                   help="characters per truncated-BPTT step (default: 64)")
+    g.add_argument("--temperature", type=_positive(float), default=None,
+                   help="sampling temperature (default: 0.8)")
+    g.add_argument("--text", metavar="FILE", default=None,
+                   help="train on this UTF-8 text file (default: docstrings of the Python "
+                        "standard library)")
+    g.add_argument("--sample-length", type=_positive(int), default=None,
+                   help="characters to sample at the end (default: 200)")
     return parser
+
+
+def _parsed_defaults() -> argparse.Namespace:
+    return add_arguments(argparse.ArgumentParser()).parse_args([])
 
 
 def default_args(**overrides) -> argparse.Namespace:
     """The defaults of :func:`add_arguments` as a Namespace, with overrides
-    (Python names: ``batch_size=32``)."""
-    ns = add_arguments(argparse.ArgumentParser()).parse_args([])
+    (Python names: ``batch_size=32``) and the chosen model's defaults filled in."""
+    ns = _parsed_defaults()
     for k, v in overrides.items():
-        if not hasattr(ns, k):
+        if not hasattr(ns, k) and k not in _CHARLSTM_FIXED:
             raise TypeError(f"train: unknown option {k!r}")
         setattr(ns, k, v)
     return _model_defaults(ns)
 
 
+def _given(ns, name: str) -> bool:
+    v = getattr(ns, name, None)
+    return v is not None and v is not False
+
+
 def _model_defaults(ns: argparse.Namespace) -> argparse.Namespace:
-    """Fill the options left None with the chosen model's defaults."""
-    for k, v in _MODEL_DEFAULTS.get(ns.model, _MODEL_DEFAULTS["mlp"]).items():
+    """Refuse options the model does not take, then fill the unset ones with its defaults."""
+    if ns.model not in MODELS:
+        raise UsageError(f"train: model must be one of {MODELS}, got {ns.model!r}")
+    wrong = [k for k, models_ in _ONLY_FOR.items() if _given(ns, k) and ns.model not in models_]
+    if wrong:
+        k = wrong[0]
+        raise UsageError(f"--{k.replace('_', '-')} does not apply to --model {ns.model} (only "
+                         f"to {', '.join(_ONLY_FOR[k])})")
+    for k, v in _MODEL_DEFAULTS[ns.model].items():
         if getattr(ns, k, None) is None:
             setattr(ns, k, v)
+    if ns.model == "charlstm":
+        for k, v in _CHARLSTM_FIXED.items():
+            if getattr(ns, k, None) is None:
+                setattr(ns, k, v)
     return ns
 
 
 def _complete(args) -> argparse.Namespace:
-    full = add_arguments(argparse.ArgumentParser()).parse_args([])
+    full = _parsed_defaults()
     if args is not None:
         for k, v in vars(args).items():
             setattr(full, k, v)
+    if full.schedule is not None and full.schedule not in SCHEDULES:
+        raise UsageError(f"train: schedule must be one of {SCHEDULES}, got {full.schedule!r}")
     _model_defaults(full)
-    if full.schedule not in SCHEDULES:
-        raise ValueError(f"train: schedule must be one of {SCHEDULES}, got {full.schedule!r}")
     for name in ("epochs", "batch_size"):
         v = getattr(full, name)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"train: {name} must be an int >= 1, got {v!r}")
+            raise UsageError(f"train: {name} must be an int >= 1, got {v!r}")
     if isinstance(full.lr, bool) or not isinstance(full.lr, (int, float)) or not full.lr > 0:
-        raise ValueError(f"train: lr must be a number > 0, got {full.lr!r}")
-    if full.model not in MODELS:
-        raise ValueError(f"train: model must be one of {MODELS}, got {full.model!r}")
+        raise UsageError(f"train: lr must be a number > 0, got {full.lr!r}")
+    if full.optimizer not in OPTIMIZERS:
+        raise UsageError(f"train: optimizer must be one of {tuple(OPTIMIZERS)}, got "
+                         f"{full.optimizer!r}")
     if full.device not in ("cpu", "cuda"):
-        raise ValueError(f"train: device must be 'cpu' or 'cuda', got {full.device!r}")
+        raise UsageError(f"train: device must be 'cpu' or 'cuda', got {full.device!r}")
+    if isinstance(full.hidden, int):
+        full.hidden = (full.hidden,)
+    if full.model == "charlstm" and len(set(full.hidden)) != 1:
+        raise UsageError(f"charlstm: --hidden gives one size per LSTM layer and they must be "
+                         f"equal, got {','.join(map(str, full.hidden))}")
+    if full.resume and not full.checkpoint:
+        raise UsageError("--resume needs --checkpoint PATH")
+    if full.distributed and full.checkpoint:
+        raise UsageError("--distributed with --checkpoint is not supported yet")
+    if full.text is not None and not os.path.isfile(full.text):
+        raise UsageError(f"--text {full.text}: no such file")
+    if full.checkpoint:
+        try:
+            C.ModelCheckpoint.check_writable(full.checkpoint)
+        except ValueError as e:
+            raise UsageError(f"--checkpoint: {e}") from None
+    for flag, module, extra in (("plot", "matplotlib", "plot"),
+                                ("logdir", "tensorboard", "tensorboard")):
+        if getattr(full, flag) and importlib.util.find_spec(module) is None:
+            raise UsageError(f"--{flag} needs {module}: pip install 'loomgrad[{extra}]'")
     return full
-
-
-# Options a checkpoint must agree on to be resumed (the rest may change, e.g. --epochs).
-_CHECKPOINT_KEYS = ("model", "hidden", "optimizer", "batch_size", "seed", "schedule")
-
-
-def _save_checkpoint(args, epoch, history, model, opt, sched, loader_rng) -> None:
-    import loomgrad as lg
-
-    lg.save({"epoch": epoch, "history": history,
-             "config": {k: getattr(args, k) for k in _CHECKPOINT_KEYS},
-             "model": model.state_dict(), "optimizer": opt.state_dict(),
-             "scheduler": None if sched is None else sched.state_dict(),
-             "rng": lg.get_rng_state(), "loader_rng": loader_rng.bit_generator.state},
-            args.checkpoint)
-
-
-def _load_checkpoint(args, model, opt, sched, loader_rng) -> tuple[int, list]:
-    """Restore everything :func:`_save_checkpoint` saved; returns (epoch, history)."""
-    import loomgrad as lg
-
-    ck = lg.load(args.checkpoint)
-    where = f"train --resume: {args.checkpoint}"
-    if not isinstance(ck, dict) or not {"epoch", "config", "model", "optimizer"} <= set(ck):
-        raise ValueError(f"{where}: not a training checkpoint")
-    for k in _CHECKPOINT_KEYS:
-        have, want = ck["config"].get(k), getattr(args, k)
-        if (list(have) if isinstance(have, (list, tuple)) else have) != \
-                (list(want) if isinstance(want, (list, tuple)) else want):
-            raise ValueError(f"{where}: the checkpoint was made with --{k.replace('_', '-')} "
-                             f"{have}, this run has {want}")
-    if (ck.get("scheduler") is None) != (sched is None):
-        raise ValueError(f"{where}: learning-rate schedule differs from the checkpoint's")
-    if ck["epoch"] > args.epochs:
-        raise ValueError(f"{where}: the checkpoint is at epoch {ck['epoch']}, past --epochs "
-                         f"{args.epochs}")
-    model.load_state_dict(ck["model"])
-    opt.load_state_dict(ck["optimizer"])
-    if sched is not None:
-        sched.load_state_dict(ck["scheduler"])
-    lg.set_rng_state(ck["rng"])
-    loader_rng.bit_generator.state = ck["loader_rng"]
-    return int(ck["epoch"]), list(ck.get("history", []))
-
-
-def _init_distributed(args):
-    """--distributed: join the MPI process group; returns lg.distributed, or None."""
-    if not getattr(args, "distributed", False):
-        return None
-    if args.model == "charlstm":
-        raise NotImplementedError("train --distributed: mlp and lenet only (not charlstm yet)")
-    if getattr(args, "checkpoint", None):
-        raise NotImplementedError("train --distributed with --checkpoint is not supported yet")
-    from . import distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("mpi")
-    if args.batch_size < dist.get_world_size():
-        raise ValueError(f"train --distributed: --batch-size {args.batch_size} is the global "
-                         f"batch; it must be >= the {dist.get_world_size()} ranks")
-    return dist
-
-
-def _shard(xb, yb, dist):
-    """This rank's contiguous share of a global batch, and the weight that makes the
-    ranks' averaged gradient equal the full batch's mean-loss gradient:
-    local_n * world / global_n. A rank whose share is empty (a last batch smaller than
-    the world) runs the first sample with weight 0, so it still joins the all-reduce."""
-    import loomgrad as lg
-
-    n, world, rank = len(yb.array), dist.get_world_size(), dist.get_rank()
-    lo, hi = rank * n // world, (rank + 1) * n // world
-    if hi == lo:
-        return lg.Tensor(xb.array[:1]), lg.Tensor(yb.array[:1]), 0.0
-    return lg.Tensor(xb.array[lo:hi]), lg.Tensor(yb.array[lo:hi]), (hi - lo) * world / n
-
-
-def _global_sums(dist, *values):
-    import loomgrad as lg
-
-    t = lg.Tensor(np.array(values, dtype=np.float64))
-    dist.all_reduce(t)
-    return tuple(float(v) for v in t.array)
-
-
-def _distributed_result(dist, model) -> dict:
-    """world size and the largest parameter difference from rank 0 (0.0 when in sync)."""
-    if dist is None:
-        return {}
-    import loomgrad as lg
-
-    diff = 0.0
-    for p in model.parameters():
-        ref = lg.Tensor(p.array.copy())
-        dist.broadcast(ref, 0)
-        diff = max(diff, float(np.max(np.abs(ref.array - p.array), initial=0.0)))
-    (diff,) = _global_sums(dist, diff)  # a sum of non-negatives: 0 iff every rank agrees
-    return {"world_size": dist.get_world_size(), "rank": dist.get_rank(),
-            "max_param_diff_across_ranks": diff}
 
 
 def _require_device(args) -> str:
     """args.device, after checking CUDA when it is asked for (the CLI checks at parse
     time; this covers ``run()`` from Python)."""
     if args.device == "cuda":
-        from . import cuda
         if not cuda.is_available():
             raise RuntimeError(f"--device cuda: CUDA is not available: "
                                f"{cuda.unavailable_reason()}")
-        if getattr(args, "distributed", False):
-            raise NotImplementedError("train --distributed runs on the MPI backend, CPU tensors "
-                                      "only: use --device cpu")
+        if args.distributed:
+            raise UsageError("train --distributed runs on the MPI backend, CPU tensors only: "
+                             "use --device cpu")
     return args.device
 
 
-def _evaluate(model, X, y, batch_size: int = 512,
-              device: str = "cpu") -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of ``model`` on host arrays X, y, in eval mode;
-    batches go to ``device`` (the model's)."""
-    import loomgrad as lg
-    from .nn import functional as F
-
-    was_training = model.training
-    model.eval()
-    total_loss, correct = 0.0, 0
-    with lg.no_grad():
-        for i in range(0, len(y), batch_size):
-            xb = lg.Tensor(X[i:i + batch_size]).to(device)
-            yb = lg.Tensor(y[i:i + batch_size]).to(device)
-            logits = model(xb)
-            total_loss += float(F.cross_entropy(logits, yb, reduction="sum").item())
-            correct += int((logits.array.argmax(axis=1) == yb.array).sum())
-    model.train(was_training)
-    return total_loss / len(y), correct / len(y)
+# ------------------------------------------------------------------ checkpoints
+# Options a checkpoint must agree on to be resumed (the rest may change, e.g. --epochs).
+_CHECKPOINT_KEYS = ("model", "hidden", "optimizer", "batch_size", "seed", "schedule")
 
 
-def run(args: argparse.Namespace | None = None) -> dict:
-    """Train the model on the digits training split, then test it.
+def _config(args) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in ((k, getattr(args, k, None)) for k in _CHECKPOINT_KEYS)}
 
-    Returns ``{"test_accuracy", "test_loss", "train_accuracy", "final_loss"
-    (mean training loss of the last epoch), "epochs", "seconds",
-    "num_parameters", "history" (one dict per epoch), "model" (the trained module); with
-    --distributed also "world_size", "rank", "max_param_diff_across_ranks"}``. Seeded: the same
-    args give the same numbers.
-    """
-    import loomgrad as lg
-    from tqdm.auto import tqdm
 
-    from . import data, models, optim
-    from .nn import functional as F
+def _check_resumable(args, out) -> None:
+    """Before training: a --resume checkpoint must be one of this configuration."""
+    if not (args.resume and os.path.exists(args.checkpoint)):
+        if args.resume:
+            out(f"no checkpoint at {args.checkpoint}: starting afresh")
+        return
+    ck = _load(args.checkpoint)
+    where = f"train --resume: {args.checkpoint}"
+    if not isinstance(ck, dict) or not {"epoch", "model", "optimizer"} <= set(ck):
+        raise UsageError(f"{where}: not a training checkpoint")
+    have = (ck.get("extra") or {}).get("config", {})
+    want = _config(args)
+    for k in _CHECKPOINT_KEYS:
+        if have.get(k) != want[k]:
+            raise UsageError(f"{where}: the checkpoint was made with --{k.replace('_', '-')} "
+                             f"{have.get(k)}, this run has {want[k]}")
+    if ck["epoch"] > args.epochs:
+        raise UsageError(f"{where}: the checkpoint is at epoch {ck['epoch']}, past --epochs "
+                         f"{args.epochs}")
+    out(f"resuming from {args.checkpoint} after epoch {ck['epoch']}")
 
-    args = _complete(args)
-    if args.model == "charlstm" and args.checkpoint:
-        raise NotImplementedError("train --checkpoint: not supported for charlstm yet (mlp, "
-                                  "lenet)")
-    if args.model == "charlstm":  # a language model on text: its own loop (charlm.py)
-        from . import charlm
 
-        return charlm.run(args)
-    device = _require_device(args)
+def _callbacks(args, schedule=None) -> list:
+    cbs = []
+    if schedule is not None:
+        cbs.append(C.LearningRateScheduler(schedule))
+    if args.checkpoint:
+        cbs.append(C.ModelCheckpoint(args.checkpoint, resume=args.resume,
+                                     extra={"config": _config(args)}))
+    if args.logdir:
+        cbs.append(C.TensorBoard(args.logdir, histogram_freq=1))
+    return cbs
+
+
+def _optimizer_options(args) -> dict:
+    """compile()'s options for --optimizer: sgd runs with momentum 0.9."""
+    return {"momentum": 0.9} if args.optimizer == "sgd" else {}
+
+
+def _verbose(args, rank: int = 0) -> int:
+    return 0 if args.quiet or rank else (2 if args.no_progress else 1)
+
+
+# ------------------------------------------------------------------ digits (mlp, lenet)
+def _init_distributed(args):
+    """--distributed: join the MPI process group (mpi4py is imported there); returns
+    lg.distributed, or None."""
+    if not args.distributed:
+        return None
+    if not distributed.is_initialized():
+        distributed.init_process_group("mpi")
+    if args.batch_size < distributed.get_world_size():
+        raise UsageError(f"train --distributed: --batch-size {args.batch_size} is the global "
+                         f"batch; it must be >= the {distributed.get_world_size()} ranks")
+    return distributed
+
+
+def _distributed_result(dist, ddp) -> dict:
+    """world size and the largest parameter difference from rank 0 (0.0 when in sync)."""
+    if dist is None:
+        return {}
+    diff = 0.0
+    for p in ddp.module.parameters():
+        ref = Tensor(p.array.copy())
+        dist.broadcast(ref, 0)
+        diff = max(diff, float(np.max(np.abs(ref.array - p.array), initial=0.0)))
+    (diff,) = ddp._global_sums([diff])  # a sum of non-negatives: 0 iff every rank agrees
+    return {"world_size": dist.get_world_size(), "rank": dist.get_rank(),
+            "max_param_diff_across_ranks": diff}
+
+
+def _schedule(args, opt):
+    return {"none": lambda: None,
+            "step": lambda: optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.5),
+            "cosine": lambda: optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs),
+            "inverse-time": lambda: optim.lr_scheduler.InverseTimeDecay(opt, 0.1),
+            }[args.schedule]()
+
+
+def _run_digits(args, device, out) -> dict:
     dist = _init_distributed(args)  # None unless --distributed; then only rank 0 prints
-    out = (lambda *a, **k: None) if args.quiet or (dist and dist.get_rank()) else print
-
-    lg.manual_seed(int(args.seed))
-    # the MLP takes flat (N, 64) rows, the CNN (N, 1, 8, 8) images
-    flat = args.model == "mlp"
+    rank = dist.get_rank() if dist else 0
+    if rank:
+        out = _silent
+    _random.manual_seed(int(args.seed))
+    flat = args.model == "mlp"  # the MLP takes flat (N, 64) rows, the CNN (N, 1, 8, 8) images
     X_train, y_train = data.load_digits_arrays("train", seed=int(args.seed), flatten=flat)
     X_test, y_test = data.load_digits_arrays("test", seed=int(args.seed), flatten=flat)
     if args.model == "lenet":
@@ -339,24 +361,18 @@ def run(args: argparse.Namespace | None = None) -> dict:
         shape = f"{model.in_features}-{'-'.join(map(str, model.hidden))}-10"
     # initialised on the host from the seed, then moved: one seed, one model on every device
     model.to(device)
-    if args.optimizer == "adam":
-        opt = optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    else:
-        opt = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9,
-                        weight_decay=args.weight_decay)
-    sched = {"none": lambda: None,
-             "step": lambda: optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.5),
-             "cosine": lambda: optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs),
-             "inverse-time": lambda: optim.lr_scheduler.InverseTimeDecay(opt, 0.1),
-             }[args.schedule]()
-    # The loader's own generator, seeded from the global one: shuffles repeat with --seed.
-    shuffle_rng = np.random.default_rng(lg.random.get_generator().integers(2**63))
-    train_model = model
-    if dist is not None:  # every rank sees the same global batches (same shuffle_rng)
-        train_model = lg.nn.parallel.DistributedDataParallel(model)
-        if dist.get_rank():  # dropout masks differ per rank; rank 0 keeps the 1-process stream
-            lg.manual_seed(int(np.random.SeedSequence([int(args.seed), dist.get_rank()])
-                               .generate_state(1)[0]))
+    # The loader's own generator, seeded from the global one: shuffles repeat with --seed,
+    # and every rank draws the same global batches.
+    shuffle_rng = np.random.default_rng(_random.get_generator().integers(2**63))
+    trained = model
+    if dist is not None:
+        trained = DistributedDataParallel(model)
+        if rank:  # dropout masks differ per rank; rank 0 keeps the 1-process stream
+            _random.manual_seed(int(np.random.SeedSequence([int(args.seed), rank])
+                                    .generate_state(1)[0]))
+    trained.compile(args.optimizer, "cross_entropy", metrics=["accuracy"], lr=args.lr,
+                    weight_decay=args.weight_decay, **_optimizer_options(args))
+    sched = _schedule(args, trained.optimizer)
     loader = data.DataLoader(data.TensorDataset(X_train, y_train), batch_size=args.batch_size,
                              shuffle=True, generator=shuffle_rng)
     n_params = sum(p.numel() for p in model.parameters())
@@ -365,65 +381,97 @@ def run(args: argparse.Namespace | None = None) -> dict:
         f"{args.epochs} epochs, {args.optimizer} lr={args.lr}"
         f"{'' if sched is None else ' (' + args.schedule + ' schedule)'}, "
         f"batch {args.batch_size}")
-
-    history, done = [], 0
-    if args.checkpoint and args.resume:
-        import os
-
-        if os.path.exists(args.checkpoint):
-            done, history = _load_checkpoint(args, model, opt, sched, shuffle_rng)
-            out(f"resuming from {args.checkpoint} after epoch {done}")
-        else:
-            out(f"no checkpoint at {args.checkpoint}: starting afresh")
-    # One bar for the whole run (an epoch here is a few hundredths of a second);
-    # epoch lines go through tqdm.write so they print above the bar.
-    bar = tqdm(total=(args.epochs - done) * len(loader), unit="batch", leave=False, file=sys.stderr,
-               disable=args.no_progress or args.quiet)
-    say = out if bar.disable else (lambda *a: tqdm.write(" ".join(map(str, a))))
+    if args.checkpoint:
+        _check_resumable(args, out)
     start = time.perf_counter()
-    for epoch in range(done + 1, args.epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        seen = correct = 0
-        loss_sum = 0.0
-        bar.set_description(f"epoch {epoch}/{args.epochs}", refresh=False)
-        for xb, yb in loader:
-            weight = 1.0
-            if dist is not None:
-                xb, yb, weight = _shard(xb, yb, dist)
-            xb, yb = xb.to(device), yb.to(device)  # the loader yields CPU tensors, as torch's
-            opt.zero_grad()
-            logits = train_model(xb)
-            loss = F.cross_entropy(logits, yb)
-            (loss if dist is None else loss * weight).backward()
-            opt.step()
-            n = len(yb.array) if weight else 0
-            loss_sum += float(loss.item()) * n
-            correct += int((logits.array.argmax(axis=1) == yb.array).sum()) if n else 0
-            seen += n
-            bar.set_postfix(loss=f"{loss_sum / max(seen, 1):.4f}",
-                            accuracy=f"{correct / max(seen, 1):.3f}", refresh=False)
-            bar.update(1)
-        if sched is not None:
-            sched.step()
-        if dist is not None:  # the epoch's metrics over all ranks
-            loss_sum, correct, seen = _global_sums(dist, loss_sum, correct, seen)
-        train_loss, train_acc = loss_sum / seen, correct / seen
-        test_loss, test_acc = _evaluate(model, X_test, y_test, device=device)
-        history.append(dict(epoch=epoch, train_loss=train_loss, train_accuracy=train_acc,
-                            test_loss=test_loss, test_accuracy=test_acc))
-        say(f"epoch {epoch:3d}/{args.epochs}  loss {train_loss:.4f}  train acc "
-            f"{100 * train_acc:5.1f}%  test loss {test_loss:.4f}  test acc "
-            f"{100 * test_acc:5.1f}%  ({time.perf_counter() - t0:.2f} s)")
-        if args.checkpoint:
-            _save_checkpoint(args, epoch, history, model, opt, sched, shuffle_rng)
-    bar.close()
+    h = trained.fit(loader, epochs=args.epochs, validation_data=(X_test, y_test),
+                    validation_batch_size=512, callbacks=_callbacks(args, sched),
+                    verbose=_verbose(args, rank))
     seconds = time.perf_counter() - start
-    test_loss, test_acc = _evaluate(model, X_test, y_test, device=device)
-    out(f"test accuracy: {100 * test_acc:.2f}% ({round(test_acc * len(y_test))}/{len(y_test)}), "
-        f"trained in {seconds:.1f} s")
-    return {"test_accuracy": test_acc, "test_loss": test_loss,
+    test = trained.evaluate(X_test, y_test, batch_size=512)
+    out(f"test accuracy: {100 * test['accuracy']:.2f}% "
+        f"({round(test['accuracy'] * len(y_test))}/{len(y_test)}), trained in {seconds:.1f} s")
+    if args.plot:
+        h.plot(args.plot, title=f"{args.model} on digits")
+    hist = h.history
+    history = [dict(epoch=e + 1, train_loss=hist["loss"][i], train_accuracy=hist["accuracy"][i],
+                    test_loss=hist["val_loss"][i], test_accuracy=hist["val_accuracy"][i])
+               for i, e in enumerate(h.epoch)]
+    return {"test_accuracy": test["accuracy"], "test_loss": test["loss"],
             "train_accuracy": history[-1]["train_accuracy"],
             "final_loss": history[-1]["train_loss"], "epochs": int(args.epochs),
             "seconds": seconds, "num_parameters": int(n_params), "history": history,
-            "model": model, **_distributed_result(dist, model)}
+            "model": model, **_distributed_result(dist, trained)}
+
+
+# ------------------------------------------------------------------ charlstm
+def _run_charlstm(args, device, out) -> dict:
+    _random.manual_seed(int(args.seed))
+    if args.text:
+        with open(args.text, encoding="utf-8", errors="replace") as f:
+            text, source = f.read(), args.text
+    else:
+        text = charlm.stdlib_text(int(args.max_chars))
+        source = f"Python {sys.version.split()[0]} standard-library docstrings"
+    vocab, ids = charlm.encode(text)
+    split = int(len(ids) * 0.9)
+    try:
+        train = charlm.Streams(ids[:split], args.batch_size, args.seq_len)
+        val = charlm.Streams(ids[split:], min(args.batch_size,
+                                              max(1, (len(ids) - split) // (4 * args.seq_len))),
+                             args.seq_len)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    lm = models.char_lstm(len(vocab), hidden_size=args.hidden[0], num_layers=len(args.hidden),
+                          embedding_dim=args.embedding_dim)
+    lm.to(device)  # initialised on the host from the seed, then moved
+    model = charlm.StatefulLM(lm)
+    model.compile(args.optimizer, charlm.token_cross_entropy, metrics=["perplexity"], lr=args.lr,
+                  weight_decay=args.weight_decay, clip_grad_norm=args.clip,
+                  **_optimizer_options(args))
+    n_params = sum(p.numel() for p in model.parameters())
+    out(f"training charlstm ({len(args.hidden)}x{args.hidden[0]} LSTM, {n_params:,} parameters) "
+        f"on {len(text):,} characters of {source} (vocabulary {len(vocab)}), {args.epochs} "
+        f"epochs, batch {args.batch_size} x {args.seq_len} characters, {args.optimizer} "
+        f"lr={args.lr}")
+    if args.checkpoint:
+        _check_resumable(args, out)
+    start = time.perf_counter()
+    h = model.fit(train, epochs=args.epochs, validation_data=val,
+                  callbacks=[charlm.ResetState()] + _callbacks(args), verbose=_verbose(args))
+    seconds = time.perf_counter() - start
+    rng = np.random.default_rng(int(args.seed))
+    text_out = charlm.sample(lm, vocab, "The ", int(args.sample_length), float(args.temperature),
+                             rng)
+    out(f"sample (temperature {args.temperature}):\n{text_out}")
+    out(f"trained in {seconds:.1f} s")
+    if args.plot:
+        h.plot(args.plot, title="charlstm")
+    return {"train_perplexity": h.history["perplexity"],
+            "val_perplexity": h.history["val_perplexity"], "sample": text_out,
+            "first_line": text_out.split("\n")[0], "seconds": seconds,
+            "num_parameters": int(n_params), "vocab_size": len(vocab), "text_chars": len(text),
+            "epochs": int(args.epochs), "model": lm}
+
+
+def _silent(*a, **k) -> None:
+    pass
+
+
+def run(args: argparse.Namespace | None = None) -> dict:
+    """Train the chosen model, then test it.
+
+    mlp/lenet return ``{"test_accuracy", "test_loss", "train_accuracy", "final_loss" (mean
+    training loss of the last epoch), "epochs", "seconds", "num_parameters", "history" (one
+    dict per epoch: epoch, train_loss, train_accuracy, test_loss, test_accuracy), "model"; with
+    --distributed also "world_size", "rank", "max_param_diff_across_ranks"}``; charlstm returns
+    ``{"train_perplexity": [...], "val_perplexity": [...], "sample", "first_line", "seconds",
+    "num_parameters", "vocab_size", "text_chars", "epochs", "model"}``. Seeded: the same args
+    give the same numbers.
+    """
+    args = _complete(args)
+    device = _require_device(args)
+    out = _silent if args.quiet else print
+    if args.model == "charlstm":
+        return _run_charlstm(args, device, out)
+    return _run_digits(args, device, out)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..device import as_cupy as _as_cupy, move as _move, parse_device as _parse_device
 from ..tensor import Tensor
+from ..training.trainer import Trainer
 from .parameter import Parameter
 
 __all__ = ["Module", "StateDictError"]
@@ -75,13 +76,26 @@ def _addindent(s: str, n: int) -> str:
     return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
 
 
-class Module:
+class _HookHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` takes the hook off."""
+
+    def __init__(self, hooks: OrderedDict, key: int):
+        self._hooks, self._key = hooks, key
+
+    def remove(self) -> None:
+        self._hooks.pop(self._key, None)
+
+
+class Module(Trainer):
     """Base class for layers and models (like ``torch.nn.Module``).
 
     Subclasses call ``super().__init__()`` first, assign Parameters,
     sub-Modules and buffers (``register_buffer``) as attributes, and define
     ``forward``; calling the module calls ``forward``. Names are dotted like
     torch's (``"fc1.weight"``, ``"0.bias"``), so state dicts map 1:1.
+
+    Every module also has Keras' ``compile``/``fit``/``evaluate``/``predict``/``summary``
+    (from :class:`loomgrad.training.Trainer`).
     """
 
     training: bool
@@ -100,12 +114,28 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        if hooks:
+            for hook in list(hooks.values()):
+                result = hook(self, args, out)
+                if result is not None:
+                    out = result
+        return out
+
+    def register_forward_hook(self, hook: Callable) -> _HookHandle:
+        """Call ``hook(module, args, output)`` after every forward (as torch does); a
+        non-None return replaces the output. Returns a handle whose ``remove()`` undoes it."""
+        hooks = self.__dict__.setdefault("_forward_hooks", OrderedDict())
+        key = max(hooks, default=-1) + 1
+        hooks[key] = hook
+        return _HookHandle(hooks, key)
 
     # ----------------------------------------------------------------- registration
     def _check_init(self, what: str) -> None:

@@ -209,6 +209,26 @@ class DistributedDataParallel(Module):
             state_dict = {k[len("module."):]: state_dict[k] for k in keys}
         return self.module.load_state_dict(state_dict, strict=strict)
 
+    # ------------------------------------------------------------------ fit (Trainer hooks)
+    def _local_batch(self, x, y):
+        """This rank's contiguous share of a global batch (every rank draws the same batches),
+        and the factor on its mean loss that makes the ranks' averaged gradient the full
+        batch's: local_n * world / global_n. A rank whose share is empty (a last batch
+        smaller than the world) runs the first sample with factor 0, so it still joins the
+        all-reduce."""
+        n, world, rank = len(y), self.process_group.size, self.process_group.rank
+        lo, hi = rank * n // world, (rank + 1) * n // world
+        if hi == lo:
+            return Tensor(x.array[:1]), Tensor(y.array[:1]), 0.0
+        return Tensor(x.array[lo:hi]), Tensor(y.array[lo:hi]), (hi - lo) * world / n
+
+    def _global_sums(self, values):
+        """Per-rank sums added over all ranks (fit's epoch loss and counts; host arrays: fit
+        with DDP runs on the MPI backend)."""
+        a = np.asarray(values, dtype=np.float64)
+        self.process_group.allreduce(a)
+        return [float(v) for v in a]
+
     def extra_repr(self) -> str:
         return (f"world_size={self.process_group.size}, buckets={len(self._buckets)}, "
                 f"bucket_cap_mb={self.bucket_cap_mb}")

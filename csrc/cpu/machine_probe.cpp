@@ -2,11 +2,12 @@
 // itself is the kernel set's fma_loop, compiled with the ISA's flags next to
 // its microkernel; this file only times it on all threads at once.
 //
-// Timing: thread 0 reads the wall clock after a barrier that follows the
-// warm-up; every thread runs fixed chunks of the loop until the clock says
-// `seconds` have passed since then, so all threads stop within one chunk
-// (~0.1 ms) of each other; the flops of every thread are summed and divided
-// by the wall time up to the closing barrier.
+// Timing: after the warm-up, `seconds` are cut into 5 windows. In each,
+// thread 0 reads the wall clock after a barrier; every thread runs fixed
+// chunks of the loop until the clock says the window is over, so all
+// threads stop within one chunk (~0.1 ms) of each other; the flops of every
+// thread are summed and divided by the wall time up to the closing barrier.
+// The best window is returned: a neighbour process can only slow a window.
 #include "cpu/machine_probe.h"
 
 #include <algorithm>
@@ -38,8 +39,12 @@ template <typename T>
 double measure_fma_peak_gflops(int threads, double seconds, double warmup_seconds) {
   const detail::FmaLoopFn<T> loop = detail::active_kernel_set<T>().fma_loop;
   threads = std::max(threads, 1);
-  std::vector<int64_t> flops(threads, 0);
-  double t_start = 0, t_end = 0;
+  // Another process can only take cycles away, so the best window is the
+  // machine's figure: `seconds` is cut into kWindows timed windows.
+  constexpr int kWindows = 5;
+  const double window = seconds / kWindows;
+  std::vector<int64_t> flops(static_cast<size_t>(threads) * kWindows, 0);
+  double t_mark[kWindows + 1] = {};
 #pragma omp parallel num_threads(threads)
   {
 #ifdef _OPENMP
@@ -50,22 +55,29 @@ double measure_fma_peak_gflops(int threads, double seconds, double warmup_second
     alignas(64) T sink[64 / sizeof(T)];
     const double w0 = now_seconds();
     while (now_seconds() - w0 < warmup_seconds) loop(kChunkIters, sink);
+    for (int w = 0; w < kWindows; ++w) {
 #pragma omp barrier
 #pragma omp master
-    t_start = now_seconds();
+      t_mark[w] = now_seconds();
 #pragma omp barrier
-    int64_t done = 0;
-    do {
-      done += loop(kChunkIters, sink);
-    } while (now_seconds() - t_start < seconds);
-    flops[tid] = done + static_cast<int64_t>(sink[0] == T(-1));  // keep sink observable
+      int64_t done = 0;
+      do {
+        done += loop(kChunkIters, sink);
+      } while (now_seconds() - t_mark[w] < window);
+      flops[static_cast<size_t>(w) * threads + tid] = done + static_cast<int64_t>(sink[0] == T(-1));
 #pragma omp barrier
 #pragma omp master
-    t_end = now_seconds();
+      t_mark[w + 1] = now_seconds();
+    }
   }
-  int64_t total = 0;
-  for (int64_t f : flops) total += f;
-  return static_cast<double>(total) / (t_end - t_start) / 1e9;
+  double best = 0;
+  for (int w = 0; w < kWindows; ++w) {
+    int64_t total = 0;
+    for (int t = 0; t < threads; ++t) total += flops[static_cast<size_t>(w) * threads + t];
+    // The window ends at the barrier after the last thread's last chunk.
+    best = std::max(best, static_cast<double>(total) / (t_mark[w + 1] - t_mark[w]) / 1e9);
+  }
+  return best;
 }
 
 StreamBandwidth measure_stream_bandwidth(int threads, int64_t bytes_per_array, int reps) {

@@ -11,7 +11,8 @@ namespace cpu {
 
 // GFLOP/s of `threads` threads each running the active GEMM ISA's FMA
 // probe (12 independent accumulator chains, cpu/gemm_ukernel_tile.h) for
-// about `seconds` after `warmup_seconds` of untimed warm-up (clocks ramp up).
+// about `seconds` after `warmup_seconds` of untimed warm-up (clocks ramp up);
+// the best of 5 equal windows (see machine_probe.cpp).
 template <typename T>
 double measure_fma_peak_gflops(int threads, double seconds, double warmup_seconds);
 

@@ -224,6 +224,11 @@ def print_table(rows: Sequence[Row], ours: str, yardsticks: Sequence[str],
                   f"over {len(ratios)} shapes (> 1: {ours} faster)", file=file)
     if peak_gflops and peak_label:
         print(f"% peak: {peak_label}", file=file)
+        best = max([g for g in (r.gflops(ours) for r in rows) if g is not None] or [0.0])
+        if best > 1.02 * peak_gflops and setup is not None and setup.device == "cpu":
+            print(f"  note: {ours} ran at {100 * best / peak_gflops:.0f} % of it, so the cached "
+                  f"figure was measured while something else held a core; run `python -m "
+                  f"loomgrad info --remeasure` on a quiet machine", file=file)
     if setup is not None:
         setup.tables.append(_results.table_record(rows, ours, yardsticks, unit, peak_gflops,
                                                   peak_label, title, means))

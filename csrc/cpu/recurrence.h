@@ -236,23 +236,6 @@ void copy_or_zero(T* dst, const T* src, int64_t n) {
 // or dgates straight from the sequence buffers. Larger batches whose last
 // MR-row panel would hold only 1..kFewRows rows run that tail with the
 // few-row kernel too (reading the packed panel), not a mostly empty tile.
-template <typename T>
-detail::KernelSet<T> active_kernels();
-template <>
-detail::KernelSet<float> active_kernels<float>() {
-  const char* isa = gemm_isa();
-  if (std::strcmp(isa, "avx512") == 0) return detail::kernels_avx512_f32();
-  if (std::strcmp(isa, "avx2+fma") == 0) return detail::kernels_avx2_f32();
-  return detail::kernels_generic_f32();
-}
-template <>
-detail::KernelSet<double> active_kernels<double>() {
-  const char* isa = gemm_isa();
-  if (std::strcmp(isa, "avx512") == 0) return detail::kernels_avx512_f64();
-  if (std::strcmp(isa, "avx2+fma") == 0) return detail::kernels_avx2_f64();
-  return detail::kernels_generic_f64();
-}
-
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
 };
@@ -273,7 +256,7 @@ class UnitRecurrence {
   // trans_w, else B = W (stored K x H, groups == 1).
   UnitRecurrence(int64_t M, int64_t H, int64_t K, int groups, bool trans_w, const T* W)
       : M_(M), H_(H), K_(K), groups_(groups), trans_w_(trans_w), W_(W),
-        ks_(active_kernels<T>()) {
+        ks_(detail::active_kernel_set<T>()) {
     mr_ = ks_.mr;
     nr_ = ks_.nr;
     LG_CHECK(mr_ * nr_ <= kMaxTile, "UnitRecurrence: kernel tile ", mr_, "x", nr_, " too large");

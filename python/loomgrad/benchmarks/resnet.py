@@ -111,8 +111,9 @@ def main(argv=None) -> int:
         print(f"  {name}: {t * 1e3:.2f} ms per step")
     print()
     harness.print_table([row], ours="loomgrad", yardsticks=["torch"] if torch else [],
-                        peak_gflops=setup.peak, title="training step (forward + backward + SGD)")
-    return 0
+                        peak_gflops=setup.peak, title="training step (forward + backward + SGD)",
+                        setup=setup)
+    return harness.finish(setup)
 
 
 if __name__ == "__main__":

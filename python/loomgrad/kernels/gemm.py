@@ -1,4 +1,5 @@
-"""GEMM on NumPy arrays (our C++ kernels) and GPU arrays (our CUDA SGEMM, kernels/gpu/gemm.py)."""
+"""GEMM on NumPy arrays (our C++ kernels) and GPU arrays (our CUDA SGEMM, kernels/gpu/gemm.py),
+and the pre-packed B operand (pack_gemm_b) for many CPU GEMMs against one matrix."""
 from __future__ import annotations
 
 import numpy as np

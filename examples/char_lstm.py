@@ -32,7 +32,8 @@ n = (len(ids) - 1) // batch
 inputs = ids[:batch * n].reshape(batch, n)   # 32 parallel streams of the text
 targets = ids[1:batch * n + 1].reshape(batch, n)
 
-model = lg.models.char_lstm(len(vocab), hidden_size=32 if args.quick else 256)  # Embedding -> LSTM -> Linear
+# Embedding -> LSTM -> Linear
+model = lg.models.char_lstm(len(vocab), hidden_size=32 if args.quick else 256)
 opt = lg.optim.Adam(model.parameters(), lr=3e-3)
 
 for epoch in range(1, 2 if args.quick else 6):

@@ -25,7 +25,7 @@ p.add_argument("--quick", action="store_true", help="2 epochs (what CI runs)")
 args = p.parse_args()
 
 lg.manual_seed(0)
-X, _ = lg.data.load_digits_arrays("train", flatten=False)                  # (N, 1, 8, 8) in [0, 1]
+X, _ = lg.data.load_digits_arrays("train", flatten=False)    # (N, 1, 8, 8) in [0, 1]
 X_test, _ = lg.data.load_digits_arrays("test", flatten=False)
 encoder = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 8x4x4
                         nn.Conv2d(8, 4, 3, padding=1), nn.ReLU(),                   # 4x4x4

@@ -13,7 +13,7 @@ p.add_argument("--plot", help="save the confusion matrix here (needs matplotlib)
 args = p.parse_args()
 
 lg.manual_seed(0)
-X, y = lg.data.load_digits_arrays("train", flatten=False)                   # images (N, 1, 8, 8)
+X, y = lg.data.load_digits_arrays("train", flatten=False)    # images (N, 1, 8, 8)
 X_test, y_test = lg.data.load_digits_arrays("test", flatten=False)
 
 # conv-relu-pool twice, then Linear-ReLU-Dropout(0.5)-Linear; dropout is on only in fit

@@ -67,7 +67,8 @@ def test_summary_writer_and_callback_read_back(fitted, tmp_path):
 
     model, _, X, y = fitted
     model.fit(X, y, epochs=2, validation_split=0.25, verbose=0,
-              callbacks=[C.TensorBoard(tmp_path / "run", histogram_freq=1, histogram_inputs=X[:50])])
+              callbacks=[C.TensorBoard(tmp_path / "run", histogram_freq=1,
+                                       histogram_inputs=X[:50])])
     acc = EventAccumulator(str(tmp_path / "run")).Reload()
     tags = acc.Tags()
     assert {"loss/train", "loss/validation", "accuracy/train", "accuracy/validation"} <= \

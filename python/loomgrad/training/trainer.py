@@ -3,8 +3,9 @@
 ``nn.Module`` inherits :class:`Trainer` (as Keras 3's torch Model is a ``torch.nn.Module``
 with a Trainer mixed in), so the torch-style API is untouched and ``model.fit(x, y)`` works on
 any module. This module imports only what sits below ``nn.Module`` (tensor, autograd, optim,
-data, random, metrics, the callback base, ``nn.functional`` for the losses, ``nn.utils``); it reaches
-the model only through ``self`` (``parameters()``, ``train()``, ``state_dict()``, calling it).
+data, random, metrics, the callback base, ``nn.functional`` for the losses, ``nn.utils``);
+it reaches the model only through ``self`` (``parameters()``, ``train()``, ``state_dict()``,
+calling it).
 
 One step of ``fit`` is exactly the hand-written loop::
 
@@ -16,7 +17,6 @@ so with the same seed both give the same parameters bit for bit on the CPU.
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 

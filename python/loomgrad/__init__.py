@@ -13,7 +13,7 @@ from .tensor import (Tensor, DimError, device, no_grad, enable_grad, set_grad_en
                      is_grad_enabled)
 from .ops import *  # noqa: F401,F403  (tensor, zeros, exp, cat, dtypes, ...: see ops.__all__)
 from . import kernels, cuda, backends, random, nn, optim, data, utils, models
-from . import accelerator, multiprocessing
+from . import accelerator, multiprocessing, onnx  # onnx imports the onnx package lazily
 from .ops import SHORT_DTYPE_NAMES as _SHORT_DTYPE_NAMES
 from . import metrics, callbacks, plot
 from . import distributed  # imports no mpi4py/CuPy; init_process_group() does

@@ -34,6 +34,9 @@ __all__ = ["Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_en
            "backward", "array_module", "check_same_device", "device_name", "register_post_accumulate_grad_hook", "queue_callback"]
 
 _FREED = object()  # marks a node whose saved arrays were released by backward
+# A callable(fn, inputs, kwargs, output) that sees every Function.apply while set (the ONNX
+# exporter's tracer, loomgrad/onnx.py); None otherwise: one global test per op.
+trace_hook = None
 _Tensor = None  # loomgrad.tensor.Tensor, set by that module (it imports this one)
 
 
@@ -195,13 +198,18 @@ class Function:
         if isinstance(out, np.generic):
             out = np.asarray(out)
         if not record:
-            return _Tensor._wrap(out)
+            result = _Tensor._wrap(out)
+            if trace_hook is not None:
+                trace_hook(fn, inputs, kwargs, result)
+            return result
         fn.edges = tuple((t.grad_fn if t.grad_fn is not None else t) if n else None
                          for t, n in zip(inputs, needs))
         fn.out_dtype = out.dtype
         result = _Tensor._wrap(out, fn)
         if fn.saved:
             fn.versions = _saved_versions(fn.saved, inputs + (result,))
+        if trace_hook is not None:
+            trace_hook(fn, inputs, kwargs, result)
         return result
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract

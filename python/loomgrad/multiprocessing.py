@@ -161,4 +161,6 @@ def is_shared(a) -> bool:
     """True when NumPy array ``a`` lives in a shared mapping made by :func:`shared_array`."""
     while isinstance(a, np.ndarray):
         a = a.base
+    if isinstance(a, memoryview):  # np.frombuffer keeps the mmap behind a memoryview
+        a = a.obj
     return isinstance(a, mmap.mmap)

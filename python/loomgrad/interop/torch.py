@@ -76,23 +76,27 @@ class LinearFunction(torch.autograd.Function):
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        x2 = _raw(x).reshape(-1, x.shape[-1])
+        x2 = _raw(x) if x.dim() == 2 else _raw(x).reshape(-1, x.shape[-1])
         w = _raw(weight)
         if bias is None:
             out = K.gemm(x2, w, trans_b=True)
         else:  # out = bias broadcast over the rows, then out += x2 @ wᵀ in the GEMM (beta=1)
             out = _raw(bias).expand(x2.shape[0], w.shape[0]).contiguous()
             K.gemm(x2, w, trans_b=True, beta=1.0, out=out)
-        return out.reshape(*x.shape[:-1], w.shape[0])
+        return out if x.dim() == 2 else out.reshape(*x.shape[:-1], w.shape[0])
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
-        g2 = _raw(grad_out).reshape(-1, weight.shape[0])
-        dx = K.gemm(g2, _raw(weight)).reshape(x.shape) if need[0] else None
-        dw = K.gemm(g2, _raw(x).reshape(-1, x.shape[-1]), trans_a=True) if need[1] else None
+        flat = x.dim() != 2
+        g2 = _raw(grad_out).reshape(-1, weight.shape[0]) if flat else _raw(grad_out)
+        dx = K.gemm(g2, _raw(weight)) if need[0] else None
+        if dx is not None and flat:
+            dx = dx.reshape(x.shape)
+        dw = K.gemm(g2, _raw(x).reshape(-1, x.shape[-1]) if flat else _raw(x), trans_a=True) \
+            if need[1] else None
         db = g2.sum(0) if need[2] and ctx.has_bias else None
         return dx, dw, db
 

@@ -49,11 +49,18 @@ _PLAIN = frozenset({type(None), bool, int, float, str, tuple, list, np.ndarray, 
 _RETURNED = ("numpy", "torch", "jax", "cupy")
 
 
+_LIBRARY_OF_TYPE: dict[type, str] = {}
+
+
 def library_of(x) -> str:
     """The top-level package of ``x``'s type ("numpy", "torch", "jax", ...);
-    jaxlib's array type counts as "jax"."""
-    lib = type(x).__module__.partition(".")[0]
-    return "jax" if lib == "jaxlib" else lib
+    jaxlib's array type counts as "jax". Cached per type."""
+    t = type(x)
+    lib = _LIBRARY_OF_TYPE.get(t)
+    if lib is None:
+        lib = t.__module__.partition(".")[0]
+        lib = _LIBRARY_OF_TYPE[t] = "jax" if lib == "jaxlib" else lib
+    return lib
 
 
 def _is_array(x) -> bool:
@@ -72,7 +79,7 @@ def _refuse_grad(fn: str, name: str, x) -> None:
 def _host_view(fn: str, name: str, x):
     """A CPU array of another library as a NumPy array over the same memory."""
     try:
-        if library_of(x) == "torch":
+        if type(x) in _TORCH_TENSOR_TYPES:
             return x.numpy()
         if hasattr(x, "__dlpack__"):
             return np.from_dlpack(x)
@@ -92,8 +99,8 @@ def _to_caller(lib: str, x, originals: dict):
     if isinstance(x, _Saved):
         x.caller = lib
         return x
-    if isinstance(x, tuple):
-        return tuple(_to_caller(lib, v, originals) for v in x)
+    if type(x) is tuple:
+        return tuple([_to_caller(lib, v, originals) for v in x])
     orig = originals.get(id(x))
     if orig is not None and orig[0] is x:
         return orig[1]
@@ -108,39 +115,63 @@ def _to_caller(lib: str, x, originals: dict):
     return x
 
 
+_SCALARS = _PLAIN - {np.ndarray}
+_TORCH_TENSOR_TYPES: set[type] = set()   # torch.Tensor, nn.Parameter, ...: seen once, then fast
+
+
+def _look(fn: str, name: str, x, libs: dict, originals: dict):
+    """One argument: a NumPy view of another library's CPU array (recorded in
+    ``originals``), or ``x`` itself; its library goes into ``libs``."""
+    t = type(x)
+    if t in _TORCH_TENSOR_TYPES:   # the bridge's case first: a handful of attribute reads
+        if "torch" not in libs:
+            libs["torch"] = name
+        if x.requires_grad:
+            _refuse_grad(fn, name, x)
+        if not x.is_cpu:
+            return x   # the family's GPU branch takes it (torch.cuda via DLPack)
+        view = _host_view(fn, name, x)
+        originals[id(view)] = (view, x)
+        return view
+    if t is np.ndarray:
+        if "numpy" not in libs:
+            libs["numpy"] = name
+        return x
+    if isinstance(x, np.generic):
+        return x   # a NumPy scalar is a scalar argument, not an array
+    if isinstance(x, _Saved):
+        lib = getattr(x, "caller", None)
+        if lib is not None and lib not in libs:
+            libs[lib] = name
+        return x
+    lib = library_of(x)
+    if lib == "torch" and hasattr(x, "requires_grad") and hasattr(x, "is_cpu"):
+        _TORCH_TENSOR_TYPES.add(t)
+        return _look(fn, name, x, libs, originals)
+    if not _is_array(x):
+        return x
+    if lib not in libs:
+        libs[lib] = name
+    if isinstance(x, np.ndarray) or is_gpu_array(x):
+        return x   # a NumPy subclass, or the family's GPU branch takes it as it is
+    view = _host_view(fn, name, x)
+    originals[id(view)] = (view, x)
+    return view
+
+
 def _prepare(fn: str, names: tuple, args: tuple, kwargs: dict):
     """(args, kwargs) with other libraries' CPU arrays viewed as NumPy, the
     caller's library, and {id(view): (view, original)}."""
     libs: dict[str, str] = {}   # library -> the first argument of that library
     originals: dict[int, tuple] = {}
-
-    def look(name, x):
-        if type(x) in _PLAIN:
-            if type(x) is np.ndarray:
-                libs.setdefault("numpy", name)
-            return x
-        if isinstance(x, np.generic):
-            return x   # a NumPy scalar is a scalar argument, not an array
-        if isinstance(x, _Saved):
-            lib = getattr(x, "caller", None)
-            if lib is not None:
-                libs.setdefault(lib, name)
-            return x
-        if not _is_array(x):
-            return x
-        lib = library_of(x)
-        libs.setdefault(lib, name)
-        if lib == "torch" and x.requires_grad:
-            _refuse_grad(fn, name, x)
-        if isinstance(x, np.ndarray) or is_gpu_array(x):
-            return x   # a NumPy subclass, or the family's GPU branch takes it as it is
-        view = _host_view(fn, name, x)
-        originals[id(view)] = (view, x)
-        return view
-
-    args = tuple(look(names[i] if i < len(names) else f"argument {i}", a)
-                 for i, a in enumerate(args))
-    kwargs = {k: look(k, v) for k, v in kwargs.items()}
+    args = list(args)
+    for i, x in enumerate(args):
+        if type(x) not in _SCALARS:
+            args[i] = _look(fn, names[i] if i < len(names) else f"argument {i}", x, libs,
+                            originals)
+    for k, x in kwargs.items():
+        if type(x) not in _SCALARS:
+            kwargs[k] = _look(fn, k, x, libs, originals)
     if len(libs) > 1:
         parts = ", ".join(f"{name} is a {lib} array" for lib, name in libs.items())
         raise TypeError(f"{fn}: arrays of different libraries in one call ({parts}); "

@@ -78,11 +78,9 @@ class LinearFunction(torch.autograd.Function):
         ctx.has_bias = bias is not None
         x2 = _raw(x) if x.dim() == 2 else _raw(x).reshape(-1, x.shape[-1])
         w = _raw(weight)
-        if bias is None:
-            out = K.gemm(x2, w, trans_b=True)
-        else:  # out = bias broadcast over the rows, then out += x2 @ wᵀ in the GEMM (beta=1)
-            out = _raw(bias).expand(x2.shape[0], w.shape[0]).contiguous()
-            K.gemm(x2, w, trans_b=True, beta=1.0, out=out)
+        out = K.gemm(x2, w, trans_b=True)
+        if bias is not None:
+            out += _raw(bias)
         return out if x.dim() == 2 else out.reshape(*x.shape[:-1], w.shape[0])
 
     @staticmethod

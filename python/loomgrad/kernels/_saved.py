@@ -9,9 +9,11 @@ from __future__ import annotations
 
 
 class _Saved:
-    """A forward's saved state: the fields a subclass lists in ``__slots__``."""
+    """A forward's saved state: the fields a subclass lists in ``__slots__``,
+    and ``caller``: the array library the forward was called with (set by
+    kernels/_interop.py, so the backward answers in that kind)."""
 
-    __slots__ = ()
+    __slots__ = ("caller",)
 
     def __init__(self, **kw):
         for k, v in kw.items():

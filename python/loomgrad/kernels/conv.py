@@ -14,11 +14,13 @@ from .. import _cpu
 from . import _alloc
 from ._args import batched, conv_geometry, float_array
 from .gpu import conv as gpu_conv
+from ._interop import any_array
 from .gpu.arrays import any_gpu
 
 __all__ = ["conv2d", "conv2d_backward"]
 
 
+@any_array
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation), as ``torch.nn.functional.conv2d``.
 
@@ -41,6 +43,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out[0] if added else out
 
 
+@any_array
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
                     need=(True, True, True)):
     """Gradients of :func:`conv2d`: returns ``(grad_x, grad_weight, grad_bias)``,

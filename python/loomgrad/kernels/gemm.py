@@ -8,6 +8,7 @@ from .. import _cpu, backends
 from . import _alloc
 from ._args import check_float, gemm_out_shape
 from .gpu import gemm as gpu_gemm
+from ._interop import any_array
 from .gpu.arrays import any_gpu
 
 __all__ = ["gemm", "matmul", "pack_gemm_b", "PackedGemmB"]
@@ -44,6 +45,7 @@ def _check_out(out, dtype, shape, inputs: dict) -> None:
             raise ValueError(f"gemm: out must not share memory with {name}")
 
 
+@any_array
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
          beta: float = 0.0, out=None):
     """General matrix multiply: ``out = alpha * op(a) @ op(b) + beta * out``.
@@ -95,6 +97,7 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
     return out
 
 
+@any_array
 def pack_gemm_b(b, trans_b: bool = False) -> PackedGemmB:
     """Pack ``op(b)`` once for many GEMMs against it: ``gemm(a, packed)``
     then skips packing b on every call (a weight used for many images, steps
@@ -150,6 +153,7 @@ def _gemm_packed(a, packed: PackedGemmB, trans_a, trans_b, alpha, beta, out):
     return out
 
 
+@any_array
 def matmul(a, b, out=None):
     """``a @ b`` for 2-D or 3-D arrays on our GEMM (see :func:`gemm`)."""
     return gemm(a, b, out=out)

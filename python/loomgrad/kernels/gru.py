@@ -10,11 +10,13 @@ from .. import _cpu
 from . import _alloc
 from ._args import prefixed_float_array as arr, recurrent_state, recurrent_weights
 from ._saved import GRUSaved
+from ._interop import any_array
 from .gpu.arrays import any_gpu
 
 __all__ = ["gru_sequence", "gru_sequence_backward"]
 
 
+@any_array
 def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     """One GRU layer over a whole sequence, in one direction (CPU arrays).
 
@@ -46,6 +48,7 @@ def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     return y, h_n, saved
 
 
+@any_array
 def gru_sequence_backward(dy, dh_n, saved, need_input_grad=True, need_weight_grads=True):
     """Gradients of :func:`gru_sequence` from dy (T, N, H) and dh_T (N, H)
     (either may be None: zero).

@@ -17,11 +17,13 @@ from . import _alloc
 from ._args import prefixed_float_array as arr, recurrent_state, recurrent_weights
 from ._saved import CellSaved, SequenceSaved
 from .gpu import lstm as gpu_lstm
+from ._interop import any_array
 from .gpu.arrays import any_gpu
 
 __all__ = ["lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward"]
 
 
+@any_array
 def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     """One LSTM step, fused: ``gates = x @ w_ihᵀ + b_ih + h @ w_hhᵀ + b_hh``;
     ``c' = f*c + i*g``; ``h' = o*tanh(c')``.
@@ -48,6 +50,7 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     return h1, c1, saved
 
 
+@any_array
 def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight_grads=True):
     """Gradients of :func:`lstm_cell` from dh' and dc' (N, H) (either may be None: zero).
 
@@ -77,6 +80,7 @@ def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight
     return dx, dh, dc, dw_ih, dw_hh, db, (None if db is None else db.copy())
 
 
+@any_array
 def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     """One LSTM layer over a whole sequence, in one direction.
 
@@ -110,6 +114,7 @@ def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     return y, h_n, c_n, saved
 
 
+@any_array
 def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_weight_grads=True):
     """Gradients of :func:`lstm_sequence` from dy (T, N, H), dh_T and dc_T (N, H)
     (each may be None: zero).

@@ -14,12 +14,14 @@ from .. import _cpu
 from . import _alloc
 from ._args import adaptive_size, batched, divisor, float_array, pool_args, shape4
 from .gpu import pool as gpu_pool
+from ._interop import any_array
 from .gpu.arrays import any_gpu
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"]
 
 
+@any_array
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """Max pooling with argmax, as ``torch.nn.functional.max_pool2d(...,
     return_indices=True)``: returns ``(out, indices)``.
@@ -42,6 +44,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return (out[0], idx[0]) if added else (out, idx)
 
 
+@any_array
 def max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride=None, padding=0,
                         dilation=1, ceil_mode=False):
     """Gradient of :func:`max_pool2d` with respect to its input, of shape
@@ -63,6 +66,7 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride=None
     return dx[0] if added else dx
 
 
+@any_array
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Average pooling, as ``torch.nn.functional.avg_pool2d``.
@@ -84,6 +88,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return out[0] if added else out
 
 
+@any_array
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None):
     """Gradient of :func:`avg_pool2d` with respect to its input (shape
@@ -101,6 +106,7 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
     return dx[0] if added else dx
 
 
+@any_array
 def adaptive_avg_pool2d(x, output_size):
     """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``:
     (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) with ``output_size = (OH, OW)``
@@ -116,6 +122,7 @@ def adaptive_avg_pool2d(x, output_size):
     return out[0] if added else out
 
 
+@any_array
 def adaptive_avg_pool2d_backward(grad_out, input_shape):
     """Gradient of :func:`adaptive_avg_pool2d`: grad_out (N, C, OH, OW) ->
     (N, C, H, W) = ``input_shape`` (3-D shapes allowed)."""

@@ -13,6 +13,7 @@ from .. import _cpu
 from . import _alloc
 from ._args import float_array, rows, xent_options
 from .gpu import xent as gpu_xent
+from ._interop import any_array
 from .gpu.arrays import any_gpu
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
@@ -27,6 +28,7 @@ def _softmax_fwd(fn, x):
     return out
 
 
+@any_array
 def softmax(x):
     """Softmax over the last dimension (any shape (..., C); a row of all -inf
     gives NaN, like torch). Returns an array shaped like x."""
@@ -35,6 +37,7 @@ def softmax(x):
     return _softmax_fwd(_cpu.softmax_forward, x)
 
 
+@any_array
 def log_softmax(x):
     """Log-softmax over the last dimension, computed stably as
     ``x - max - log(sum(exp(x - max)))``. Returns an array shaped like x."""
@@ -54,6 +57,7 @@ def _softmax_bwd(fn, grad_out, out):
     return dx
 
 
+@any_array
 def softmax_backward(grad_out, out):
     """Gradient of :func:`softmax` from its output: ``out * (grad_out -
     sum(grad_out * out, -1))``. Shapes (..., C)."""
@@ -62,6 +66,7 @@ def softmax_backward(grad_out, out):
     return _softmax_bwd(_cpu.softmax_backward, grad_out, out)
 
 
+@any_array
 def log_softmax_backward(grad_out, out):
     """Gradient of :func:`log_softmax` from its output: ``grad_out -
     exp(out) * sum(grad_out, -1)``. Shapes (..., C)."""
@@ -92,6 +97,7 @@ def _xent_args(logits, target, weight, reduction, label_smoothing, ignore_index)
     return logits, target, weight, ls, ignore_index, unbatched
 
 
+@any_array
 def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
                           label_smoothing=0.0):
     """Fused softmax cross-entropy, as ``torch.nn.functional.cross_entropy``.
@@ -116,6 +122,7 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
     return loss
 
 
+@any_array
 def softmax_cross_entropy_backward(grad_loss, logits, target, weight=None, ignore_index=-100,
                                    reduction="mean", label_smoothing=0.0):
     """Gradient of :func:`softmax_cross_entropy` with respect to the logits.

@@ -142,9 +142,12 @@ def test_gemm_routes_any_gpu_array_to_cuda():
     if lg.cuda.is_available():
         pytest.skip("CUDA is available")
     host = np.ones((2, 2), np.float32)
-    for a, b in [(_FakeDlpackGpuArray(), _FakeDlpackGpuArray()), (host, _FakeGpuArray()),
-                 (_FakeGpuArray(), host)]:
+    for a, b in [(_FakeDlpackGpuArray(), _FakeDlpackGpuArray()), (_FakeGpuArray(), _FakeGpuArray())]:
         with pytest.raises(RuntimeError, match="CUDA is not available"):
+            lg.kernels.gemm(a, b)
+    # a host array beside a GPU array is a mix of kinds (issue 15): a TypeError naming both
+    for a, b in [(host, _FakeGpuArray()), (_FakeGpuArray(), host)]:
+        with pytest.raises(TypeError, match="numpy array"):
             lg.kernels.gemm(a, b)
 
 

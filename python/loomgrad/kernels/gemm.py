@@ -113,9 +113,9 @@ def pack_gemm_b(b, trans_b: bool = False) -> PackedGemmB:
         pw = lg.kernels.pack_gemm_b(w, trans_b=True)        # op(b) = w.T: 784 x 256
         y = lg.kernels.gemm(x, pw)                          # x @ w.T, x (batch, 784)
     """
+    check_float("b", b)
     if not isinstance(b, np.ndarray):
         raise TypeError(f"pack_gemm_b: b must be a numpy array, got {type(b).__name__}")
-    check_float("b", b)
     if b.ndim != 2:
         raise ValueError(f"pack_gemm_b: b must be 2-D, got shape {tuple(b.shape)}")
     b, trans_b = _matrix_operand("b", b, bool(trans_b))

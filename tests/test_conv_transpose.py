@@ -8,6 +8,7 @@ import pytest
 import loomgrad as lg
 import loomgrad.nn.functional as F
 from helpers import HAVE_TORCH, helper_gradcheck, helper_test_op, requires_torch
+from layer_helpers import assert_module_matches_torch
 
 if HAVE_TORCH:
     import torch
@@ -132,27 +133,15 @@ def test_modules_match_torch(name, args, kw):
     torch.manual_seed(0)
     lg.manual_seed(0)
     ours, theirs = getattr(lg.nn, name)(*args, **kw), getattr(torch.nn, name)(*args, **kw)
-    assert repr(ours) == repr(theirs)
     sd = theirs.state_dict()
-    assert list(ours.state_dict()) == list(sd)
     for k, v in ours.state_dict().items():
         assert tuple(v.shape) == tuple(sd[k].shape), k
         # torch's init bounds: kaiming_uniform(a=sqrt(5)) -> 1/sqrt(fan_in) for both
         fan_in = np.prod(theirs.weight.shape[1:])
         assert np.abs(v.numpy()).max() <= 1 / np.sqrt(fan_in) + 1e-7, k
-    ours.load_state_dict({k: v.numpy() for k, v in sd.items()})
     n = 1 if "1d" in name else 2
     x = np.random.default_rng(0).standard_normal((2, args[0]) + (7,) * n).astype(np.float32)
-    xl, xt = lg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    yl, yt = ours(xl), theirs(xt)
-    np.testing.assert_allclose(yl.detach().numpy(), yt.detach().numpy(), rtol=1e-4, atol=1e-5)
-    g = np.random.default_rng(1).standard_normal(tuple(yt.shape)).astype(np.float32)
-    (yl * lg.tensor(g)).sum().backward()
-    (yt * torch.tensor(g)).sum().backward()
-    np.testing.assert_allclose(xl.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-4)
-    for (k, pl), (_, pt) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(pl.grad.numpy(), pt.grad.numpy(), rtol=1e-4, atol=1e-4,
-                                   err_msg=k)
+    assert_module_matches_torch(ours, theirs, x, randomize=False)
 
 
 @requires_torch

@@ -11,6 +11,7 @@ from .linear import Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss, SmoothL1Loss)
 from .batchnorm import BatchNorm1d, BatchNorm2d
+from .normalization import GroupNorm, LayerNorm
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .module import Module, StateDictError
@@ -29,5 +30,6 @@ __all__ += ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1
 __all__ += ["LSTM", "LSTMCell", "GRU", "Embedding", "utils"]
 __all__ += ["parallel", "DistributedDataParallel", "SmoothL1Loss", "modules"]
 __all__ += ["LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Hardtanh", "ReLU6", "PReLU",
-            "Dropout1d", "Dropout2d", "Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
+            "Dropout1d", "Dropout2d", "Conv1d", "ConvTranspose1d", "ConvTranspose2d",
+            "LayerNorm", "GroupNorm"]
 from . import modules  # noqa: E402  (torch's nn.modules paths; last: it reads the names above)

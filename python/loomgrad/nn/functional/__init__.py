@@ -14,7 +14,7 @@ from .conv_transpose import conv1d, conv_transpose1d, conv_transpose2d
 from .linear import linear
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, l1_loss,
                    mse_loss, smooth_l1_loss)
-from .norm import batch_norm
+from .norm import batch_norm, group_norm, layer_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .rnn import gru_layers, lstm_cell, lstm_layers
 from .sparse import embedding
@@ -26,4 +26,5 @@ __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatt
            "l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "lstm_cell", "embedding", "smooth_l1_loss"]
 __all__ += ["leaky_relu", "elu", "gelu", "silu", "softplus", "hardtanh", "relu6", "prelu",
-            "dropout1d", "dropout2d", "conv1d", "conv_transpose1d", "conv_transpose2d"]
+            "dropout1d", "dropout2d", "conv1d", "conv_transpose1d", "conv_transpose2d",
+            "layer_norm", "group_norm"]

@@ -584,3 +584,51 @@ def test_norm_huge_and_misuse():
         K.layer_norm_backward(x, x, 4, mean[:1], rstd)
     with pytest.raises(ValueError, match="weight"):
         K.group_norm(np.zeros((2, 4, 3)), 2, np.zeros(3))
+
+
+# ------------------------------------------------------------ upsample (nearest / bilinear)
+@FUZZ
+@given(N=SIZES, C=POS_SIZES, H=SIZES, W=POS_SIZES, OH=SIZES, OW=POS_SIZES,
+       mode=st.sampled_from(["nearest", "bilinear", "bilinear_ac"]),
+       scale=st.sampled_from([None, None, 2.0, 0.5, 1.37, 0.0, -1.0, float("nan"), 1e300]),
+       dtype=st.sampled_from(FLOATS + FLOATS + BAD_DTYPES), layout=LAYOUTS,
+       special=st.sampled_from([0.0, 0.0, 0.2]), seed=st.integers(0, 2**16))
+def test_upsample2d(N, C, H, W, OH, OW, mode, scale, dtype, layout, special, seed):
+    from reference import upsample as ref_up
+    rng = np.random.default_rng(seed)
+    x = make_array(rng, (N, C, H, W), dtype, layout, special)
+    ac = mode == "bilinear_ac"
+    scales = None if scale is None else (scale, scale)
+    if mode == "nearest":
+        y = clean_call(K.upsample_nearest2d, x, (OH, OW), scales,
+                       names=("x", "output_size", "scales", "sizes"))
+    else:
+        y = clean_call(K.upsample_bilinear2d, x, (OH, OW), ac, scales,
+                       names=("x", "output_size", "scales", "sizes"))
+    valid = np.dtype(dtype).type in FLOATS and min(H, W, OH, OW) >= 1 and (
+        scale is None or (np.isfinite(scale) and scale > 0))
+    if not valid:
+        assert y is None
+        return
+    kind = "nearest" if mode == "nearest" else "bilinear"
+    assert y.shape == (N, C, OH, OW)
+    if special:  # NaN/Inf: 0 * Inf weights make NaN differently in a dense reference
+        return
+    tol = (1e-4, 1e-4) if np.dtype(dtype) == np.float32 else (1e-10, 1e-10)
+    with np.errstate(all="ignore"):
+        assert_close_ieee(y, ref_up.upsample2d(x, kind, (OH, OW), ac, scales), *tol,
+                          what="upsample2d")
+    g = make_array(rng, y.shape, dtype)
+    dx = K.upsample_nearest2d_backward(g, x.shape, scales) if kind == "nearest" else \
+        K.upsample_bilinear2d_backward(g, x.shape, ac, scales)
+    assert_close_ieee(dx, ref_up.upsample2d_backward(g, kind, x.shape, ac, scales), *tol,
+                      what="upsample2d_backward")
+
+
+def test_upsample_huge_and_misuse():
+    with pytest.raises(ValueError, match="x|out"):
+        K.upsample_nearest2d(huge_view((BIG, 1, 1, 1), np.float64), (2, 2))
+    with pytest.raises(ValueError, match="output_size|sizes"):
+        K.upsample_bilinear2d(np.zeros((1, 1, 2, 2)), (2**31, 1))
+    with pytest.raises(TypeError, match="GPU|float32"):
+        K.upsample_nearest2d(np.zeros((1, 1, 2, 2), np.float16), (4, 4))

@@ -12,6 +12,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
                    NLLLoss, SmoothL1Loss)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .normalization import GroupNorm, LayerNorm
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .module import Module, StateDictError
@@ -31,5 +32,5 @@ __all__ += ["LSTM", "LSTMCell", "GRU", "Embedding", "utils"]
 __all__ += ["parallel", "DistributedDataParallel", "SmoothL1Loss", "modules"]
 __all__ += ["LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Hardtanh", "ReLU6", "PReLU",
             "Dropout1d", "Dropout2d", "Conv1d", "ConvTranspose1d", "ConvTranspose2d",
-            "LayerNorm", "GroupNorm"]
+            "LayerNorm", "GroupNorm", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 from . import modules  # noqa: E402  (torch's nn.modules paths; last: it reads the names above)

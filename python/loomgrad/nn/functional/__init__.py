@@ -18,6 +18,7 @@ from .norm import batch_norm, group_norm, layer_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .rnn import gru_layers, lstm_cell, lstm_layers
 from .sparse import embedding
+from .upsample import interpolate, upsample, upsample_bilinear, upsample_nearest
 from .xent import cross_entropy, nll_loss
 
 __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatten", "dropout",
@@ -27,4 +28,5 @@ __all__ = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatt
            "lstm_cell", "embedding", "smooth_l1_loss"]
 __all__ += ["leaky_relu", "elu", "gelu", "silu", "softplus", "hardtanh", "relu6", "prelu",
             "dropout1d", "dropout2d", "conv1d", "conv_transpose1d", "conv_transpose2d",
-            "layer_norm", "group_norm"]
+            "layer_norm", "group_norm", "interpolate", "upsample", "upsample_nearest",
+            "upsample_bilinear"]

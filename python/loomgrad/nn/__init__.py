@@ -18,7 +18,7 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .module import Module, StateDictError
 from .parameter import Parameter
 from . import utils
-from .rnn import GRU, LSTM, LSTMCell
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
 from . import parallel
 from .parallel import DistributedDataParallel
@@ -32,5 +32,6 @@ __all__ += ["LSTM", "LSTMCell", "GRU", "Embedding", "utils"]
 __all__ += ["parallel", "DistributedDataParallel", "SmoothL1Loss", "modules"]
 __all__ += ["LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Hardtanh", "ReLU6", "PReLU",
             "Dropout1d", "Dropout2d", "Conv1d", "ConvTranspose1d", "ConvTranspose2d",
-            "LayerNorm", "GroupNorm", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+            "LayerNorm", "GroupNorm", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+            "RNN", "RNNCell", "GRUCell"]
 from . import modules  # noqa: E402  (torch's nn.modules paths; last: it reads the names above)

@@ -16,7 +16,7 @@ from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, huber
                    mse_loss, smooth_l1_loss)
 from .norm import batch_norm, group_norm, layer_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
-from .rnn import gru_layers, lstm_cell, lstm_layers
+from .rnn import gru_cell, gru_layers, lstm_cell, lstm_layers, rnn_cell, rnn_layers
 from .sparse import embedding
 from .upsample import interpolate, upsample, upsample_bilinear, upsample_nearest
 from .xent import cross_entropy, nll_loss

@@ -16,6 +16,7 @@ import numpy as np
 from .. import _cpu
 from . import _alloc
 from ._args import float_array, to_int
+from ._interop import any_array
 from .gpu.arrays import any_gpu
 
 __all__ = ["layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward"]
@@ -49,6 +50,7 @@ def _optional(name, a, dtype, shape):
     return a.reshape(-1)
 
 
+@any_array
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """LayerNorm over the last ``len(normalized_shape)`` dims of ``x``: returns ``(out, mean,
     rstd)``; out like x, mean and rstd of shape ``x.shape[:-len(normalized_shape)]``.
@@ -81,6 +83,7 @@ def _grads(need, shapes, dtype):
     return [np.empty(s, dtype) if n else None for n, s in zip(need, shapes)]
 
 
+@any_array
 def layer_norm_backward(grad_out, x, normalized_shape, mean, rstd, weight=None,
                         need=(True, True, True)):
     """Gradients of :func:`layer_norm` from its saved ``mean`` and ``rstd``: returns
@@ -111,6 +114,7 @@ def _groups_view(x, num_groups):
     return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:])), g
 
 
+@any_array
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """GroupNorm of ``x`` (N, C, ...): returns ``(out, mean, rstd)``; out like x, mean and
     rstd of shape (N, num_groups). weight, bias: (C,) or None."""
@@ -127,6 +131,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     return out, mean, rstd
 
 
+@any_array
 def group_norm_backward(grad_out, x, num_groups, mean, rstd, weight=None,
                         need=(True, True, True)):
     """Gradients of :func:`group_norm`: ``(grad_x, grad_weight, grad_bias)``, each None where

@@ -15,6 +15,7 @@ import numbers
 from .. import _cpu
 from . import _alloc
 from ._args import float_array, pair
+from ._interop import any_array
 from .gpu.arrays import any_gpu
 
 __all__ = ["upsample_nearest2d", "upsample_nearest2d_backward", "upsample_bilinear2d",
@@ -75,18 +76,21 @@ def _backward(fn, grad_out, input_shape, scales, run):
     return dx
 
 
+@any_array
 def upsample_nearest2d(x, output_size, scales=None):
     """Nearest-neighbour resize of x (N, C, H, W) to (N, C, *output_size); output row oh reads
     input row min(floor(oh * (1/scale_h or H/OH)), H - 1) (likewise columns)."""
     return _forward("upsample_nearest2d", x, output_size, scales, _cpu.upsample_nearest2d_forward)
 
 
+@any_array
 def upsample_nearest2d_backward(grad_out, input_shape, scales=None):
     """Gradient of :func:`upsample_nearest2d`: each grad_out value added at its source."""
     return _backward("upsample_nearest2d_backward", grad_out, input_shape, scales,
                      _cpu.upsample_nearest2d_backward)
 
 
+@any_array
 def upsample_bilinear2d(x, output_size, align_corners=False, scales=None):
     """Bilinear resize of x (N, C, H, W) to (N, C, *output_size), torch's source positions
     (``align_corners``: corner centres map onto corner centres, scales ignored)."""
@@ -95,6 +99,7 @@ def upsample_bilinear2d(x, output_size, align_corners=False, scales=None):
                     lambda a, o, sh, sw: _cpu.upsample_bilinear2d_forward(a, o, ac, sh, sw))
 
 
+@any_array
 def upsample_bilinear2d_backward(grad_out, input_shape, align_corners=False, scales=None):
     """Gradient of :func:`upsample_bilinear2d` (each grad_out value spread onto its 4 inputs)."""
     ac = bool(align_corners)

@@ -497,3 +497,138 @@ def test_lstm_huge_and_misuse():
         K.lstm_cell(np.zeros((1, 1)), None, None, np.zeros((4, 1), np.float32), w_hh)
     with pytest.raises(ValueError, match="w_ih"):
         K.lstm_cell(np.zeros((2, 3)), None, None, np.zeros((4, 2)), w_hh)
+
+
+# ------------------------------------------------------------ layer_norm / group_norm
+@FUZZ
+@given(lead=st.lists(SIZES, min_size=0, max_size=2), ns=st.lists(SIZES, min_size=1, max_size=2),
+       affine=st.sampled_from(["both", "weight", "bias", "none"]),
+       dtype=st.sampled_from(FLOATS + FLOATS + BAD_DTYPES), layout=LAYOUTS,
+       special=st.sampled_from([0.0, 0.0, 0.2]), eps=st.sampled_from([1e-5, 0.0, 1.0, -1.0]),
+       bad_w=st.sampled_from([False, False, False, True]), seed=st.integers(0, 2**16))
+def test_layer_norm(lead, ns, affine, dtype, layout, special, eps, bad_w, seed):
+    from reference import norm as ref_norm
+    rng = np.random.default_rng(seed)
+    shape, ns = tuple(lead) + tuple(ns), tuple(ns)
+    x = make_array(rng, shape, dtype, layout, special)
+    wshape = ns if not bad_w else ns + (2,)
+    w = make_array(rng, wshape, dtype) if affine in ("both", "weight") else None
+    b = make_array(rng, ns, dtype) if affine in ("both", "bias") else None
+    got = clean_call(K.layer_norm, x, ns, w, b, eps, names=("x", "weight", "eps"))
+    if np.dtype(dtype).type not in FLOATS or eps < 0 or (bad_w and w is not None):
+        assert got is None
+        return
+    out, mean, rstd = got
+    assert out.shape == x.shape and mean.shape == rstd.shape == tuple(lead)
+    if special or eps == 0.0 or 0 in ns:  # NaN/Inf rows and 0/0: only shapes and no crash
+        return
+    r_out, _, r_rstd = ref_norm.layer_norm(x, ns, w, b, eps)
+    tol = (1e-3, 1e-3) if np.dtype(dtype) == np.float32 else (1e-8, 1e-8)
+    assert_close_ieee(out, r_out, *tol, what="layer_norm")
+    assert_close_ieee(rstd, r_rstd, *tol, what="layer_norm rstd")
+    g = make_array(rng, shape, dtype)
+    grads = K.layer_norm_backward(g, x, ns, mean, rstd, w, need=(True, w is not None,
+                                                                b is not None))
+    with np.errstate(all="ignore"):
+        exp = ref_norm.layer_norm_backward(g, x, ns, mean, rstd, w)
+    for a, e, what in zip(grads, exp, ("dx", "dw", "db")):
+        if a is not None:
+            assert_close_ieee(a, e, 1e-2 if np.dtype(dtype) == np.float32 else 1e-7,
+                              1e-2 if np.dtype(dtype) == np.float32 else 1e-7,
+                              what=f"layer_norm {what}")
+
+
+@FUZZ
+@given(N=SIZES, Cg=POS_SIZES, G=POS_SIZES, spatial=st.lists(SIZES, min_size=0, max_size=2),
+       affine=st.booleans(), dtype=st.sampled_from(FLOATS + FLOATS + BAD_DTYPES),
+       layout=LAYOUTS, special=st.sampled_from([0.0, 0.0, 0.2]),
+       groups_off=st.sampled_from([0, 0, 0, 1, -1]), seed=st.integers(0, 2**16))
+def test_group_norm(N, Cg, G, spatial, affine, dtype, layout, special, groups_off, seed):
+    from reference import norm as ref_norm
+    rng = np.random.default_rng(seed)
+    C = Cg * G
+    shape = (N, C) + tuple(spatial)
+    x = make_array(rng, shape, dtype, layout, special)
+    w = make_array(rng, (C,), dtype) if affine else None
+    b = make_array(rng, (C,), dtype) if affine else None
+    groups = G + groups_off
+    got = clean_call(K.group_norm, x, groups, w, b, names=("x", "num_groups"))
+    if np.dtype(dtype).type not in FLOATS or groups < 1 or C % groups:
+        assert got is None
+        return
+    out, mean, rstd = got
+    assert out.shape == x.shape and mean.shape == (N, groups)
+    g = make_array(rng, shape, dtype)
+    grads = K.group_norm_backward(g, x, groups, mean, rstd, w)
+    if special or 0 in spatial:
+        return
+    with np.errstate(all="ignore"):
+        r_out, _, r_rstd = ref_norm.group_norm(x, groups, w, b)
+        exp = ref_norm.group_norm_backward(g, x, groups, mean, rstd, w)
+    tol = (1e-3, 1e-3) if np.dtype(dtype) == np.float32 else (1e-8, 1e-8)
+    assert_close_ieee(out, r_out, *tol, what="group_norm")
+    assert_close_ieee(rstd, r_rstd, *tol, what="group_norm rstd")
+    for a, e, what in zip(grads, exp, ("dx", "dw", "db")):
+        if a is not None:
+            assert_close_ieee(a, e, *(10 * t for t in tol), what=f"group_norm {what}")
+
+
+def test_norm_huge_and_misuse():
+    with pytest.raises(ValueError, match="x"):
+        K.layer_norm(huge_view((BIG, 4), np.float64), 4)
+    with pytest.raises(TypeError, match="GPU|float32"):
+        K.group_norm(np.zeros((2, 4), np.float16), 2)
+    x = np.zeros((2, 4))
+    out, mean, rstd = K.layer_norm(x, 4)
+    with pytest.raises(ValueError, match="mean"):
+        K.layer_norm_backward(x, x, 4, mean[:1], rstd)
+    with pytest.raises(ValueError, match="weight"):
+        K.group_norm(np.zeros((2, 4, 3)), 2, np.zeros(3))
+
+
+# ------------------------------------------------------------ upsample (nearest / bilinear)
+@FUZZ
+@given(N=SIZES, C=POS_SIZES, H=SIZES, W=POS_SIZES, OH=SIZES, OW=POS_SIZES,
+       mode=st.sampled_from(["nearest", "bilinear", "bilinear_ac"]),
+       scale=st.sampled_from([None, None, 2.0, 0.5, 1.37, 0.0, -1.0, float("nan"), 1e300]),
+       dtype=st.sampled_from(FLOATS + FLOATS + BAD_DTYPES), layout=LAYOUTS,
+       special=st.sampled_from([0.0, 0.0, 0.2]), seed=st.integers(0, 2**16))
+def test_upsample2d(N, C, H, W, OH, OW, mode, scale, dtype, layout, special, seed):
+    from reference import upsample as ref_up
+    rng = np.random.default_rng(seed)
+    x = make_array(rng, (N, C, H, W), dtype, layout, special)
+    ac = mode == "bilinear_ac"
+    scales = None if scale is None else (scale, scale)
+    if mode == "nearest":
+        y = clean_call(K.upsample_nearest2d, x, (OH, OW), scales,
+                       names=("x", "output_size", "scales", "sizes"))
+    else:
+        y = clean_call(K.upsample_bilinear2d, x, (OH, OW), ac, scales,
+                       names=("x", "output_size", "scales", "sizes"))
+    valid = np.dtype(dtype).type in FLOATS and min(H, W, OH, OW) >= 1 and (
+        scale is None or (np.isfinite(scale) and scale > 0))
+    if not valid:
+        assert y is None
+        return
+    kind = "nearest" if mode == "nearest" else "bilinear"
+    assert y.shape == (N, C, OH, OW)
+    if special:  # NaN/Inf: 0 * Inf weights make NaN differently in a dense reference
+        return
+    tol = (1e-4, 1e-4) if np.dtype(dtype) == np.float32 else (1e-10, 1e-10)
+    with np.errstate(all="ignore"):
+        assert_close_ieee(y, ref_up.upsample2d(x, kind, (OH, OW), ac, scales), *tol,
+                          what="upsample2d")
+    g = make_array(rng, y.shape, dtype)
+    dx = K.upsample_nearest2d_backward(g, x.shape, scales) if kind == "nearest" else \
+        K.upsample_bilinear2d_backward(g, x.shape, ac, scales)
+    assert_close_ieee(dx, ref_up.upsample2d_backward(g, kind, x.shape, ac, scales), *tol,
+                      what="upsample2d_backward")
+
+
+def test_upsample_huge_and_misuse():
+    with pytest.raises(ValueError, match="x|out"):
+        K.upsample_nearest2d(huge_view((BIG, 1, 1, 1), np.float64), (2, 2))
+    with pytest.raises(ValueError, match="output_size|sizes"):
+        K.upsample_bilinear2d(np.zeros((1, 1, 2, 2)), (2**31, 1))
+    with pytest.raises(TypeError, match="GPU|float32"):
+        K.upsample_nearest2d(np.zeros((1, 1, 2, 2), np.float16), (4, 4))

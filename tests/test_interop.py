@@ -48,6 +48,16 @@ def _max_pair(K, x, g):
     return out, idx, K.max_pool2d_backward(g, idx, x.shape, 3, 2, 1)
 
 
+def _layer_norm_pair(K, x, w, b, g):
+    out, mean, rstd = K.layer_norm(x, (6,), w, b)
+    return (out, mean, rstd) + K.layer_norm_backward(g, x, (6,), mean, rstd, w)
+
+
+def _group_norm_pair(K, x, w, b, g):
+    out, mean, rstd = K.group_norm(x, 2, w, b)
+    return (out, mean, rstd) + K.group_norm_backward(g, x, 2, mean, rstd, w)
+
+
 # name -> (shapes of the float inputs (ints: an int64 array of that shape), the call)
 CASES = {
     "gemm": ([(5, 7), (7, 3)], lambda K, a, b: K.gemm(a, b)),
@@ -77,6 +87,15 @@ CASES = {
                                _lstm_seq_pair),
     "gru_sequence+backward": ([(6, 3, 4), (3, 5), (15, 4), (15, 5), (15,), (6, 3, 5)],
                               _gru_pair),
+    "layer_norm+backward": ([(3, 4, 6), (6,), (6,), (3, 4, 6)], _layer_norm_pair),
+    "group_norm+backward": ([(2, 4, 3, 3), (4,), (4,), (2, 4, 3, 3)], _group_norm_pair),
+    "upsample_nearest2d": ([(2, 3, 4, 5)], lambda K, x: K.upsample_nearest2d(x, (7, 9))),
+    "upsample_nearest2d_backward": ([(2, 3, 7, 9)], lambda K, g: K.upsample_nearest2d_backward(
+        g, (2, 3, 4, 5))),
+    "upsample_bilinear2d": ([(2, 3, 4, 5)], lambda K, x: K.upsample_bilinear2d(x, (7, 9), True)),
+    "upsample_bilinear2d_backward": ([(2, 3, 7, 9)],
+                                     lambda K, g: K.upsample_bilinear2d_backward(
+                                         g, (2, 3, 4, 5), False, (1.75, 1.8))),
 }
 
 

@@ -56,6 +56,8 @@ void register_xent_kernels(py::module_& m);  // cpu_xent.cpp: softmax, cross-ent
 void register_rnn_kernels(py::module_& m);   // cpu_rnn.cpp: LSTM and GRU
 void register_gemm_kernels(py::module_& m);  // cpu_gemm.cpp: gemm, pre-packed B
 void register_machine_probes(py::module_& m);  // cpu_machine.cpp: FMA peak, bandwidth
+void register_norm_kernels(py::module_& m);  // cpu_norm.cpp: layer_norm, group_norm
+void register_upsample_kernels(py::module_& m);  // cpu_upsample.cpp: nearest, bilinear
 
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "loomgrad CPU kernels (C++/OpenMP). Use loomgrad.kernels for the public API.";
@@ -68,4 +70,6 @@ PYBIND11_MODULE(_cpu, m) {
   register_pool_kernels(m);
   register_xent_kernels(m);
   register_rnn_kernels(m);
+  register_norm_kernels(m);
+  register_upsample_kernels(m);
 }

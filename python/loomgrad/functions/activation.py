@@ -1,5 +1,6 @@
 """Activation autograd Functions: relu, sigmoid (and the stable sigmoid helper), tanh,
-softplus, silu, gelu. Same contract as functions/elementwise.py."""
+softplus, silu, gelu, leaky_relu, elu, hardtanh (relu6), prelu. Same contract as
+functions/elementwise.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -105,3 +106,81 @@ class Gelu(Function):
             pdf = xp.exp(-0.5 * a * a) / np.sqrt(2.0 * np.pi)
             d = cdf + a * pdf
         return ((g * d).astype(a.dtype, copy=False),)
+
+
+class LeakyRelu(Function):
+    """``x`` where ``x > 0``, ``negative_slope * x`` elsewhere (gradient ``negative_slope``
+    at 0, as torch)."""
+
+    def forward(self, a, negative_slope=0.01):
+        xp = array_module(a)
+        pos = a > 0
+        self.saved = (pos,)
+        self.slope = negative_slope
+        return xp.where(pos, a, a * negative_slope).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        (pos,) = self.saved
+        return (array_module(g).where(pos, g, g * self.slope).astype(g.dtype, copy=False),)
+
+
+class Elu(Function):
+    """``x`` where ``x > 0``, ``alpha * (exp(x) - 1)`` elsewhere."""
+
+    def forward(self, a, alpha=1.0):
+        xp = array_module(a)
+        neg = alpha * xp.expm1(xp.minimum(a, 0))
+        self.saved = (a, neg)
+        self.alpha = alpha
+        return xp.where(a > 0, a, neg).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        a, neg = self.saved
+        xp = array_module(g)
+        return (xp.where(a > 0, g, g * (neg + self.alpha)).astype(g.dtype, copy=False),)
+
+
+class Hardtanh(Function):
+    """``x`` clipped to ``[min_val, max_val]``; gradient 1 strictly inside, 0 at and beyond
+    the bounds (torch's hardtanh_backward; ReLU6 is hardtanh(0, 6))."""
+
+    def forward(self, a, min_val=-1.0, max_val=1.0):
+        xp = array_module(a)
+        self.saved = ((a > min_val) & (a < max_val),)
+        return xp.clip(a, min_val, max_val).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        (inside,) = self.saved
+        return ((g * inside).astype(g.dtype, copy=False),)
+
+
+class Prelu(Function):
+    """``x`` where ``x > 0``, ``weight[c] * x`` elsewhere; ``weight`` has one slope or one per
+    channel (dim 1 of the input). Inputs (x, weight)."""
+
+    def forward(self, a, w):
+        xp = array_module(a)
+        shape = [1] * a.ndim
+        if w.size > 1:
+            shape[1] = w.size
+        wb = w.reshape(shape) if a.ndim else w.reshape(())
+        self.saved = (a, wb)
+        self.w_shape = w.shape
+        return xp.where(a > 0, a, wb * a).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        a, wb = self.saved
+        xp = array_module(g)
+        pos = a > 0
+        need = self.needs_input_grad
+        dx = xp.where(pos, g, wb * g).astype(g.dtype, copy=False) if need[0] else None
+        dw = None
+        if need[1]:
+            contrib = xp.where(pos, 0, a * g)
+            if wb.size > 1:
+                axes = tuple(i for i in range(a.ndim) if i != 1)
+                dw = contrib.sum(axis=axes)
+            else:
+                dw = contrib.sum()
+            dw = dw.reshape(self.w_shape).astype(g.dtype, copy=False)
+        return dx, dw

@@ -4,18 +4,21 @@
     loss = lg.nn.functional.cross_entropy(model(x), y)
 """
 from . import functional, init
-from .activation import Dropout, Flatten, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (ELU, GELU, Dropout, Dropout1d, Dropout2d, Flatten, Hardtanh, LeakyReLU,
+                         LogSoftmax, PReLU, ReLU, ReLU6, SiLU, Sigmoid, Softmax, Softplus, Tanh)
 from .container import ModuleList, Sequential
 from .linear import Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
                    NLLLoss, SmoothL1Loss)
 from .batchnorm import BatchNorm1d, BatchNorm2d
-from .conv import Conv2d
+from .normalization import GroupNorm, LayerNorm
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .module import Module, StateDictError
 from .parameter import Parameter
 from . import utils
-from .rnn import GRU, LSTM, LSTMCell
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
 from . import parallel
 from .parallel import DistributedDataParallel
@@ -27,4 +30,8 @@ __all__ += ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1
             "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss"]
 __all__ += ["LSTM", "LSTMCell", "GRU", "Embedding", "utils"]
 __all__ += ["parallel", "DistributedDataParallel", "SmoothL1Loss", "modules"]
+__all__ += ["LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Hardtanh", "ReLU6", "PReLU",
+            "Dropout1d", "Dropout2d", "Conv1d", "ConvTranspose1d", "ConvTranspose2d",
+            "LayerNorm", "GroupNorm", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+            "RNN", "RNNCell", "GRUCell"]
 from . import modules  # noqa: E402  (torch's nn.modules paths; last: it reads the names above)

@@ -17,7 +17,7 @@ from ..autograd import array_module
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "trunc_normal_"]
+           "trunc_normal_", "orthogonal_", "dirac_", "sparse_", "delta_orthogonal_"]
 
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                "conv_transpose3d", "sigmoid", "identity")
@@ -185,3 +185,93 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)
+
+
+def _orthogonal(rows: int, cols: int, gen) -> np.ndarray:
+    """A (rows, cols) matrix with orthonormal rows or columns (whichever are fewer), from the
+    QR of a Gaussian matrix with R's diagonal signs folded into Q (torch's recipe: uniform
+    over the orthogonal group)."""
+    a = gen.standard_normal((rows, cols))
+    if rows < cols:
+        a = a.T
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    return q.T if rows < cols else q
+
+
+def orthogonal_(tensor, gain: float = 1.0, generator=None):
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (torch.nn.init.orthogonal_): the
+    tensor is viewed as (shape[0], numel / shape[0]); needs at least 2 dims."""
+    shape = _array(tensor, "orthogonal_").shape
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, "
+                         f"got shape {tuple(shape)}")
+    rows = shape[0]
+    cols = math.prod(shape[1:])
+    if rows * cols == 0:
+        return tensor
+    _fill(tensor, (gain * _orthogonal(rows, cols, _gen(generator))).reshape(shape))
+    return tensor
+
+
+def dirac_(tensor, groups: int = 1):
+    """The identity convolution (torch.nn.init.dirac_): a 3-, 4- or 5-D weight (out, in, *k)
+    with a 1 at the kernel centre of w[g*out_g + d, d] for d < min(out_g, in), each of
+    ``groups`` groups keeping its channels; zeros elsewhere."""
+    data = _array(tensor, "dirac_")
+    if data.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only 3, 4 or 5-D tensors are supported, got shape "
+                         f"{tuple(data.shape)}")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or \
+            data.shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({data.shape[0]}) must be divisible by groups "
+                         f"({groups!r})")
+    out_g = data.shape[0] // groups
+    values = np.zeros(data.shape)
+    centre = tuple(k // 2 for k in data.shape[2:])
+    for g in range(groups):
+        for d in range(min(out_g, data.shape[1])):
+            values[(g * out_g + d, d) + centre] = 1.0
+    _fill(tensor, values)
+    return tensor
+
+
+def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
+    """A sparse 2-D matrix (torch.nn.init.sparse_, Martens 2010): N(0, std) entries with
+    ceil(sparsity * rows) zeros in every column, at random rows."""
+    data = _array(tensor, "sparse_")
+    if data.ndim != 2:
+        raise ValueError(f"sparse_: only 2-D tensors are supported, got shape "
+                         f"{tuple(data.shape)}")
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or \
+            not 0 <= sparsity <= 1:
+        raise ValueError(f"sparse_: sparsity must be in [0, 1], got {sparsity!r}")
+    rows, cols = data.shape
+    gen = _gen(generator)
+    values = gen.normal(0.0, std, size=(rows, cols))
+    zeros = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        values[gen.permutation(rows)[:zeros], c] = 0.0
+    _fill(tensor, values)
+    return tensor
+
+
+def delta_orthogonal_(weight, gain: float = 1.0, generator=None):
+    """The delta-orthogonal initialiser for convolutions (Xiao et al., "Dynamical Isometry
+    and a Mean Field Theory of CNNs", ICML 2018): zero everywhere but the kernel centre, where
+    w[:, :, centre] is a random orthogonal (out, in) matrix times ``gain``, so every layer is
+    norm-preserving at initialisation and a very deep vanilla CNN keeps its signal (needs
+    out_channels >= in_channels; 3-, 4- or 5-D weights)."""
+    data = _array(weight, "delta_orthogonal_")
+    if data.ndim not in (3, 4, 5):
+        raise ValueError(f"delta_orthogonal_: only 3, 4 or 5-D convolution weights are "
+                         f"supported, got shape {tuple(data.shape)}")
+    out, inp = data.shape[:2]
+    if out < inp:
+        raise ValueError(f"delta_orthogonal_: out_channels ({out}) must be >= in_channels "
+                         f"({inp}) (weight shape {tuple(data.shape)})")
+    values = np.zeros(data.shape)
+    centre = tuple(k // 2 for k in data.shape[2:])
+    values[(slice(None), slice(None)) + centre] = gain * _orthogonal(out, inp, _gen(generator))
+    _fill(weight, values)
+    return weight

@@ -1,4 +1,5 @@
-"""nn.LSTM, nn.LSTMCell and nn.GRU (torch.nn's names, shapes, parameter names and init).
+"""nn.RNN, nn.LSTM, nn.GRU and the cells nn.RNNCell, nn.LSTMCell, nn.GRUCell (torch.nn's names,
+shapes, parameter names and init).
 
 The modules hold the parameters and check the arguments; the autograd nodes
 (one per layer and direction, on the fused kernels) are in nn/functional/rnn.py.
@@ -16,7 +17,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["LSTM", "LSTMCell", "GRU"]
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 
 
 def _size(cls: str, name: str, v, minimum: int = 0) -> int:
@@ -27,27 +28,28 @@ def _size(cls: str, name: str, v, minimum: int = 0) -> int:
     return int(v)
 
 
-class LSTMCell(Module):
-    """One LSTM step (torch.nn.LSTMCell): ``forward(input, (h, c)=None) -> (h', c')``.
+class _RNNCellBase(Module):
+    """What the cells share (torch's RNNCellBase): weight_ih (G*H, I), weight_hh (G*H, H),
+    bias_ih, bias_hh (G*H,), all U(-1/sqrt(H), 1/sqrt(H)), G gates."""
 
-    Shapes: input (N, input_size) or (input_size,); h, c (N, hidden_size).
-    Parameters weight_ih (4H, I), weight_hh (4H, H), bias_ih, bias_hh (4H,),
-    all U(-1/sqrt(H), 1/sqrt(H)) like torch.
-    """
+    _GATES = 0  # set by each subclass
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
                  dtype=None):
         super().__init__()
-        self.input_size = _size("LSTMCell", "input_size", input_size)
-        self.hidden_size = _size("LSTMCell", "hidden_size", hidden_size, 1)
+        name = type(self).__name__
+        self.input_size = _size(name, "input_size", input_size)
+        self.hidden_size = _size(name, "hidden_size", hidden_size, 1)
         self.bias = bool(bias)
         dt = np.dtype(np.float32 if dtype is None else dtype)
-        H, I = self.hidden_size, self.input_size
-        self.weight_ih = Parameter(np.empty((4 * H, I), dt))
-        self.weight_hh = Parameter(np.empty((4 * H, H), dt))
+        if dt.kind != "f":
+            raise TypeError(f"{name}: dtype must be a floating-point dtype, got {dt}")
+        G, H, I = self._GATES, self.hidden_size, self.input_size
+        self.weight_ih = Parameter(np.empty((G * H, I), dt))
+        self.weight_hh = Parameter(np.empty((G * H, H), dt))
         if bias:
-            self.bias_ih = Parameter(np.empty((4 * H,), dt))
-            self.bias_hh = Parameter(np.empty((4 * H,), dt))
+            self.bias_ih = Parameter(np.empty((G * H,), dt))
+            self.bias_hh = Parameter(np.empty((G * H,), dt))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
@@ -60,11 +62,57 @@ class LSTMCell(Module):
         for p in self.parameters():
             init.uniform_(p, -k, k)
 
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class LSTMCell(_RNNCellBase):
+    """One LSTM step (torch.nn.LSTMCell): ``forward(input, (h, c)=None) -> (h', c')``.
+
+    Shapes: input (N, input_size) or (input_size,); h, c (N, hidden_size).
+    Parameters weight_ih (4H, I), weight_hh (4H, H), bias_ih, bias_hh (4H,),
+    all U(-1/sqrt(H), 1/sqrt(H)) like torch.
+    """
+
+    _GATES = 4
+
     def forward(self, input, hx=None):
         return F.lstm_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
+
+class GRUCell(_RNNCellBase):
+    """One GRU step (torch.nn.GRUCell): ``forward(input, hx=None) -> h'``. Shapes: input
+    (N, input_size) or (input_size,); hx (N, hidden_size). Parameters weight_ih (3H, I),
+    weight_hh (3H, H), bias_ih, bias_hh (3H,), gate order (r, z, n), torch's init."""
+
+    _GATES = 3
+
+    def forward(self, input, hx=None):
+        return F.gru_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+
+class RNNCell(_RNNCellBase):
+    """One Elman step (torch.nn.RNNCell): ``h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)`` with
+    ``nonlinearity`` 'tanh' or 'relu'. Parameters weight_ih (H, I), weight_hh (H, H),
+    bias_ih, bias_hh (H,), torch's init."""
+
+    _GATES = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r} (use 'tanh' or "
+                             f"'relu')")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input, hx=None):
+        return F.rnn_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                          self.nonlinearity)
+
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+        s = super().extra_repr()
+        return s + (f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else "")
 
 
 class _RNNBase(Module):
@@ -244,4 +292,34 @@ class GRU(_RNNBase):
         h0 = None if hx is None else self._state("hx", hx, input, unbatched, x.shape[1])
         x, h_n = F.gru_layers(x, h0, self._all_weights(), self.num_layers, self.num_directions,
                               self.dropout if self.training else 0.0)
+        return self._output(x, unbatched), (h_n.squeeze(1) if unbatched else h_n)
+
+
+class RNN(_RNNBase):
+    """Multi-layer Elman RNN (torch.nn.RNN): ``forward(input, h0=None) -> (output, h_n)`` with
+    h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), ``nonlinearity`` 'tanh' or 'relu'.
+
+    Shapes as :class:`~loomgrad.nn.GRU`; parameters ``weight_ih_l{k}[_reverse]`` (H, in),
+    ``weight_hh_l{k}[_reverse]`` (H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (H,): torch's
+    names and init, so a torch state_dict loads 1:1. One autograd node per layer and direction
+    (array expressions around our GEMM; CPU and GPU).
+    """
+
+    _GATES = 1
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r} (use 'tanh' or "
+                             f"'relu')")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, device, dtype)
+
+    def forward(self, input, hx=None):
+        x, unbatched = self._time_major(input)
+        h0 = None if hx is None else self._state("hx", hx, input, unbatched, x.shape[1])
+        x, h_n = F.rnn_layers(x, h0, self._all_weights(), self.num_layers, self.num_directions,
+                              self.dropout if self.training else 0.0, self.nonlinearity)
         return self._output(x, unbatched), (h_n.squeeze(1) if unbatched else h_n)

@@ -1,4 +1,5 @@
-"""batch_norm as one fused autograd node (training) or plain Tensor maths (eval).
+"""batch_norm as one fused autograd node (training) or plain Tensor maths (eval); layer_norm
+and group_norm as one node each on the fused C++ kernels (lg.kernels.layer_norm / group_norm).
 
 Training normalises with the batch statistics (the classic three-term
 backward) and updates the running buffers in place as torch does, with the
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import numbers
 
+from ... import kernels
 from ...autograd import Function, array_module, check_same_device
 from ...tensor import Tensor
 
-__all__ = ["batch_norm", "BatchNormFunction"]
+__all__ = ["batch_norm", "BatchNormFunction", "layer_norm", "LayerNormFunction", "group_norm",
+           "GroupNormFunction"]
 
 
 class BatchNormFunction(Function):
@@ -126,3 +129,137 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     scale = Tensor(invstd.reshape(shape))
     return (input - Tensor(running_mean.array.astype(dtype).reshape(shape))) * scale \
         * w.reshape(*shape) + b.reshape(*shape)
+
+
+class _AffineNormFunction(Function):
+    """A normalisation node with inputs (x, [weight], [bias]); ``has`` says which of weight
+    and bias are present. Forward saves x, the mean, rstd and weight; backward asks the
+    kernel for only the gradients the graph needs."""
+
+    def _split(self, params, has):
+        it = iter(params)
+        w = next(it) if has[0] else None
+        b = next(it) if has[1] else None
+        return w, b
+
+    def _need(self):
+        need = self.needs_input_grad
+        it = iter(need[1:])
+        nw = next(it) if self.has[0] else False
+        nb = next(it) if self.has[1] else False
+        return need[0], nw, nb
+
+    def _grads(self, dx, dw, db):
+        out = [dx]
+        if self.has[0]:
+            out.append(dw)
+        if self.has[1]:
+            out.append(db)
+        return tuple(out)
+
+
+class LayerNormFunction(_AffineNormFunction):
+    """layer_norm as one node: inputs (x, [weight], [bias])."""
+
+    def forward(self, x, *params, normalized_shape, eps, has):
+        self.has, self.shape = has, normalized_shape
+        w, b = self._split(params, has)
+        out, mean, rstd = kernels.layer_norm(x, normalized_shape, w, b, eps)
+        self.saved = (x, mean, rstd, w)
+        return out
+
+    def backward(self, g):
+        x, mean, rstd, w = self.saved
+        dx, dw, db = kernels.layer_norm_backward(g, x, self.shape, mean, rstd, w,
+                                                 need=self._need())
+        return self._grads(dx, dw, db)
+
+
+class GroupNormFunction(_AffineNormFunction):
+    """group_norm as one node: inputs (x, [weight], [bias])."""
+
+    def forward(self, x, *params, num_groups, eps, has):
+        self.has, self.groups = has, num_groups
+        w, b = self._split(params, has)
+        out, mean, rstd = kernels.group_norm(x, num_groups, w, b, eps)
+        self.saved = (x, mean, rstd, w)
+        return out
+
+    def backward(self, g):
+        x, mean, rstd, w = self.saved
+        dx, dw, db = kernels.group_norm_backward(g, x, self.groups, mean, rstd, w,
+                                                 need=self._need())
+        return self._grads(dx, dw, db)
+
+
+def _check_eps(fn: str, eps) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps < 0:
+        raise ValueError(f"{fn}: eps must be a number >= 0, got {eps!r}")
+    return float(eps)
+
+
+def _check_affine(fn: str, name: str, t, shape: tuple, input: Tensor):
+    if t is None:
+        return None
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{fn}: {name} must be a Tensor or None, got {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{fn}: {name} must have shape {shape}, got {tuple(t.shape)}")
+    if t.dtype != input.dtype:
+        raise TypeError(f"{fn}: {name} must have the input's dtype {input.dtype}, got {t.dtype}")
+    return t
+
+
+def _float_tensor(fn: str, input) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: input must be a Tensor, got {type(input).__name__}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be floating point, got {input.dtype}")
+    return input
+
+
+def _apply_affine_norm(cls, input, weight, bias, **kw):
+    params = [t for t in (weight, bias) if t is not None]
+    return cls.apply(input, *params, has=(weight is not None, bias is not None), **kw)
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Layer normalisation over the last ``len(normalized_shape)`` dims, as
+    torch.nn.functional.layer_norm: ``(x - mean) / sqrt(var + eps) * weight + bias`` with the
+    biased variance of each normalised slice. weight, bias: ``normalized_shape`` or None.
+    One fused node (csrc/cpu/norm.cpp; CPU only)."""
+    fn = "layer_norm"
+    _float_tensor(fn, input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else \
+        tuple(normalized_shape)
+    if not shape or input.ndim < len(shape) or tuple(input.shape[input.ndim - len(shape):]) \
+            != shape:
+        raise ValueError(f"{fn}: normalized_shape {shape} must be non-empty and match the last "
+                         f"dims of input shape {tuple(input.shape)}")
+    weight = _check_affine(fn, "weight", weight, shape, input)
+    bias = _check_affine(fn, "bias", bias, shape, input)
+    return _apply_affine_norm(LayerNormFunction, input, weight, bias, normalized_shape=shape,
+                              eps=_check_eps(fn, eps))
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Group normalisation, as torch.nn.functional.group_norm: input (N, C, *) is split into
+    ``num_groups`` groups of C / num_groups channels, each (n, group) normalised over its
+    channels and spatial positions; weight, bias: (C,) or None. One fused node
+    (csrc/cpu/norm.cpp; CPU only)."""
+    fn = "group_norm"
+    _float_tensor(fn, input)
+    if input.ndim < 2:
+        raise ValueError(f"{fn}: expected an input of at least 2 dims (N, C, *), got shape "
+                         f"{tuple(input.shape)}")
+    C = input.shape[1]
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or \
+            num_groups < 1 or C % num_groups:
+        raise ValueError(f"{fn}: num_groups ({num_groups!r}) must be an int >= 1 that divides "
+                         f"the {C} channels of input shape {tuple(input.shape)}")
+    weight = _check_affine(fn, "weight", weight, (C,), input)
+    bias = _check_affine(fn, "bias", bias, (C,), input)
+    return _apply_affine_norm(GroupNormFunction, input, weight, bias,
+                              num_groups=int(num_groups), eps=_check_eps(fn, eps))

@@ -1,4 +1,5 @@
-"""The recurrent layers' autograd nodes: LSTM (cell and sequence) and GRU (sequence).
+"""The recurrent layers' autograd nodes: LSTM (cell and sequence), GRU (sequence) and the
+Elman RNN (sequence); the RNN and GRU cells as Tensor expressions.
 
 Each layer and direction of an LSTM or GRU is ONE autograd node over the
 whole sequence, running the fused kernels (:func:`loomgrad.kernels.lstm_sequence`,
@@ -13,6 +14,11 @@ y) hand those out. In backward a state node gives its gradient straight to
 the sequence node (``state_grads``) and sends a 0-d zero along its edge, so
 the sequence node still runs (after all its consumers, by the engine's
 topological order) without a full-size zero array for dy.
+
+The Elman RNN (tanh or relu) is one node per layer and direction too, as array expressions
+around our GEMM (CPU and GPU; no fused kernel: its step is one GEMM and one activation):
+h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh); backward is the usual BPTT with whole-sequence
+weight GEMMs.
 
 GRU gates (r, z, n), as torch: r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr),
 z = σ(... z ...), n = tanh(x W_inᵀ + b_in + r ⊙ (h W_hnᵀ + b_hn)),
@@ -29,7 +35,7 @@ from ...kernels._saved import GRUSaved
 from ...tensor import Tensor
 from .activation import dropout
 
-__all__ = ["lstm_cell", "lstm_layers", "gru_layers"]
+__all__ = ["lstm_cell", "lstm_layers", "gru_layers", "rnn_layers", "rnn_cell", "gru_cell"]
 
 
 class _LSTMSequence(Function):
@@ -212,6 +218,149 @@ class _GRUSequence(Function):
         return tuple(gr if nd else None for gr, nd in zip(grads, need))
 
 
+class _RNNSequence(Function):
+    """One Elman layer-direction: inputs (x, h0, w_ih, w_hh[, b_ih, b_hh]) -> y (T, N, H)."""
+
+    def forward(self, x, h0, w_ih, w_hh, *biases, reverse=False, nonlinearity="tanh",
+                box=None):
+        self.state_grads = {}
+        xp = array_module(x)
+        x = xp.ascontiguousarray(x)
+        T, N, I = x.shape
+        H = w_hh.shape[1]
+        y = _mm(x.reshape(T * N, I), w_ih, trans_b=True).reshape(T, N, H)
+        if biases:
+            y += biases[0] + biases[1]
+        h = xp.ascontiguousarray(h0)
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            a = _mm(h, w_hh, trans_b=True, out=None)
+            a += y[t]
+            h = xp.tanh(a) if nonlinearity == "tanh" else xp.maximum(a, 0)
+            y[t] = h
+        self.reverse, self.relu, self.has_bias = reverse, nonlinearity == "relu", bool(biases)
+        if any(self.needs_input_grad):
+            self.saved = (x, xp.ascontiguousarray(h0), w_ih, w_hh, y)
+        box.update(h=xp.array(y[0 if reverse else T - 1]))
+        return y
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        x, h0, w_ih, w_hh, y = self.saved
+        T, N, I = x.shape
+        H = w_hh.shape[1]
+        xp = array_module(x)
+        dy = None if g.ndim == 0 else g
+        dh = self.state_grads.pop("h", None)
+        dh = xp.zeros((N, H), x.dtype) if dh is None else dh.astype(x.dtype, copy=True)
+        da = xp.empty((T, N, H), x.dtype)  # gradient of each step's pre-activation
+        for t in (range(T) if self.reverse else range(T - 1, -1, -1)):
+            if dy is not None:
+                dh = dh + dy[t]
+            da[t] = dh * (y[t] > 0) if self.relu else dh * (1 - y[t] * y[t])
+            dh = _mm(da[t], w_hh)
+        first = T - 1 if self.reverse else 0
+        a2 = da.reshape(T * N, H)
+        dx = _mm(a2, w_ih).reshape(T, N, I) if need[0] else None
+        dw_ih = dw_hh = db = None
+        if any(need[2:]):
+            dw_ih = kernels.gemm(a2, x.reshape(T * N, I), trans_a=True)
+            dw_hh = kernels.gemm(da[first], h0, trans_a=True)
+            if T > 1:  # Σ_t da_tᵀ h_{t-1}: y shifted by one step after the first
+                rest_a = da[:T - 1] if self.reverse else da[1:]
+                rest_h = y[1:] if self.reverse else y[:T - 1]
+                kernels.gemm(rest_a.reshape(-1, H), rest_h.reshape(-1, H), trans_a=True,
+                             beta=1.0, out=dw_hh)
+            if self.has_bias:
+                db = a2.sum(0)
+        grads = (dx, dh, dw_ih, dw_hh, db, None if db is None else db.copy())[:len(need)]
+        return tuple(gr if nd else None for gr, nd in zip(grads, need))
+
+
+def rnn_layers(x: Tensor, h0, weights, num_layers: int, num_directions: int,
+               dropout_p: float = 0.0, nonlinearity: str = "tanh"):
+    """The stacked Elman RNN on time-major x (T, N, I): one ``_RNNSequence`` node per layer
+    and direction. ``weights[layer * D + d]`` = [w_ih, w_hh(, b_ih, b_hh)]; h0 (L*D, N, H)
+    Tensor or None (zeros); ``dropout_p`` between layers. Returns (y (T, N, D*H), h_n)."""
+    return _stacked(_RNNSequence, x, h0, weights, num_layers, num_directions, dropout_p,
+                    nonlinearity=nonlinearity)
+
+
+def _stacked(node, x: Tensor, h0, weights, num_layers: int, num_directions: int,
+             dropout_p: float, **kw):
+    """A stack of single-state sequence nodes (GRU, Elman RNN), one per layer and direction:
+    returns (y (T, N, D*H), h_n (L*D, N, H))."""
+    L, D = num_layers, num_directions
+    N, H = x.shape[1], weights[0][1].shape[1]
+    zero = _zeros_state((N, H), x)
+    h_out = []
+    for layer in range(L):
+        ys = []
+        for d in range(D):
+            k = layer * D + d
+            box = {}
+            y = node.apply(x, zero if h0 is None else h0[k], *weights[k], reverse=bool(d),
+                           box=box, **kw)
+            ys.append(y)
+            h_out.append(_side_output(y, "h", box["h"]))
+        x = ys[0] if D == 1 else ops.cat(ys, 2)
+        if dropout_p and layer < L - 1:
+            x = dropout(x, dropout_p, True)
+    return x, ops.stack(h_out, 0)
+
+
+def _cell_args(fn: str, input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, gates: int):
+    """(x (N, I), h (N, H), unbatched) for a GRU/RNN cell, after the checks."""
+    _check_input(fn, "input", input, w_ih)
+    if w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1]:
+        raise ValueError(f"{fn}: w_hh must have shape ({gates}*hidden, hidden), got "
+                         f"{w_hh.shape}")
+    H = w_hh.shape[1]
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{fn}: input must be 1-D (I,) or 2-D (N, I), got shape {input.shape}")
+    if tuple(w_ih.shape) != (gates * H, input.shape[-1]):
+        raise ValueError(f"{fn}: w_ih must have shape ({gates * H}, {input.shape[-1]}) for "
+                         f"input {input.shape}, got {w_ih.shape}")
+    unbatched = input.ndim == 1
+    x = input.unsqueeze(0) if unbatched else input
+    if hx is None:
+        return x, _zeros_state((x.shape[0], H), x), unbatched
+    _check_input(fn, "hx", hx, w_ih)
+    want = (H,) if unbatched else (x.shape[0], H)
+    if tuple(hx.shape) != want:
+        raise ValueError(f"{fn}: hx must have shape {want} for input {input.shape}, got "
+                         f"{hx.shape}")
+    return x, (hx.unsqueeze(0) if unbatched else hx), unbatched
+
+
+def _affine(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    y = x.matmul(w.transpose(0, 1))
+    return y if b is None else y + b
+
+
+def rnn_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+             b_hh: Tensor | None = None, nonlinearity: str = "tanh") -> Tensor:
+    """One Elman step, h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) (Tensor ops). Shapes: input
+    (N, I) or (I,); hx (N, H) / (H,) or None; w_ih (H, I), w_hh (H, H)."""
+    x, h, unbatched = _cell_args("rnn_cell", input, hx, w_ih, w_hh, 1)
+    a = _affine(x, w_ih, b_ih) + _affine(h, w_hh, b_hh)
+    h1 = a.tanh() if nonlinearity == "tanh" else a.relu()
+    return h1.squeeze(0) if unbatched else h1
+
+
+def gru_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+             b_hh: Tensor | None = None) -> Tensor:
+    """One GRU step with torch's gates (r, z, n) as Tensor ops. Shapes: input (N, I) or (I,);
+    hx (N, H) / (H,) or None; w_ih (3H, I), w_hh (3H, H), b_ih, b_hh (3H,) or None."""
+    x, h, unbatched = _cell_args("gru_cell", input, hx, w_ih, w_hh, 3)
+    H = w_hh.shape[1]
+    gx, gh = _affine(x, w_ih, b_ih), _affine(h, w_hh, b_hh)
+    r = (gx[:, :H] + gh[:, :H]).sigmoid()
+    z = (gx[:, H:2 * H] + gh[:, H:2 * H]).sigmoid()
+    n = (gx[:, 2 * H:] + r * gh[:, 2 * H:]).tanh()
+    h1 = (1 - z) * n + z * h
+    return h1.squeeze(0) if unbatched else h1
+
+
 def lstm_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
               b_hh: Tensor | None = None):
     """One LSTM step on the fused kernel: returns ``(h', c')``.
@@ -294,20 +443,4 @@ def gru_layers(x: Tensor, h0, weights, num_layers: int, num_directions: int,
     layer and direction. ``weights[layer * D + d]`` = [w_ih, w_hh(, b_ih, b_hh)];
     h0 (L*D, N, H) Tensor or None (zeros); ``dropout_p`` between layers.
     Returns (y (T, N, D*H), h_n (L*D, N, H))."""
-    L, D = num_layers, num_directions
-    N, H = x.shape[1], weights[0][1].shape[1]
-    zero = _zeros_state((N, H), x)
-    h_out = []
-    for layer in range(L):
-        ys = []
-        for d in range(D):
-            k = layer * D + d
-            box = {}
-            y = _GRUSequence.apply(x, zero if h0 is None else h0[k], *weights[k],
-                                   reverse=bool(d), box=box)
-            ys.append(y)
-            h_out.append(_side_output(y, "h", box["h"]))
-        x = ys[0] if D == 1 else ops.cat(ys, 2)
-        if dropout_p and layer < L - 1:
-            x = dropout(x, dropout_p, True)
-    return x, ops.stack(h_out, 0)
+    return _stacked(_GRUSequence, x, h0, weights, num_layers, num_directions, dropout_p)

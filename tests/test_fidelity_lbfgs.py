@@ -71,7 +71,7 @@ def test_lbfgs_float32_close_to_torch():
                               line_search_fn="strong_wolfe")
         for _ in range(3):
             opt.step(closure)
-        finals.append(float(closure()))
+        finals.append(float(closure().detach()))
     np.testing.assert_allclose(finals[0], finals[1], rtol=1e-4)
 
 

@@ -183,16 +183,16 @@ def test_hogwild_two_processes_reach_the_single_process_accuracy():
     X, y = lg.data.digits("train")
     Xt, yt = lg.data.digits("test")
     single = _mlp()
-    _train(single, X, y, epochs=3, seed=0)
+    _train(single, X, y, epochs=8, seed=0)
     acc1 = _accuracy(single, Xt, yt)
 
     model = _mlp().share_memory()
-    procs = [lg.multiprocessing.Process(target=_train, args=(model, X, y, 3, rank))
+    procs = [lg.multiprocessing.Process(target=_train, args=(model, X, y, 8, rank))
              for rank in range(2)]
     for p in procs:
         p.start()
     for p in procs:
         p.join()
     acc2 = _accuracy(model, Xt, yt)
-    assert acc1 > 0.85
+    assert acc1 > 0.88
     assert acc2 >= acc1 - 0.03, (acc1, acc2)

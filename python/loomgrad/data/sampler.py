@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .. import distributed, random as _random
+
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "DistributedSampler"]
 
 
@@ -42,7 +44,6 @@ class RandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        from .. import random as _random
         gen = self.generator if self.generator is not None else _random.get_generator()
         return iter(gen.permutation(len(self.data_source)).tolist())
 
@@ -84,12 +85,11 @@ class DistributedSampler(Sampler):
     def __init__(self, dataset, num_replicas: int | None = None, rank: int | None = None,
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False):
         if num_replicas is None or rank is None:
-            from .. import distributed as dist
-            if not dist.is_initialized():
+            if not distributed.is_initialized():
                 raise RuntimeError("DistributedSampler: pass num_replicas and rank, or call "
                                    "lg.distributed.init_process_group() first")
-            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
-            rank = dist.get_rank() if rank is None else rank
+            num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
+            rank = distributed.get_rank() if rank is None else rank
         for name, v in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise TypeError(f"DistributedSampler: {name} must be an int, got "

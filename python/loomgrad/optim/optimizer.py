@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..autograd import enable_grad
 from ..device import move as _move
 from ..tensor import Tensor
 
@@ -134,7 +135,6 @@ class Optimizer:
     def _closure_loss(self, closure):
         if closure is None:
             return None
-        from ..autograd import enable_grad
         with enable_grad():
             return closure()
 

@@ -573,6 +573,44 @@ def test_group_norm(N, Cg, G, spatial, affine, dtype, layout, special, groups_of
             assert_close_ieee(a, e, *(10 * t for t in tol), what=f"group_norm {what}")
 
 
+@FUZZ
+@given(N=SIZES, C=SIZES, spatial=st.lists(SIZES, min_size=0, max_size=2),
+       affine=st.sampled_from(["both", "weight", "none"]),
+       dtype=st.sampled_from(FLOATS + FLOATS + BAD_DTYPES), layout=LAYOUTS,
+       special=st.sampled_from([0.0, 0.0, 0.2]), eps=st.sampled_from([1e-5, 1.0, -1.0]),
+       need=st.sampled_from([(True, True, True), (True, False, False), (False, True, True)]),
+       seed=st.integers(0, 2**16))
+def test_batch_norm(N, C, spatial, affine, dtype, layout, special, eps, need, seed):
+    from reference import norm as ref_norm
+    rng = np.random.default_rng(seed)
+    shape = (N, C) + tuple(spatial)
+    x = make_array(rng, shape, dtype, layout, special)
+    w = make_array(rng, (C,), dtype) if affine != "none" else None
+    b = make_array(rng, (C,), dtype) if affine == "both" else None
+    got = clean_call(K.batch_norm, x, w, b, eps, names=("x", "eps"))
+    if np.dtype(dtype).type not in FLOATS or eps < 0:
+        assert got is None
+        return
+    out, mean, var, rstd = got
+    assert out.shape == x.shape and mean.shape == var.shape == rstd.shape == (C,)
+    g = make_array(rng, shape, dtype)
+    grads = K.batch_norm_backward(g, x, mean, rstd, w, need=need)
+    assert all((a is None) == (not n) for a, n in zip(grads, need))
+    count = x.size // C if C else 0
+    if special or count < 2:  # NaN/Inf and 0/0 statistics: only shapes and no crash
+        return
+    with np.errstate(all="ignore"):
+        r_out, _, r_var, r_rstd = ref_norm.batch_norm(x, w, b, eps)
+        exp = ref_norm.batch_norm_backward(g, x, mean, rstd, w, need=need)
+    tol = (1e-3, 1e-3) if np.dtype(dtype) == np.float32 else (1e-8, 1e-8)
+    assert_close_ieee(out, r_out, *tol, what="batch_norm")
+    assert_close_ieee(var, r_var, *tol, what="batch_norm var")
+    assert_close_ieee(rstd, r_rstd, *tol, what="batch_norm rstd")
+    for a, e, what in zip(grads, exp, ("dx", "dw", "db")):
+        if a is not None:
+            assert_close_ieee(a, e, *(10 * t for t in tol), what=f"batch_norm {what}")
+
+
 def test_norm_huge_and_misuse():
     with pytest.raises(ValueError, match="x"):
         K.layer_norm(huge_view((BIG, 4), np.float64), 4)

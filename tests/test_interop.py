@@ -58,6 +58,11 @@ def _group_norm_pair(K, x, w, b, g):
     return (out, mean, rstd) + K.group_norm_backward(g, x, 2, mean, rstd, w)
 
 
+def _batch_norm_pair(K, x, w, b, g):
+    out, mean, var, rstd = K.batch_norm(x, w, b)
+    return (out, mean, var, rstd) + K.batch_norm_backward(g, x, mean, rstd, w)
+
+
 # name -> (shapes of the float inputs (ints: an int64 array of that shape), the call)
 CASES = {
     "gemm": ([(5, 7), (7, 3)], lambda K, a, b: K.gemm(a, b)),
@@ -89,6 +94,7 @@ CASES = {
                               _gru_pair),
     "layer_norm+backward": ([(3, 4, 6), (6,), (6,), (3, 4, 6)], _layer_norm_pair),
     "group_norm+backward": ([(2, 4, 3, 3), (4,), (4,), (2, 4, 3, 3)], _group_norm_pair),
+    "batch_norm+backward": ([(2, 4, 3, 3), (4,), (4,), (2, 4, 3, 3)], _batch_norm_pair),
     "upsample_nearest2d": ([(2, 3, 4, 5)], lambda K, x: K.upsample_nearest2d(x, (7, 9))),
     "upsample_nearest2d_backward": ([(2, 3, 7, 9)], lambda K, g: K.upsample_nearest2d_backward(
         g, (2, 3, 4, 5))),

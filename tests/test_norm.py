@@ -1,6 +1,8 @@
-"""LayerNorm / GroupNorm (issue 18): the fused kernels (csrc/cpu/norm.cpp) against the NumPy
+"""LayerNorm / GroupNorm (issue 18) and training-mode BatchNorm's kernel (issue 13): the fused kernels (csrc/cpu/norm.cpp) against the NumPy
 reference (tests/reference/norm.py) and torch, every gradient, float64 gradcheck, edge shapes
 (N = 0, one element per group, large offsets), the modules' init, reprs and loaded state_dicts."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -64,6 +66,84 @@ def test_group_norm_kernel_vs_reference(shape, groups, affine, dtype):
     exp = ref.group_norm_backward(g, x, groups, mean, rstd, w)
     for a, e in zip(got, exp):
         np.testing.assert_allclose(a, e, **{k: v * 10 for k, v in TOL[dtype].items()})
+
+
+BN_CASES = [(2, 3, 5, 4), (4, 6), (2, 3, 1, 1), (3, 5, 7), (2, 64, 9, 9), (0, 3, 2, 2),
+            (3, 2, 0, 4), (5, 1, 2), (2, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", ["both", "weight", "none"])
+@pytest.mark.parametrize("shape", BN_CASES, ids=str)
+def test_batch_norm_kernel_vs_reference(shape, affine, dtype):
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal(shape) * 3 + 5).astype(dtype)
+    C = shape[1]
+    w = rng.standard_normal(C).astype(dtype) if affine != "none" else None
+    b = rng.standard_normal(C).astype(dtype) if affine == "both" else None
+    got = K.batch_norm(x, w, b, 1e-5)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # N*HW == 0: empty means
+        warnings.simplefilter("ignore", RuntimeWarning)
+        exp = ref.batch_norm(x, w, b, 1e-5)
+    assert got[0].shape == x.shape and all(a.shape == (C,) for a in got[1:])
+    for a, e in zip(got, exp):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, e, **TOL[dtype])  # N*HW == 0: NaN statistics in both
+    if x.size == 0:
+        return
+    g = rng.standard_normal(shape).astype(dtype)
+    for need in ((True, w is not None, True), (False, True, False), (True, False, False)):
+        res = K.batch_norm_backward(g, x, got[1], got[3], w, need=need)
+        want = ref.batch_norm_backward(g, x, got[1], got[3], w, need=need)
+        for a, e in zip(res, want):
+            assert (a is None) == (e is None)
+            if a is not None:
+                np.testing.assert_allclose(a, e, **{k: v * 10 for k, v in TOL[dtype].items()})
+
+
+def test_batch_norm_kernel_threads_and_offset():
+    """Results do not depend on the thread count; a large mean does not cancel the variance."""
+    rng = np.random.default_rng(3)
+    x = (1e4 + rng.standard_normal((8, 5, 33, 31))).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    w = rng.standard_normal(5).astype(np.float32)
+    old = lg.get_num_threads()
+    try:
+        runs = []
+        for nt in (1, 2, 3):
+            lg.set_num_threads(nt)
+            out, mean, var, rstd = K.batch_norm(x, w, None)
+            runs.append((out, mean, var, rstd) + K.batch_norm_backward(g, x, mean, rstd, w))
+    finally:
+        lg.set_num_threads(old)
+    for r in runs[1:]:
+        for a, e in zip(r, runs[0]):
+            np.testing.assert_array_equal(a, e)
+    np.testing.assert_allclose(runs[0][3], ref.batch_norm(x)[3], rtol=1e-4)
+
+
+@requires_torch
+@pytest.mark.parametrize("shape", [s for s in BN_CASES if 0 not in s], ids=str)
+def test_batch_norm_matches_torch(shape):
+    C = (shape[1],)
+    helper_test_op([shape, C, C], lambda x, w, b: TF.batch_norm(x, None, None, w, b, True),
+                   lambda x, w, b: F.batch_norm(x, None, None, w, b, True), atol=1e-10,
+                   rtol=1e-9)
+    helper_test_op([shape], lambda x: TF.batch_norm(x, None, None, training=True),
+                   lambda x: F.batch_norm(x, None, None, training=True), atol=1e-10, rtol=1e-9)
+
+
+def test_batch_norm_kernel_bad_arguments():
+    with pytest.raises(ValueError, match="at least 2 dims"):
+        K.batch_norm(np.zeros(4))
+    with pytest.raises(ValueError, match="weight"):
+        K.batch_norm(np.zeros((2, 3, 4)), np.ones(4))
+    with pytest.raises(TypeError, match="dtype"):
+        K.batch_norm(np.zeros((2, 3), np.float32), np.ones(3))
+    with pytest.raises(ValueError, match="grad_out"):
+        K.batch_norm_backward(np.zeros((2, 4)), np.zeros((2, 3)), np.zeros(3), np.ones(3))
+    with pytest.raises(ValueError, match="eps"):
+        K.batch_norm(np.zeros((2, 3)), eps=-1.0)
 
 
 def test_large_offset_is_stable():

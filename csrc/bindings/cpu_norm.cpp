@@ -1,4 +1,5 @@
-// loomgrad._cpu: the normalisation kernels (layer_norm, group_norm; csrc/cpu/norm.cpp).
+// loomgrad._cpu: the normalisation kernels (layer_norm, group_norm, batch_norm;
+// csrc/cpu/norm.cpp).
 // As every binding: validate with the GIL held (array_args.h: dtype, rank, contiguity,
 // writability, aliasing, shapes -- errors name the argument), then release the GIL around the
 // kernel. Outputs come from the caller (noconvert); optional arrays are None. Python-side
@@ -179,6 +180,68 @@ void group_norm_backward(py::array dy, py::array x, py::array mean, py::array rs
   });
 }
 
+void check_planes(const py::array& x) {
+  lg::require_ndim("x", x, 3, 3);
+  lg::require_contiguous("x", x);
+}
+
+// x (N, C, HW); weight/bias (C,) or None; out like x; mean, var, rstd (C,).
+void batch_norm_forward(py::array x, py::object weight, py::object bias, double eps,
+                        py::array out, py::array mean, py::array var, py::array rstd) {
+  const DType dt = lg::float_dtype("x", x);
+  check_planes(x);
+  check_eps(eps);
+  const int64_t N = x.shape(0), C = x.shape(1), HW = x.shape(2);
+  const py::object xo = x;
+  lg::dispatch_float(dt, [&](auto tag) {
+    using T = decltype(tag);
+    const T* pw = optional_in<T>("weight", weight, {C}, "x", x);
+    const T* pb = optional_in<T>("bias", bias, {C}, "x", x);
+    require_output("out", out, {N, C, HW}, "x", x, {{"x", &xo}, {"weight", &weight},
+                                                   {"bias", &bias}});
+    const py::object oo = out, mo = mean, vo = var;
+    require_output("mean", mean, {C}, "x", x, {{"x", &xo}, {"out", &oo}});
+    require_output("var", var, {C}, "x", x, {{"x", &xo}, {"out", &oo}, {"mean", &mo}});
+    require_output("rstd", rstd, {C}, "x", x,
+                   {{"x", &xo}, {"out", &oo}, {"mean", &mo}, {"var", &vo}});
+    const T* px = static_cast<const T*>(x.data());
+    T* py_ = static_cast<T*>(out.mutable_data());
+    T* pm = static_cast<T*>(mean.mutable_data());
+    T* pv = static_cast<T*>(var.mutable_data());
+    T* pr = static_cast<T*>(rstd.mutable_data());
+    py::gil_scoped_release nogil;
+    lg::cpu::batch_norm_forward<T>(N, C, HW, px, pw, pb, eps, py_, pm, pv, pr);
+  });
+}
+
+// grad_out, x (N, C, HW); mean, rstd (C,); weight (C,) or None; grad_input like x,
+// grad_weight, grad_bias (C,), each None when not wanted.
+void batch_norm_backward(py::array dy, py::array x, py::array mean, py::array rstd,
+                         py::object weight, py::object dx, py::object dw, py::object db) {
+  const DType dt = lg::float_dtype("x", x);
+  check_planes(x);
+  const int64_t N = x.shape(0), C = x.shape(1), HW = x.shape(2);
+  require_array("grad_out", dy, {N, C, HW}, "x", x);
+  require_array("mean", mean, {C}, "x", x);
+  require_array("rstd", rstd, {C}, "x", x);
+  const py::object xo = x, dyo = dy, mo = mean, ro = rstd;
+  lg::dispatch_float(dt, [&](auto tag) {
+    using T = decltype(tag);
+    const T* pw = optional_in<T>("weight", weight, {C}, "x", x);
+    std::initializer_list<std::pair<const char*, const py::object*>> ins = {
+        {"x", &xo}, {"grad_out", &dyo}, {"mean", &mo}, {"rstd", &ro}, {"weight", &weight}};
+    T* pdx = optional_out<T>("grad_input", dx, {N, C, HW}, "x", x, ins);
+    T* pdw = optional_out<T>("grad_weight", dw, {C}, "x", x, ins);
+    T* pdb = optional_out<T>("grad_bias", db, {C}, "x", x, ins);
+    const T* pdy = static_cast<const T*>(dy.data());
+    const T* px = static_cast<const T*>(x.data());
+    const T* pm = static_cast<const T*>(mean.data());
+    const T* pr = static_cast<const T*>(rstd.data());
+    py::gil_scoped_release nogil;
+    lg::cpu::batch_norm_backward<T>(N, C, HW, pdy, px, pm, pr, pw, pdx, pdw, pdb);
+  });
+}
+
 }  // namespace
 
 void register_norm_kernels(py::module_& m) {
@@ -194,5 +257,11 @@ void register_norm_kernels(py::module_& m) {
         arg("mean").noconvert(), arg("rstd").noconvert());
   m.def("group_norm_backward", &group_norm_backward, arg("grad_out"), arg("x"), arg("mean"),
         arg("rstd"), arg("weight").none(true), arg("num_groups"), arg("grad_input").none(true),
+        arg("grad_weight").none(true), arg("grad_bias").none(true));
+  m.def("batch_norm_forward", &batch_norm_forward, arg("x"), arg("weight").none(true),
+        arg("bias").none(true), arg("eps"), arg("out").noconvert(), arg("mean").noconvert(),
+        arg("var").noconvert(), arg("rstd").noconvert());
+  m.def("batch_norm_backward", &batch_norm_backward, arg("grad_out"), arg("x"), arg("mean"),
+        arg("rstd"), arg("weight").none(true), arg("grad_input").none(true),
         arg("grad_weight").none(true), arg("grad_bias").none(true));
 }

@@ -301,7 +301,8 @@ void conv2d_backward_bias(const Conv2dShape& s, const T* dy, T* db) {
     double total = 0;
     for (int64_t n = 0; n < s.N; ++n) {
       const T* row = dy + (n * s.K + k) * P;
-      T part = 0;
+      T part = 0;  // vectorised: lanes summed in a fixed order (no thread dependence)
+#pragma omp simd reduction(+ : part)
       for (int64_t p = 0; p < P; ++p) part += row[p];
       total += part;
     }

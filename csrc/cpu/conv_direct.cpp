@@ -157,7 +157,6 @@ void tile_kernel(int64_t taps, const T* a, const T* base, const int64_t* off, T*
   V c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t k = 0; k < taps; ++k) {
     const T* b = base + off[k];
-    __builtin_prefetch(b + 4 * L);  // the next tile's row of this tap, two lines ahead
     const V b0 = W::load(b), b1 = W::load(b + L);
     const T* ak = a + k * kMR;
     V av = W::bcast(ak);

@@ -1,8 +1,10 @@
-// LayerNorm and GroupNorm, forward and backward, fused (PyTorch's semantics: biased variance,
-// rstd = 1/sqrt(var + eps), optional per-element / per-channel affine).
+// LayerNorm, GroupNorm and training-mode BatchNorm, forward and backward, fused (PyTorch's
+// semantics: biased variance, rstd = 1/sqrt(var + eps), optional per-element / per-channel
+// affine).
 //
 // Layout: LayerNorm sees x as (M, N) row-major (N = the normalised size); GroupNorm sees x as
-// (N, C, HW) and normalises rows of D = C/G * HW contiguous values, one per (n, g).
+// (N, C, HW) and normalises rows of D = C/G * HW contiguous values, one per (n, g); BatchNorm
+// sees x as (N, C, HW) and normalises each channel over its N planes of HW values.
 // Algorithm: one pass per row for the statistics (sums of x - x[0] and its square, in double:
 // the shift keeps E[x^2] - E[x]^2 free of cancellation when |mean| >> std), one pass for the
 // output (LayerNorm: (x - mean) * rstd [* w + b]; GroupNorm: x * a + c with a, c per channel).
@@ -13,6 +15,12 @@
 //   GroupNorm: per (n, c) plane the sums of dy and dy*x (pass 1, planes over threads); dw, db
 //     and the per-group coefficients follow from those in O(N*C); pass 2 writes
 //     dx = k1*dy + k2*x + k3 (k1 per channel, k2, k3 per group).
+//   BatchNorm: forward takes per (n, c) plane the sums of x - x[0, c, 0] and its square (pass 1,
+//     planes over threads), combines them per channel in O(N*C) in a fixed order, and writes
+//     y = x * a_c + b_c (pass 2); backward takes the plane sums of dy and dy*x (GroupNorm's
+//     pass 1), dw = rstd*(sum dy*x - mean*sum dy), db = sum dy, and writes
+//     dx = k1_c*dy + k2_c*x + k3_c. Two reads of x forward, two of (dy, x) backward; no
+//     temporaries of x's size, and the results do not depend on the thread count.
 // Rows (LayerNorm) and groups / planes (GroupNorm) are split over the threads (threads_for
 // keeps small problems on one thread). The row loops are `omp simd` and compiled twice
 // (x86-64-v3 and generic, target_clones), so they vectorise to AVX2 where the CPU has it.
@@ -225,6 +233,47 @@ LG_NORM_INLINE void gn_backward_groups(int64_t q0, int64_t q1, int64_t C, int64_
   }
 }
 
+// ---------------------------------------------------------------- BatchNorm pieces
+// Per-plane sums of x - shift[c] and its square for planes [p0, p1) (p = n*C + c).
+template <typename T>
+LG_NORM_INLINE void bn_plane_moments(int64_t p0, int64_t p1, int64_t C, int64_t HW, const T* x,
+                                     const double* shift, double* s1, double* s2) {
+  for (int64_t p = p0; p < p1; ++p) {
+    const T* xp = x + p * HW;
+    const double k = shift[p % C];
+    double a = 0.0, b = 0.0;
+#pragma omp simd reduction(+ : a, b)
+    for (int64_t j = 0; j < HW; ++j) {
+      const double d = static_cast<double>(xp[j]) - k;
+      a += d;
+      b += d * d;
+    }
+    s1[p] = a;
+    s2[p] = b;
+  }
+}
+
+// out = x * k1[c] + k3[c] (+ k2[c] * dy when dy is non-null) for planes [p0, p1).
+template <typename T>
+LG_NORM_INLINE void bn_plane_affine(int64_t p0, int64_t p1, int64_t C, int64_t HW, const T* x,
+                                    const T* dy, const T* k1, const T* k2, const T* k3, T* out) {
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t c = p % C, off = p * HW;
+    const T a = k1[c], b = k3[c];
+    const T* xp = x + off;
+    T* op = out + off;
+    if (dy) {
+      const T g = k2[c];
+      const T* gp = dy + off;
+#pragma omp simd
+      for (int64_t j = 0; j < HW; ++j) op[j] = g * gp[j] + a * xp[j] + b;
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < HW; ++j) op[j] = xp[j] * a + b;
+    }
+  }
+}
+
 // ---------------------------------------------------------------- per-dtype clones
 // Non-template entry points so the loops can carry target_clones.
 #define LG_NORM_DTYPE(T, SUF)                                                                   \
@@ -250,6 +299,16 @@ LG_NORM_INLINE void gn_backward_groups(int64_t q0, int64_t q1, int64_t C, int64_
                                    const T* dy, const T* x, const T* mean, const T* rstd,      \
                                    const T* w, const double* sdy, const double* sdyx, T* dx) {  \
     gn_backward_groups(q0, q1, C, HW, G, dy, x, mean, rstd, w, sdy, sdyx, dx);                  \
+  }                                                                                             \
+  LG_NORM_CLONES void bn_moments_##SUF(int64_t p0, int64_t p1, int64_t C, int64_t HW,          \
+                                       const T* x, const double* shift, double* s1,            \
+                                       double* s2) {                                            \
+    bn_plane_moments(p0, p1, C, HW, x, shift, s1, s2);                                          \
+  }                                                                                             \
+  LG_NORM_CLONES void bn_affine_##SUF(int64_t p0, int64_t p1, int64_t C, int64_t HW,           \
+                                      const T* x, const T* dy, const T* k1, const T* k2,       \
+                                      const T* k3, T* out) {                                    \
+    bn_plane_affine(p0, p1, C, HW, x, dy, k1, k2, k3, out);                                     \
   }
 
 LG_NORM_DTYPE(float, f32)
@@ -362,6 +421,103 @@ void group_norm_backward(int64_t N, int64_t C, int64_t HW, int64_t G, const T* d
   }
 }
 
+namespace {
+
+// Threads for a pass over `planes` planes of HW values.
+int plane_threads(int64_t planes, int64_t HW) {
+  return std::max<int64_t>(
+      1, std::min<int64_t>(threads_for(planes * std::max<int64_t>(HW, 1), kMinWorkPerThread),
+                           std::max<int64_t>(planes, 1)));
+}
+
+}  // namespace
+
+template <typename T>
+void batch_norm_forward(int64_t N, int64_t C, int64_t HW, const T* x, const T* weight,
+                        const T* bias, double eps, T* y, T* mean, T* var, T* rstd) {
+  const int64_t planes = N * C, count = N * HW;
+  if (C == 0) return;
+  std::vector<double> shift(static_cast<size_t>(C), 0.0);
+  if (count > 0)
+    for (int64_t c = 0; c < C; ++c) shift[c] = static_cast<double>(x[c * HW]);
+  std::vector<double> s1(static_cast<size_t>(planes)), s2(static_cast<size_t>(planes));
+  const int nt = plane_threads(planes, HW);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    int64_t p0, p1;
+    split(planes, thread_index(), nt, p0, p1);
+    LG_NORM_CALL(T, bn_moments, p0, p1, C, HW, x, shift.data(), s1.data(), s2.data());
+  }
+  std::vector<T> k1(static_cast<size_t>(C)), k3(static_cast<size_t>(C));
+  const double inv = count ? 1.0 / static_cast<double>(count)
+                           : std::numeric_limits<double>::quiet_NaN();
+  for (int64_t c = 0; c < C; ++c) {
+    double a = 0.0, b = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      a += s1[n * C + c];
+      b += s2[n * C + c];
+    }
+    const double m1 = a * inv, v = std::max(b * inv - m1 * m1, 0.0);
+    const double m = shift[c] + m1, r = 1.0 / std::sqrt(v + eps);
+    mean[c] = static_cast<T>(m);
+    var[c] = static_cast<T>(count ? v : std::numeric_limits<double>::quiet_NaN());
+    rstd[c] = static_cast<T>(count ? r : std::numeric_limits<double>::quiet_NaN());
+    const double sc = r * (weight ? static_cast<double>(weight[c]) : 1.0);
+    k1[c] = static_cast<T>(sc);
+    k3[c] = static_cast<T>((bias ? static_cast<double>(bias[c]) : 0.0) - m * sc);
+  }
+  if (count == 0) return;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    int64_t p0, p1;
+    split(planes, thread_index(), nt, p0, p1);
+    LG_NORM_CALL(T, bn_affine, p0, p1, C, HW, x, static_cast<const T*>(nullptr), k1.data(),
+                 static_cast<const T*>(nullptr), k3.data(), y);
+  }
+}
+
+template <typename T>
+void batch_norm_backward(int64_t N, int64_t C, int64_t HW, const T* dy, const T* x,
+                         const T* mean, const T* rstd, const T* weight, T* dx, T* dw, T* db) {
+  const int64_t planes = N * C, count = N * HW;
+  if (C == 0) return;
+  std::vector<double> sdy(static_cast<size_t>(planes)), sdyx(static_cast<size_t>(planes));
+  const int nt = plane_threads(planes, HW);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    int64_t p0, p1;
+    split(planes, thread_index(), nt, p0, p1);
+    LG_NORM_CALL(T, gn_sums, p0, p1, HW, dy, x, sdy.data(), sdyx.data());
+  }
+  std::vector<T> k1(static_cast<size_t>(C)), k2(static_cast<size_t>(C)),
+      k3(static_cast<size_t>(C));
+  const double inv = count ? 1.0 / static_cast<double>(count) : 0.0;
+  for (int64_t c = 0; c < C; ++c) {
+    double g = 0.0, gx = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      g += sdy[n * C + c];
+      gx += sdyx[n * C + c];
+    }
+    const double m = mean[c], s = rstd[c];
+    const double gxhat = s * (gx - m * g);  // sum of dy * x-hat
+    if (dw) dw[c] = static_cast<T>(gxhat);
+    if (db) db[c] = static_cast<T>(g);
+    const double sw = s * (weight ? static_cast<double>(weight[c]) : 1.0);
+    const double A = g * inv, B = gxhat * inv;
+    // dx = sw * (dy - A - x-hat * B), x-hat = (x - m) * s
+    k2[c] = static_cast<T>(sw);
+    k1[c] = static_cast<T>(-sw * s * B);
+    k3[c] = static_cast<T>(sw * (s * B * m - A));
+  }
+  if (!dx || count == 0) return;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    int64_t p0, p1;
+    split(planes, thread_index(), nt, p0, p1);
+    LG_NORM_CALL(T, bn_affine, p0, p1, C, HW, x, dy, k1.data(), k2.data(), k3.data(), dx);
+  }
+}
+
 #define LG_NORM_INSTANTIATE(T)                                                                 \
   template void layer_norm_forward<T>(int64_t, int64_t, const T*, const T*, const T*, double, \
                                       T*, T*, T*);                                            \
@@ -370,7 +526,11 @@ void group_norm_backward(int64_t N, int64_t C, int64_t HW, int64_t G, const T* d
   template void group_norm_forward<T>(int64_t, int64_t, int64_t, int64_t, const T*, const T*, \
                                       const T*, double, T*, T*, T*);                          \
   template void group_norm_backward<T>(int64_t, int64_t, int64_t, int64_t, const T*,         \
-                                       const T*, const T*, const T*, const T*, T*, T*, T*);
+                                       const T*, const T*, const T*, const T*, T*, T*, T*);                                                                              \
+  template void batch_norm_forward<T>(int64_t, int64_t, int64_t, const T*, const T*, const T*, \
+                                      double, T*, T*, T*, T*);                                 \
+  template void batch_norm_backward<T>(int64_t, int64_t, int64_t, const T*, const T*,         \
+                                       const T*, const T*, const T*, T*, T*, T*);
 LG_NORM_INSTANTIATE(float)
 LG_NORM_INSTANTIATE(double)
 #undef LG_NORM_INSTANTIATE

@@ -1,4 +1,4 @@
-// Layer normalisation and group normalisation on the CPU, forward and backward, with
+// Layer, group and (training-mode) batch normalisation on the CPU, forward and backward, with
 // PyTorch's semantics (biased variance, eps inside the square root, optional affine).
 #pragma once
 #include <cstdint>
@@ -27,6 +27,19 @@ void group_norm_forward(int64_t N, int64_t C, int64_t HW, int64_t G, const T* x,
 // Gradients of group_norm_forward; dx, dw, db may each be null. weight may be null.
 template <typename T>
 void group_norm_backward(int64_t N, int64_t C, int64_t HW, int64_t G, const T* dy, const T* x,
+                         const T* mean, const T* rstd, const T* weight, T* dx, T* dw, T* db);
+
+// Training-mode BatchNorm: x is (N, C, HW) row-major; each channel is normalised over its N
+// planes with the batch's mean and biased variance. weight, bias: (C,) or null. Writes y like
+// x and per channel mean, var (biased) and rstd = 1/sqrt(var + eps) (NaN when N*HW == 0).
+template <typename T>
+void batch_norm_forward(int64_t N, int64_t C, int64_t HW, const T* x, const T* weight,
+                        const T* bias, double eps, T* y, T* mean, T* var, T* rstd);
+
+// Gradients of batch_norm_forward from the saved per-channel mean and rstd (x-hat is
+// recomputed); dx, dw, db may each be null. weight may be null.
+template <typename T>
+void batch_norm_backward(int64_t N, int64_t C, int64_t HW, const T* dy, const T* x,
                          const T* mean, const T* rstd, const T* weight, T* dx, T* dw, T* db);
 
 }  // namespace cpu

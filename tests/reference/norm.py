@@ -1,5 +1,5 @@
-"""The slow, obviously-right NumPy twin of the normalisation kernels (tests only): layer_norm
-and group_norm forward and backward in float64, written from the definitions (two-pass
+"""The slow, obviously-right NumPy twin of the normalisation kernels (tests only): layer_norm,
+group_norm and (training-mode) batch_norm forward and backward in float64, written from the definitions (two-pass
 variance, the three-term backward), with lg.kernels' signatures and return values."""
 from __future__ import annotations
 
@@ -85,3 +85,30 @@ def group_norm_backward(grad_out, x, num_groups, mean, rstd, weight=None,
     red = (0,) + tuple(range(2, x64.ndim))
     return (dx.reshape(x64.shape) if need[0] else None,
             (g * xhat).sum(axis=red) if need[1] else None, g.sum(axis=red) if need[2] else None)
+
+
+def batch_norm(x, weight=None, bias=None, eps=1e-5):
+    """(out, mean (C,), biased var (C,), rstd (C,)) of training-mode BatchNorm."""
+    x64 = np.asarray(x, np.float64)
+    axes = (0,) + tuple(range(2, x64.ndim))
+    cshape = (1, x64.shape[1]) + (1,) * (x64.ndim - 2)
+    mean = x64.mean(axis=axes, keepdims=True)
+    var = ((x64 - mean) ** 2).mean(axis=axes, keepdims=True)
+    rstd = 1.0 / np.sqrt(var + eps)
+    out = (x64 - mean) * rstd
+    if weight is not None:
+        out = out * np.asarray(weight, np.float64).reshape(cshape)
+    if bias is not None:
+        out = out + np.asarray(bias, np.float64).reshape(cshape)
+    return out, mean.reshape(-1), var.reshape(-1), rstd.reshape(-1)
+
+
+def batch_norm_backward(grad_out, x, mean, rstd, weight=None, need=(True, True, True)):
+    x64, g = np.asarray(x, np.float64), np.asarray(grad_out, np.float64)
+    axes = (0,) + tuple(range(2, x64.ndim))
+    cshape = (1, x64.shape[1]) + (1,) * (x64.ndim - 2)
+    w = 1.0 if weight is None else np.asarray(weight, np.float64).reshape(cshape)
+    dx, xhat = _norm_backward(g, x64, axes, np.asarray(mean, np.float64).reshape(cshape),
+                              np.asarray(rstd, np.float64).reshape(cshape), w)
+    return (dx if need[0] else None, (g * xhat).sum(axis=axes) if need[1] else None,
+            g.sum(axis=axes) if need[2] else None)

@@ -18,7 +18,8 @@ from .conv import conv2d, conv2d_backward
 from .gemm import PackedGemmB, gemm, matmul, pack_gemm_b
 from .gru import gru_sequence, gru_sequence_backward
 from .lstm import lstm_cell, lstm_cell_backward, lstm_sequence, lstm_sequence_backward
-from .norm import group_norm, group_norm_backward, layer_norm, layer_norm_backward
+from .norm import (batch_norm, batch_norm_backward, group_norm, group_norm_backward, layer_norm,
+                   layer_norm_backward)
 from .pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d,
                    avg_pool2d_backward, max_pool2d, max_pool2d_backward)
 from .upsample import (upsample_bilinear2d, upsample_bilinear2d_backward, upsample_nearest2d,
@@ -34,5 +35,5 @@ __all__ = ["gemm", "matmul", "pack_gemm_b", "PackedGemmB", "conv2d", "conv2d_bac
            "lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward",
            "gru_sequence", "gru_sequence_backward",
            "layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward",
-           "upsample_nearest2d", "upsample_nearest2d_backward", "upsample_bilinear2d",
+           "batch_norm", "batch_norm_backward", "upsample_nearest2d", "upsample_nearest2d_backward", "upsample_bilinear2d",
            "upsample_bilinear2d_backward"]

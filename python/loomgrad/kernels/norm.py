@@ -1,5 +1,6 @@
-"""Layer and group normalisation on arrays: :func:`layer_norm`, :func:`group_norm` and their
-backwards (csrc/cpu/norm.cpp).
+"""Layer, group and batch normalisation on arrays: :func:`layer_norm`, :func:`group_norm`,
+:func:`batch_norm` (training mode: the batch's statistics) and their backwards
+(csrc/cpu/norm.cpp).
 
 torch's semantics (``torch.native_layer_norm`` / ``native_group_norm`` and their backwards):
 biased variance, ``rstd = 1 / sqrt(var + eps)``, optional affine. float32 or float64 NumPy
@@ -19,7 +20,8 @@ from ._args import float_array, to_int
 from ._interop import any_array
 from .gpu.arrays import any_gpu
 
-__all__ = ["layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward"]
+__all__ = ["layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward",
+           "batch_norm", "batch_norm_backward"]
 
 
 def _cpu_only(fn: str, *arrays) -> None:
@@ -144,5 +146,47 @@ def group_norm_backward(grad_out, x, num_groups, mean, rstd, weight=None,
     w = _optional("weight", weight, x.dtype, (C,))
     dx, dw, db = _grads(need, (x.shape, (C,), (C,)), x.dtype)
     _cpu.group_norm_backward(grad_out.reshape(x3.shape), x3, mean, rstd, w, g,
+                             None if dx is None else dx.reshape(x3.shape), dw, db)
+    return dx, dw, db
+
+
+def _planes_view(fn, x):
+    if x.ndim < 2:
+        raise ValueError(f"{fn}: expected an input of at least 2 dims (N, C, ...), got shape "
+                         f"{tuple(x.shape)}")
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+
+
+@any_array
+def batch_norm(x, weight=None, bias=None, eps=1e-5):
+    """Training-mode BatchNorm of ``x`` (N, C, ...) with the batch's statistics over every axis
+    but 1: returns ``(out, mean, var, rstd)``; out like x; mean, the biased var and
+    ``rstd = 1 / sqrt(var + eps)`` of shape (C,). weight, bias: (C,) or None. The running
+    buffers are the caller's (torch's ``native_batch_norm`` with ``training=True``)."""
+    _cpu_only("batch_norm", x, weight, bias)
+    x = float_array("x", x)
+    x3 = _planes_view("batch_norm", x)
+    C = x.shape[1]
+    w = _optional("weight", weight, x.dtype, (C,))
+    b = _optional("bias", bias, x.dtype, (C,))
+    out = _alloc.empty("out", x.shape, x.dtype)
+    mean, var, rstd = (np.empty((C,), x.dtype) for _ in range(3))
+    _cpu.batch_norm_forward(x3, w, b, float(eps), out.reshape(x3.shape), mean, var, rstd)
+    return out, mean, var, rstd
+
+
+@any_array
+def batch_norm_backward(grad_out, x, mean, rstd, weight=None, need=(True, True, True)):
+    """Gradients of :func:`batch_norm` from its saved ``mean`` and ``rstd``: ``(grad_x,
+    grad_weight, grad_bias)``, each None where ``need`` is False (grad_weight, grad_bias:
+    (C,))."""
+    _cpu_only("batch_norm_backward", grad_out, x, mean, rstd, weight)
+    x = float_array("x", x)
+    x3 = _planes_view("batch_norm_backward", x)
+    C = x.shape[1]
+    grad_out, mean, rstd = _backward_arrays(x, grad_out, mean, rstd)
+    w = _optional("weight", weight, x.dtype, (C,))
+    dx, dw, db = _grads(need, (x.shape, (C,), (C,)), x.dtype)
+    _cpu.batch_norm_backward(grad_out.reshape(x3.shape), x3, mean, rstd, w,
                              None if dx is None else dx.reshape(x3.shape), dw, db)
     return dx, dw, db

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ... import kernels
 from ...autograd import Function, array_module, check_same_device
 from ...tensor import Tensor
@@ -20,12 +22,19 @@ __all__ = ["batch_norm", "BatchNormFunction", "layer_norm", "LayerNormFunction",
 class BatchNormFunction(Function):
     """Training-mode batch norm over every axis but 1: inputs (x, weight, bias).
 
-    Forward saves x_hat = (x - mean) * invstd and invstd; backward is
-    dx = invstd * (dy*w - mean(dy*w) - x_hat * mean(dy*w * x_hat)) over the
-    reduced axes, dw = sum(dy * x_hat), db = sum(dy).
+    float32/float64 NumPy arrays run on the fused kernel (``kernels.batch_norm``: two passes
+    over x forward, two over (dy, x) backward, x-hat recomputed from the saved mean and rstd);
+    other arrays (GPU, other float dtypes) on array maths that save x_hat = (x - mean) *
+    invstd. Backward is dx = invstd * (dy*w - mean(dy*w) - x_hat * mean(dy*w * x_hat)) over
+    the reduced axes, dw = sum(dy * x_hat), db = sum(dy).
     """
 
     def forward(self, x, weight, bias, *, eps):
+        if _fused(x, weight, bias):
+            out, mean, var, rstd = kernels.batch_norm(x, weight, bias, eps)
+            self.batch_stats = (mean, var)
+            self.saved = (x, mean, rstd, weight)
+            return out
         xp = array_module(x)
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, -1) + (1,) * (x.ndim - 2)
@@ -39,9 +48,12 @@ class BatchNormFunction(Function):
         return (xhat * weight.reshape(shape) + bias.reshape(shape)).astype(x.dtype, copy=False)
 
     def backward(self, g):
+        nx, nw, nb = self.needs_input_grad
+        if len(self.saved) == 4:
+            x, mean, rstd, weight = self.saved
+            return kernels.batch_norm_backward(g, x, mean, rstd, weight, need=(nx, nw, nb))
         xhat, invstd, weight = self.saved
         axes, shape = self.meta
-        nx, nw, nb = self.needs_input_grad
         db = g.sum(axis=axes) if nb else None
         dw = (g * xhat).sum(axis=axes) if nw else None
         dx = None
@@ -51,6 +63,13 @@ class BatchNormFunction(Function):
                                           - xhat * (gw * xhat).mean(axis=axes, keepdims=True))
             dx = dx.astype(g.dtype, copy=False)
         return dx, dw, db
+
+
+def _fused(*arrays) -> bool:
+    """True when the fused CPU kernel takes these arrays: NumPy, one of float32/float64."""
+    dt = arrays[0].dtype
+    return dt in (np.float32, np.float64) and all(
+        isinstance(a, np.ndarray) and a.dtype == dt for a in arrays)
 
 
 def _check_stat(name: str, t, C: int):

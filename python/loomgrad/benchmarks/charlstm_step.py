@@ -9,6 +9,9 @@ over every position, on T = 64 steps of N = 32 streams. One step =
 zero_grad, forward, loss, backward and an SGD-with-momentum update, both
 models starting from the same weights. GFLOP/s counts the LSTM's and the
 head's multiply-adds of forward and both backward passes (3x forward).
+After the table, each side's step split into its phases (zero_grad +
+forward + loss, backward, optimizer step): minima over alternating rounds
+of single timed steps, to show where the two differ.
 """
 from __future__ import annotations
 
@@ -71,10 +74,12 @@ def main(argv=None) -> int:
     opt = lg.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     it, tt = lg.tensor(ids), lg.tensor(targets)
 
-    def step_ours():
+    def step_ours(clock=None):
         opt.zero_grad()
         loss = lg.nn.functional.cross_entropy(model(it), tt)
+        clock and clock()
         loss.backward()
+        clock and clock()
         opt.step()
 
     contenders = {"loomgrad": step_ours}
@@ -93,10 +98,12 @@ def main(argv=None) -> int:
             print(f"WARNING: loomgrad and torch char-LSTM outputs disagree "
                   f"(max diff {np.max(np.abs(ours - ref)):.3g})")
 
-        def step_torch():
+        def step_torch(clock=None):
             topt.zero_grad()
             loss = torch.nn.functional.cross_entropy(tmodel(tids), ttg)
+            clock and clock()
             loss.backward()
+            clock and clock()
             topt.step()
 
         contenders["torch"] = step_torch
@@ -109,7 +116,33 @@ def main(argv=None) -> int:
     harness.print_table([row], ours="loomgrad", yardsticks=["torch"] if torch else [],
                         peak_gflops=setup.peak, title="training step (forward + backward + SGD)",
                         setup=setup)
+    print_phases(contenders, setup.reps)
     return harness.finish(setup)
+
+
+PHASES = ("forward + loss", "backward", "optimizer step")
+
+
+def step_phases(step) -> list:
+    """Seconds of each phase of one call of ``step(clock)`` (clock() marks a phase's end)."""
+    import time
+
+    marks = [time.perf_counter()]
+    step(lambda: marks.append(time.perf_counter()))
+    marks.append(time.perf_counter())
+    return [b - a for a, b in zip(marks, marks[1:])]
+
+
+def print_phases(contenders: dict, reps: int) -> None:
+    """Per-phase minima (ms) over ``reps`` alternating rounds of one step per contender."""
+    best = {name: [float("inf")] * len(PHASES) for name in contenders}
+    for _ in range(reps):
+        for name, step in contenders.items():
+            best[name] = [min(a, b) for a, b in zip(best[name], step_phases(step))]
+    print("\nphases of one step, ms (minimum over alternating rounds)")
+    print(f"{'phase':<18}" + "".join(f"{name:>12}" for name in contenders))
+    for i, phase in enumerate(PHASES):
+        print(f"{phase:<18}" + "".join(f"{best[name][i] * 1e3:>12.1f}" for name in contenders))
 
 
 if __name__ == "__main__":

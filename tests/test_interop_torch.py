@@ -168,6 +168,24 @@ def test_double_backward_is_refused():
         gx.sum().backward()
 
 
+@pytest.mark.parametrize("layer", ["lstm", "gru", "linear", "conv2d"])
+def test_inplace_change_of_a_saved_input_is_refused(layer):
+    """torch's "modified by an inplace operation" check holds through the
+    bridge: the recurrent kernels keep views of their inputs for the backward."""
+    x, w = _g(3, 2, 4), _g(12, 4)
+    run = {"lstm": lambda x: lgt.lstm_layer(x, None, None, w, _g(12, 3))[0],
+           "gru": lambda x: lgt.gru_layer(x, None, w[:9], _g(9, 3))[0],
+           "linear": lambda x: lgt.linear(x, w),
+           "conv2d": lambda x: lgt.conv2d(x[None], w.reshape(1, 3, 4, 4)[:, :, :2, :2])}[layer]
+    leaf = x.detach().requires_grad_()
+    src = leaf * 1.0          # a non-leaf that can be changed in place
+    out = run(src)
+    with torch.no_grad():
+        src.add_(1.0)
+    with pytest.raises(RuntimeError, match="inplace operation"):
+        out.sum().backward()
+
+
 # ------------------------------------------------------------ training equal
 class _CNN(nn.Module):
     def __init__(self):

@@ -27,6 +27,7 @@ targets or class weights (refused when requested).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as TF
 from torch import nn
@@ -42,13 +43,28 @@ __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Linear", "L
            "LSTMLayerFunction", "GRULayerFunction"]
 
 
-def _raw(t):
-    """The tensor without its autograd history (the kernels refuse tensors
-    that require grad); None stays None."""
-    return None if t is None else t.detach()
+def _host(t):
+    """The array the kernels take for tensor ``t``: a NumPy view of a CPU
+    tensor's memory (no copy, no autograd history), so the kernel call takes
+    its NumPy fast path; a GPU tensor detached (the kernels' GPU branch takes
+    torch.cuda tensors and answers in them). None stays None."""
+    if t is None:
+        return None
+    t = t.detach()
+    return t.numpy() if t.is_cpu else t
+
+
+def _tensor(a):
+    """A kernel result as a tensor: a NumPy array through ``torch.from_numpy``
+    (the same memory); a GPU result is a tensor already; None stays None."""
+    return torch.from_numpy(a) if type(a) is np.ndarray else a
 
 
 # ------------------------------------------------------------ autograd Functions
+# Each forward calls the kernels on _host arrays and wraps the results with
+# _tensor: one detach + NumPy view per tensor, one from_numpy per result, no
+# pass through kernels/_interop.py's general door. save_for_backward keeps
+# torch's check that a saved input was not changed in place.
 class Conv2dFunction(torch.autograd.Function):
     """conv2d(x, weight, bias, stride, padding, dilation, groups) on our kernels."""
 
@@ -57,16 +73,17 @@ class Conv2dFunction(torch.autograd.Function):
         ctx.geometry = (stride, padding, dilation, groups)
         ctx.has_bias = bias is not None
         ctx.save_for_backward(x, weight)
-        return K.conv2d(_raw(x), _raw(weight), _raw(bias), stride, padding, dilation, groups)
+        return _tensor(K.conv2d(_host(x), _host(weight), _host(bias), stride, padding, dilation,
+                                groups))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
-        dx, dw, db = K.conv2d_backward(_raw(grad_out), _raw(x), _raw(weight), *ctx.geometry,
+        dx, dw, db = K.conv2d_backward(_host(grad_out), _host(x), _host(weight), *ctx.geometry,
                                        need=(need[0], need[1], need[2] and ctx.has_bias))
-        return dx, dw, db, None, None, None, None
+        return _tensor(dx), _tensor(dw), _tensor(db), None, None, None, None
 
 
 class LinearFunction(torch.autograd.Function):
@@ -76,12 +93,14 @@ class LinearFunction(torch.autograd.Function):
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        x2 = _raw(x) if x.dim() == 2 else _raw(x).reshape(-1, x.shape[-1])
-        w = _raw(weight)
-        out = K.gemm(x2, w, trans_b=True)
+        x2 = _host(x)
+        if x.dim() != 2:
+            x2 = x2.reshape(-1, x.shape[-1])
+        out = K.gemm(x2, _host(weight), trans_b=True)
         if bias is not None:
-            out += _raw(bias)
-        return out if x.dim() == 2 else out.reshape(*x.shape[:-1], w.shape[0])
+            out += _host(bias)
+        out = _tensor(out)
+        return out if x.dim() == 2 else out.reshape(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
     @once_differentiable
@@ -89,13 +108,18 @@ class LinearFunction(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
         flat = x.dim() != 2
-        g2 = _raw(grad_out).reshape(-1, weight.shape[0]) if flat else _raw(grad_out)
-        dx = K.gemm(g2, _raw(weight)) if need[0] else None
+        g2 = _host(grad_out)
+        if flat:
+            g2 = g2.reshape(-1, weight.shape[0])
+        dx = _tensor(K.gemm(g2, _host(weight))) if need[0] else None
         if dx is not None and flat:
             dx = dx.reshape(x.shape)
-        dw = K.gemm(g2, _raw(x).reshape(-1, x.shape[-1]) if flat else _raw(x), trans_a=True) \
-            if need[1] else None
-        db = g2.sum(0) if need[2] and ctx.has_bias else None
+        dw = db = None
+        if need[1]:
+            x2 = _host(x)
+            dw = _tensor(K.gemm(g2, x2.reshape(-1, x.shape[-1]) if flat else x2, trans_a=True))
+        if need[2] and ctx.has_bias:
+            db = _tensor(g2.sum(0))
         return dx, dw, db
 
 
@@ -104,17 +128,18 @@ class MaxPool2dFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, kernel_size, stride, padding, dilation, ceil_mode):
-        out, idx = K.max_pool2d(_raw(x), kernel_size, stride, padding, dilation, ceil_mode)
+        out, idx = K.max_pool2d(_host(x), kernel_size, stride, padding, dilation, ceil_mode)
+        idx = _tensor(idx)
         ctx.mark_non_differentiable(idx)
         ctx.save_for_backward(idx)
         ctx.args = (tuple(x.shape), kernel_size, stride, padding, dilation, ceil_mode)
-        return out, idx
+        return _tensor(out), idx
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out, _grad_idx):
         (idx,) = ctx.saved_tensors
-        return (K.max_pool2d_backward(_raw(grad_out), idx, *ctx.args),
+        return (_tensor(K.max_pool2d_backward(_host(grad_out), _host(idx), *ctx.args)),
                 None, None, None, None, None)
 
 
@@ -126,12 +151,12 @@ class AvgPool2dFunction(torch.autograd.Function):
                 divisor_override):
         ctx.args = (kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
         ctx.shape = tuple(x.shape)
-        return K.avg_pool2d(_raw(x), *ctx.args)
+        return _tensor(K.avg_pool2d(_host(x), *ctx.args))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        return (K.avg_pool2d_backward(_raw(grad_out), ctx.shape, *ctx.args),
+        return (_tensor(K.avg_pool2d_backward(_host(grad_out), ctx.shape, *ctx.args)),
                 None, None, None, None, None, None)
 
 
@@ -141,12 +166,12 @@ class AdaptiveAvgPool2dFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, output_size):
         ctx.shape = tuple(x.shape)
-        return K.adaptive_avg_pool2d(_raw(x), output_size)
+        return _tensor(K.adaptive_avg_pool2d(_host(x), output_size))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        return K.adaptive_avg_pool2d_backward(_raw(grad_out), ctx.shape), None
+        return _tensor(K.adaptive_avg_pool2d_backward(_host(grad_out), ctx.shape)), None
 
 
 class CrossEntropyFunction(torch.autograd.Function):
@@ -156,16 +181,16 @@ class CrossEntropyFunction(torch.autograd.Function):
     def forward(ctx, logits, target, weight, ignore_index, reduction, label_smoothing):
         ctx.args = (ignore_index, reduction, label_smoothing)
         ctx.save_for_backward(logits, target, weight)
-        return K.softmax_cross_entropy(_raw(logits), target, _raw(weight), ignore_index,
-                                       reduction, label_smoothing)
+        return _tensor(K.softmax_cross_entropy(_host(logits), _host(target), _host(weight),
+                                               ignore_index, reduction, label_smoothing))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_loss):
         logits, target, weight = ctx.saved_tensors
-        dx = K.softmax_cross_entropy_backward(_raw(grad_loss), _raw(logits), _raw(target),
-                                              _raw(weight), *ctx.args)
-        return dx, None, None, None, None, None
+        dx = K.softmax_cross_entropy_backward(_host(grad_loss), _host(logits), _host(target),
+                                              _host(weight), *ctx.args)
+        return _tensor(dx), None, None, None, None, None
 
 
 class LSTMLayerFunction(torch.autograd.Function):
@@ -175,19 +200,20 @@ class LSTMLayerFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
         y, h_n, c_n, ctx.kernel_saved = K.lstm_sequence(
-            _raw(x), _raw(h0), _raw(c0), _raw(w_ih), _raw(w_hh), _raw(b_ih), _raw(b_hh), reverse)
+            _host(x), _host(h0), _host(c0), _host(w_ih), _host(w_hh), _host(b_ih), _host(b_hh),
+            reverse)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh)  # torch's in-place modification check
-        ctx.has_bias = b_ih is not None
-        return y, h_n, c_n
+        return _tensor(y), _tensor(h_n), _tensor(c_n)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, dh_n, dc_n):
+        ctx.saved_tensors   # raises if a saved input was modified in place
         need = ctx.needs_input_grad
-        dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh = K.lstm_sequence_backward(
-            _raw(dy), _raw(dh_n), _raw(dc_n), ctx.kernel_saved, need_input_grad=need[0],
+        grads = K.lstm_sequence_backward(
+            _host(dy), _host(dh_n), _host(dc_n), ctx.kernel_saved, need_input_grad=need[0],
             need_weight_grads=any(need[3:7]))
-        return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, None
+        return tuple(_tensor(g) for g in grads) + (None,)
 
 
 class GRULayerFunction(torch.autograd.Function):
@@ -197,18 +223,19 @@ class GRULayerFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
         y, h_n, ctx.kernel_saved = K.gru_sequence(
-            _raw(x), _raw(h0), _raw(w_ih), _raw(w_hh), _raw(b_ih), _raw(b_hh), reverse)
+            _host(x), _host(h0), _host(w_ih), _host(w_hh), _host(b_ih), _host(b_hh), reverse)
         ctx.save_for_backward(x, h0, w_ih, w_hh)  # torch's in-place modification check
-        return y, h_n
+        return _tensor(y), _tensor(h_n)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, dh_n):
+        ctx.saved_tensors   # raises if a saved input was modified in place
         need = ctx.needs_input_grad
-        dx, dh0, dw_ih, dw_hh, db_ih, db_hh = K.gru_sequence_backward(
-            _raw(dy), _raw(dh_n), ctx.kernel_saved, need_input_grad=need[0],
+        grads = K.gru_sequence_backward(
+            _host(dy), _host(dh_n), ctx.kernel_saved, need_input_grad=need[0],
             need_weight_grads=any(need[2:6]))
-        return dx, dh0, dw_ih, dw_hh, db_ih, db_hh, None
+        return tuple(_tensor(g) for g in grads) + (None,)
 
 
 # ------------------------------------------------------------ functions (torch's F)

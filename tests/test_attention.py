@@ -8,7 +8,7 @@ import pytest
 
 import loomgrad as lg
 import loomgrad.nn.functional as F
-from helpers import helper_gradcheck, helper_test_op, requires_torch
+from helpers import helper_gradcheck, helper_test_op, requires_cuda, requires_torch
 
 torch = pytest.importorskip("torch")
 
@@ -341,6 +341,33 @@ def test_mha_forward_gradcheck_float64():
             q_proj_weight=wq, k_proj_weight=wk, v_proj_weight=wv)[0]
     helper_gradcheck(separate, [(L, N, E), (S, N, 3), (S, N, 5), (E, E), (E, 3), (E, 5),
                                 (3 * E,), (E, E)], low=-1, high=1)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_on_gpu_matches_cpu(need_weights):
+    """The same module and masks on the GPU (float32, CuPy arrays under every op) give the CPU's
+    output, weights and gradients."""
+    rng = np.random.default_rng(10)
+    lg.manual_seed(0)
+    cpu = lg.nn.MultiheadAttention(8, 2, add_bias_kv=True, batch_first=True)
+    gpu = lg.nn.MultiheadAttention(8, 2, add_bias_kv=True, batch_first=True).to("cuda")
+    gpu.load_state_dict(cpu.state_dict())
+    x = rng.standard_normal((3, 5, 8)).astype(np.float32)
+    kpm, attn = _bool_mask(rng, (3, 5)), rng.standard_normal((5, 5)).astype(np.float32)
+    results = []
+    for m, dev in ((cpu, "cpu"), (gpu, "cuda")):
+        xt = lg.tensor(x, device=dev, requires_grad=True)
+        out, w = m(xt, xt, xt, key_padding_mask=lg.tensor(kpm, device=dev),
+                   attn_mask=lg.tensor(attn, device=dev), need_weights=need_weights)
+        loss = out.sum() if w is None else out.sum() + (w * w).sum()
+        loss.backward()
+        results.append([out, xt.grad] + ([] if w is None else [w]) +
+                       [p.grad for p in m.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b.cpu().detach().numpy(), a.detach().numpy(), rtol=1e-4,
+                                   atol=1e-5)
 
 
 # --- errors -------------------------------------------------------------------------------

@@ -70,8 +70,9 @@ def test_encoder_layer_matches_torch(dtype, batch_first, norm_first, mode):
 def test_encoder_layer_activation_and_bias_match_torch(activation, bias):
     rng = np.random.default_rng(1)
     dtype = np.float64
-    ours = lg.nn.TransformerEncoderLayer(8, 4, bias=bias, **_layer_kw(lg, dtype, activation))
-    theirs = torch.nn.TransformerEncoderLayer(8, 4, bias=bias,
+    ours = lg.nn.TransformerEncoderLayer(8, 4, bias=bias, layer_norm_eps=0.5,
+                                         **_layer_kw(lg, dtype, activation))
+    theirs = torch.nn.TransformerEncoderLayer(8, 4, bias=bias, layer_norm_eps=0.5,
                                               **_layer_kw(torch, dtype, activation))
     assert repr(ours) == repr(theirs)
     compare_with_torch(ours, theirs, [_seq(rng, 4, 2, 8, dtype, False)], 1, {}, dtype)

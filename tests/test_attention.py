@@ -370,6 +370,26 @@ def test_mha_on_gpu_matches_cpu(need_weights):
                                    atol=1e-5)
 
 
+@requires_torch
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_forward_static_kv_matches_torch(need_weights):
+    """static_k / static_v (N*num_heads, S, head_dim) replace the projected keys and values."""
+    rng = np.random.default_rng(11)
+    E, H, L, S, N = 6, 2, 3, 5, 2
+    arrays = [rng.standard_normal(s) for s in ((L, N, E), (S, N, E), (S, N, E), (3 * E, E),
+                                                (3 * E,), (E, E), (E,), (N * H, 4, E // H),
+                                                (N * H, 4, E // H))]
+    kpm = _bool_mask(rng, (N, 4))
+
+    def run(lib, q, k, v, w_in, b_in, w_out, b_out, sk, sv):
+        return lib.nn.functional.multi_head_attention_forward(
+            q, k, v, E, H, w_in, b_in, None, None, False, 0.0, w_out, b_out,
+            key_padding_mask=lib.tensor(kpm), need_weights=need_weights, static_k=sk,
+            static_v=sv)[0]
+    helper_test_op(None, lambda *a: run(torch, *a), lambda *a: run(lg, *a), vals=arrays,
+                   atol=1e-11, rtol=1e-9)
+
+
 # --- errors -------------------------------------------------------------------------------
 
 def test_mha_bad_arguments_name_them():

@@ -119,7 +119,90 @@ def main(argv=None) -> int:
     print()
     harness.print_table(train_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
                         title="forward + backward (dx, dw, db)", setup=setup)
+    if not cuda:  # the conv_transpose2d tables (conv_transpose_tables, below)
+        print()
+        conv_transpose_tables(setup, args.quick)
     return harness.finish(setup)
+
+
+# ------------------------------------------ conv_transpose2d rows (issue 18, the layers helper)
+# (label, N, C_in, H, C_out, R, stride, padding, output_padding)
+TRANSPOSE_SHAPES = [
+    ("AE decoder 32->16 14x14 k3 s2 p1 op1", 64, 32, 14, 16, 3, 2, 1, 1),
+    ("DCGAN generator 128->64 16x16 k4 s2 p1", 32, 128, 16, 64, 4, 2, 1, 0),
+]
+TRANSPOSE_QUICK = [(s[0], 4) + s[2:] for s in TRANSPOSE_SHAPES]
+
+
+def conv_transpose_tables(setup, quick: bool) -> None:
+    """F.conv_transpose2d (forward = conv2d backward-data on our kernels; dx = conv2d forward,
+    dw = conv2d backward-weight) beside torch's F.conv_transpose2d: forward, and forward +
+    backward (dx, dw, db), on Tensors (so the autograd node is inside the timing). CPU only.
+    GFLOP/s counts 2*N*C_in*C_out*R*S*H_in*W_in per pass (the adjoint conv's work), three
+    passes for forward+backward; the bias is not counted."""
+    import numpy as np
+
+    import loomgrad as lg
+    from . import harness
+
+    dtype, torch = setup.dtype, setup.torch
+    ct = lg.nn.functional.conv_transpose2d
+    rng = np.random.default_rng(0)
+    yardsticks = ["torch"] if torch is not None else []
+    fwd_rows, train_rows = [], []
+    for label, N, C, H, K, R, stride, pad, opad in TRANSPOSE_QUICK if quick else \
+            TRANSPOSE_SHAPES:
+        x = rng.standard_normal((N, C, H, H)).astype(dtype)
+        w = (rng.standard_normal((C, K, R, R)) / np.sqrt(C * R * R)).astype(dtype)
+        b = rng.standard_normal(K).astype(dtype)
+        args = (stride, pad, opad)
+        lx, lw, lb = (lg.tensor(a) for a in (x, w, b))
+        leaves = [lg.tensor(a, requires_grad=True) for a in (x, w, b)]
+        with lg.no_grad():
+            y = ct(lx, lw, lb, *args).numpy()
+        gy_np = rng.standard_normal(y.shape).astype(dtype)
+        gy = lg.tensor(gy_np)
+
+        def ours_fwd():
+            with lg.no_grad():
+                return ct(lx, lw, lb, *args)
+
+        def ours_train():
+            for t in leaves:
+                t.grad = None
+            ct(*leaves, *args).backward(gy)
+
+        fwd, train = {"loomgrad": ours_fwd}, {"loomgrad": ours_train}
+        if torch is not None:
+            TF = torch.nn.functional
+            tx, tw, tb, tgy = (torch.from_numpy(a) for a in (x, w, b, gy_np))
+            tleaves = [t.clone().requires_grad_() for t in (tx, tw, tb)]
+
+            def torch_fwd():
+                with torch.no_grad():
+                    return TF.conv_transpose2d(tx, tw, tb, *args)
+
+            def torch_train():
+                out = TF.conv_transpose2d(*tleaves, *args)
+                return torch.autograd.grad(out, tleaves, tgy)
+
+            fwd["torch"], train["torch"] = torch_fwd, torch_train
+            tol = 1e-3 if dtype == np.float32 else 1e-9
+            ref = torch_fwd().numpy()
+            if ref.shape != y.shape or not np.allclose(y, ref, rtol=tol, atol=tol):
+                print(f"WARNING: {label}: loomgrad and torch disagree")
+        flops = 2.0 * N * C * K * R * R * H * H
+        shape = f"{label} [N={N}]"
+        fwd_rows.append(harness.Row(shape, flops, setup.time(fwd)))
+        train_rows.append(harness.Row(shape, 3 * flops, setup.time(train)))
+        print(f"  ... {label}", flush=True)
+    print()
+    harness.print_table(fwd_rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=setup.peak,
+                        title="conv_transpose2d forward", setup=setup)
+    print()
+    harness.print_table(train_rows, ours="loomgrad", yardsticks=yardsticks,
+                        peak_gflops=setup.peak, setup=setup,
+                        title="conv_transpose2d forward + backward (dx, dw, db)")
 
 
 if __name__ == "__main__":

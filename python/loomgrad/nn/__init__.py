@@ -20,6 +20,9 @@ from .parameter import Parameter
 from . import utils
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
+from .attention import MultiheadAttention
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerEncoderLayer)
 from . import parallel
 from .parallel import DistributedDataParallel
 
@@ -34,4 +37,6 @@ __all__ += ["LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Hardtanh", "ReLU6",
             "Dropout1d", "Dropout2d", "Conv1d", "ConvTranspose1d", "ConvTranspose2d",
             "LayerNorm", "GroupNorm", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
             "RNN", "RNNCell", "GRUCell"]
+__all__ += ["MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerEncoderLayer",
+            "TransformerDecoder", "TransformerDecoderLayer"]
 from . import modules  # noqa: E402  (torch's nn.modules paths; last: it reads the names above)

@@ -2,11 +2,13 @@
 
 linear, activation (relu ... dropout), conv, pool, norm (batch_norm), xent
 (cross_entropy, nll_loss), loss (mse, l1, huber, binary cross-entropy), rnn
-(lstm_cell and the LSTM/GRU layer nodes), sparse (embedding); ``_checks``
+(lstm_cell and the LSTM/GRU layer nodes), sparse (embedding), attention
+(scaled_dot_product_attention, multi_head_attention_forward); ``_checks``
 holds the argument checks they share. Each layer whose compute is a kernel
 family is one autograd node calling :mod:`loomgrad.kernels`.
 """
 from . import rnn
+from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .activation import (dropout, dropout1d, dropout2d, elu, flatten, gelu, hardtanh, leaky_relu,
                          log_softmax, prelu, relu, relu6, sigmoid, silu, softmax, softplus, tanh)
 from .conv import conv2d
@@ -30,3 +32,4 @@ __all__ += ["leaky_relu", "elu", "gelu", "silu", "softplus", "hardtanh", "relu6"
             "dropout1d", "dropout2d", "conv1d", "conv_transpose1d", "conv_transpose2d",
             "layer_norm", "group_norm", "interpolate", "upsample", "upsample_nearest",
             "upsample_bilinear"]
+__all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]

@@ -5,12 +5,12 @@ and serves every class of ``lg.nn`` as an attribute (``nn.modules.Conv2d``)."""
 import sys
 
 from .. import (activation, batchnorm, container, conv, linear, loss, module, normalization,
-               pooling, rnn, sparse, upsampling)
+               pooling, rnn, sparse, transformer, upsampling)
 
 _SUBMODULES = {"activation": activation, "batchnorm": batchnorm, "container": container,
                "conv": conv, "linear": linear, "loss": loss, "module": module,
                "normalization": normalization, "pooling": pooling, "rnn": rnn,
-               "sparse": sparse, "upsampling": upsampling}
+               "sparse": sparse, "transformer": transformer, "upsampling": upsampling}
 for _name, _mod in _SUBMODULES.items():  # `import loomgrad.nn.modules.linear` works too
     sys.modules.setdefault(f"{__name__}.{_name}", _mod)
 

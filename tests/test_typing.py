@@ -68,6 +68,52 @@ def _stub(name: str) -> dict[str, object]:
     return out
 
 
+# What pybind11 writes for a parameter or result, and what the stubs write, as one word each:
+# the stub may say more (dtypes, TypedDicts, tuple lengths) but never something else.
+_DOC_KINDS = [("numpy.ndarray", "array"), ("object", "array or None"), ("bool", "bool"),
+              ("str", "str"), ("None", "None"), ("int", "int"), ("float", "float"),
+              ("tuple", "tuple"), ("tuple[int, str]", "tuple"), ("dict", "dict"),
+              ("loomgrad._cpu.PackedGemmB", "PackedGemmB"),
+              ("typing.SupportsInt | typing.SupportsIndex", "int"),
+              ("typing.SupportsFloat | typing.SupportsIndex", "float")]
+_STUB_KINDS = [("_Floats", "array"), ("_Int64s", "array"), ("_Int64s | _Floats", "array"),
+               ("_Floats | None", "array or None"), ("bool", "bool"), ("str", "str"),
+               ("None", "None"), ("int", "int"), ("SupportsIndex", "int"), ("_Ptr", "int"),
+               ("_Stream", "int"), ("float", "float"), ("SupportsFloat", "float"),
+               ("_BuildInfo", "dict"), ("_StreamBandwidth", "dict"),
+               ("PackedGemmB", "PackedGemmB"), ("_Shape", "shape"), ("_Pair", "pair"),
+               ("_Sizes5", "sizes5")]
+
+
+def _doc_kind(t: str) -> str:
+    if '"FixedSize(2)"' in t:
+        return "pair"
+    if '"FixedSize(5)"' in t:
+        return "sizes5"
+    if t.startswith("collections.abc.Sequence["):
+        return "shape"
+    return dict(_DOC_KINDS).get(t, f"unknown {t!r}")
+
+
+def _stub_kind(t: str) -> str:
+    return "tuple" if t.startswith("tuple[") else dict(_STUB_KINDS).get(t, f"unknown {t!r}")
+
+
+def _kinds_from_doc(fn) -> list[str]:
+    """The kinds of a pybind11 function's parameters, then of its result."""
+    first = fn.__doc__.splitlines()[0]
+    params, ret = re.fullmatch(rf"{fn.__name__}\((.*)\) -> (.*)", first).groups()
+    return [_doc_kind(p.split(":", 1)[1].split(" = ")[0].strip())
+            for p in _split_top(params)] + [_doc_kind(ret)]
+
+
+def _kinds_from_stub(name: str) -> dict[str, list[str]]:
+    tree = ast.parse((PACKAGE / f"{name}.pyi").read_text())
+    return {n.name: [_stub_kind(ast.unparse(a.annotation)) for a in n.args.args]
+            + [_stub_kind(ast.unparse(n.returns))]
+            for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
 def _typed_dict_keys(name: str, cls: str) -> set[str]:
     tree = ast.parse((PACKAGE / f"{name}.pyi").read_text())
     node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
@@ -141,6 +187,19 @@ def test_cpu_stub_typed_dicts_have_the_returned_keys():
     assert set(info["caches"]) == _typed_dict_keys("_cpu", "_Caches")
     bw = _cpu.measure_stream_bandwidth(threads=1, bytes_per_array=1 << 12, reps=1)
     assert set(bw) == _typed_dict_keys("_cpu", "_StreamBandwidth")
+
+
+@pytest.mark.parametrize("name", ["_cpu", "_cuda"])
+def test_stub_parameter_and_result_kinds_equal_the_module(name):
+    try:
+        module = __import__(f"loomgrad.{name}", fromlist=["_"])
+    except ImportError:  # a CPU-only build: the names are checked from the source below
+        pytest.skip(f"loomgrad.{name} is not built here")
+    stub = _kinds_from_stub(name)
+    for fname in _module_functions(module):
+        doc = _kinds_from_doc(getattr(module, fname))
+        assert not [k for k in doc if k.startswith("unknown")], f"{name}.{fname}: {doc}"
+        assert stub[fname] == doc, f"{name}.{fname}: stub {stub[fname]} != module {doc}"
 
 
 def test_binding_source_reader_agrees_with_the_built_cpu_module():

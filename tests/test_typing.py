@@ -224,6 +224,19 @@ def test_cuda_stub_names_and_parameters_equal_the_bindings():
 
 
 # ------------------------------------------------------------------ annotations, docstrings
+def test_every_kernels_function_has_a_return_annotation():
+    kernels = pathlib.Path(lg.kernels.__file__).parent
+    missing = []
+    for path in sorted(kernels.rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and not node.name.startswith("_") and node.returns is None):
+                missing.append(f"{path.relative_to(kernels.parent)}:{node.lineno} {node.name}")
+    assert not missing, "no return annotation: " + ", ".join(missing)
+    # and through the any_array decorator, which keeps the signature it wraps
+    assert inspect.signature(lg.kernels.conv2d).return_annotation is not inspect.Signature.empty
+
+
 def test_module_call_has_a_return_annotation():
     assert "return" in lg.nn.Module.__call__.__annotations__
 
@@ -268,11 +281,12 @@ z = lg.kernels.gemm(a, a.T)
 """
 
 BAD_SCRIPT = """
-from loomgrad import _cpu
+from loomgrad import _cpu, kernels
 n: str = _cpu.get_num_threads()
 _cpu.set_num_threads("four")
 _cpu.build_info()["no_such_key"]
 _cpu.gemm(1.0, 2.0)
+h, c = kernels.lstm_cell(0, 0, 0, 0, 0)
 """
 
 
@@ -294,4 +308,5 @@ def test_mypy_checks_a_user_script_against_the_installed_package(tmp_path):
     bad = _mypy(tmp_path, BAD_SCRIPT)
     lines = sorted({int(m.group(1)) for m in re.finditer(r"user_script\.py:(\d+): error",
                                                          bad.stdout)})
-    assert lines == [3, 4, 5, 6], bad.stdout + bad.stderr
+    # line 7: lstm_cell returns (h, c, saved), seen through the any_array decorator
+    assert lines == [3, 4, 5, 6, 7], bad.stdout + bad.stderr

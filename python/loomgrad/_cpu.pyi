@@ -219,6 +219,15 @@ def group_norm_backward(grad_out: _Floats, x: _Floats, mean: _Floats, rstd: _Flo
                         grad_input: _Floats | None, grad_weight: _Floats | None,
                         grad_bias: _Floats | None) -> None:
     """Gradients of group_norm_forward; None outputs are skipped."""
+def batch_norm_forward(x: _Floats, weight: _Floats | None, bias: _Floats | None,
+                       eps: SupportsFloat, out: _Floats, mean: _Floats, var: _Floats,
+                       rstd: _Floats) -> None:
+    """Training-mode BatchNorm of x (N, C, HW) with the batch's statistics; mean, the biased
+    var and rstd (C,) are written for the caller and for backward."""
+def batch_norm_backward(grad_out: _Floats, x: _Floats, mean: _Floats, rstd: _Floats,
+                        weight: _Floats | None, grad_input: _Floats | None,
+                        grad_weight: _Floats | None, grad_bias: _Floats | None) -> None:
+    """Gradients of batch_norm_forward; None outputs are skipped."""
 
 # ------------------------------------------------------------------ resizing (cpu_upsample.cpp)
 def upsample_nearest2d_forward(x: _Floats, out: _Floats, scale_h: SupportsFloat,

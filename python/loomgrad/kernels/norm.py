@@ -151,7 +151,7 @@ def group_norm_backward(grad_out, x, num_groups, mean, rstd, weight=None,
     return dx, dw, db
 
 
-def _planes_view(fn, x):
+def _planes_view(fn, x) -> np.ndarray:
     if x.ndim < 2:
         raise ValueError(f"{fn}: expected an input of at least 2 dims (N, C, ...), got shape "
                          f"{tuple(x.shape)}")
@@ -159,7 +159,7 @@ def _planes_view(fn, x):
 
 
 @any_array
-def batch_norm(x, weight=None, bias=None, eps=1e-5):
+def batch_norm(x, weight=None, bias=None, eps=1e-5) -> tuple[Array, Array, Array, Array]:
     """Training-mode BatchNorm of ``x`` (N, C, ...) with the batch's statistics over every axis
     but 1: returns ``(out, mean, var, rstd)``; out like x; mean, the biased var and
     ``rstd = 1 / sqrt(var + eps)`` of shape (C,). weight, bias: (C,) or None. The running
@@ -177,7 +177,8 @@ def batch_norm(x, weight=None, bias=None, eps=1e-5):
 
 
 @any_array
-def batch_norm_backward(grad_out, x, mean, rstd, weight=None, need=(True, True, True)):
+def batch_norm_backward(grad_out, x, mean, rstd, weight=None,
+                        need=(True, True, True)) -> tuple[Array | None, Array | None, Array | None]:
     """Gradients of :func:`batch_norm` from its saved ``mean`` and ``rstd``: ``(grad_x,
     grad_weight, grad_bias)``, each None where ``need`` is False (grad_weight, grad_bias:
     (C,))."""

@@ -98,6 +98,57 @@ def test_atomic_write_keeps_old_file(tmp_path, monkeypatch):
     _assert_same(lg.load(path), {"v": np.arange(3)})
 
 
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, putting the old one back after."""
+    old = os.umask(0o022)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664),
+                                       (0o027, 0o640)])
+def test_saved_file_mode_follows_the_umask(tmp_path, umask, mask, mode):
+    umask(mask)
+    lg.save({"v": np.arange(3)}, tmp_path / "ck")
+    assert (tmp_path / "ck").stat().st_mode & 0o777 == mode
+    assert serialization._umask() == mask  # read back without being changed
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
+def test_umask_is_read_without_setting_it(umask, monkeypatch):
+    # setting the umask, even briefly, would race with other threads creating files
+    umask(0o027)
+
+    def no_set(mask):
+        raise AssertionError("os.umask called")
+
+    monkeypatch.setattr(serialization.os, "umask", no_set)
+    assert serialization._umask() == 0o027
+
+
+def test_umask_without_proc(umask, monkeypatch):
+    # no /proc (macOS, a sandbox): the set-and-restore fallback reads the same mask
+    def no_proc(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(serialization, "open", no_proc, raising=False)
+    umask(0o037)
+    assert serialization._umask() == 0o037
+    assert os.umask(0o037) == 0o037  # and left it as it was
+
+
+def test_saving_over_a_file_keeps_its_mode(tmp_path, umask):
+    # what open(path, "wb") would do: the user's chmod survives the atomic replace
+    path = tmp_path / "ck"
+    umask(0o022)
+    lg.save({"v": np.arange(3)}, path)
+    path.chmod(0o600)
+    lg.save({"v": np.arange(4)}, path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    _assert_same(lg.load(path), {"v": np.arange(4)})
+
+
 def _write_zip(path, entries, compression=zipfile.ZIP_STORED):
     with zipfile.ZipFile(path, "w", compression=compression) as zf:
         for name, data in entries.items():

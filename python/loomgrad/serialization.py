@@ -25,6 +25,8 @@ writes to a path are atomic (below), a file object is written where it stands.
 Writes are atomic: the file is written to a temporary file in the same
 directory, flushed and fsync'ed, then renamed over the target (and the
 directory fsync'ed), so a crash mid-save leaves the previous file intact.
+The file gets the permissions ``open(path, "wb")`` would give it: a new file
+0o666 less the user's umask, a replaced file its previous mode.
 
 Reads are bounded: every entry must be stored uncompressed (no zip bombs),
 each array's declared shape must match the bytes its entry really holds
@@ -228,10 +230,28 @@ def _write_npz(f, meta: bytes, arrays: dict) -> None:
 
 
 def _umask() -> int:
-    """The process umask (read by setting it and putting it back: POSIX has no getter)."""
+    """The process umask: Linux's /proc/self/status tells it without changing it; elsewhere
+    it is read by setting it and putting it back (POSIX has no getter), which leaves a short
+    window where another thread's new file would get 0o022."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _new_file_mode(path: str) -> int:
+    """The permission bits ``open(path, "wb")`` would leave: an existing file keeps its own,
+    a new one gets 0o666 & ~umask."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_umask()
 
 
 def save(obj, f) -> None:
@@ -253,8 +273,8 @@ def save(obj, f) -> None:
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
     try:
-        # mkstemp makes 0600 files; a checkpoint gets what open() would give: 0666 & ~umask
-        os.fchmod(fd, 0o666 & ~_umask())
+        # mkstemp makes 0600 files; a checkpoint gets what open() would give
+        os.fchmod(fd, _new_file_mode(path))
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, meta, enc.arrays)
             f.flush()

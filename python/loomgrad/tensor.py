@@ -232,6 +232,7 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
+        """Whether autograd records operations on this Tensor (settable on leaves)."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -254,10 +255,13 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        """True for a Tensor no recorded operation made (parameters, inputs): ``.grad`` is
+        kept only on leaves unless :meth:`retain_grad` was called."""
         return self.grad_fn is None
 
     @property
     def retains_grad(self) -> bool:
+        """Whether this non-leaf keeps its ``.grad`` after backward (:meth:`retain_grad`)."""
         return self.grad_fn is not None and self.grad_fn.retained is not None
 
     def retain_grad(self) -> None:
@@ -306,6 +310,8 @@ class Tensor:
         return t
 
     def detach_(self) -> "Tensor":
+        """Detach this Tensor from the graph in place (no grad_fn, requires_grad False);
+        returns self."""
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -314,6 +320,7 @@ class Tensor:
 
     @property
     def shape(self) -> tuple:
+        """The size of each dimension, a tuple (torch's ``torch.Size``)."""
         return tuple(self.array.shape)
 
     def size(self, dim=None):
@@ -324,37 +331,46 @@ class Tensor:
 
     @property
     def dtype(self):
+        """The element type, a NumPy dtype (``lg.float32`` is ``numpy.float32``)."""
         return self.array.dtype
 
     @property
     def device(self) -> device:
+        """Where the data lives: an ``lg.device``, ``cpu`` or ``cuda:N``."""
         if isinstance(self.array, np.ndarray):
             return _CPU
         return device(f"cuda:{self.array.device.id}")
 
     @property
     def is_cuda(self) -> bool:
+        """True when the data is on a GPU."""
         return not isinstance(self.array, np.ndarray)
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions (0 for a scalar)."""
         return self.array.ndim
 
     def dim(self) -> int:
+        """The number of dimensions (0 for a scalar); same as :attr:`ndim`."""
         return self.array.ndim
 
     def numel(self) -> int:
+        """The number of elements (the product of the shape); alias ``nelement``."""
         return int(self.array.size)
 
     nelement = numel
 
     def element_size(self) -> int:
+        """Bytes per element (4 for float32)."""
         return self.array.itemsize
 
     def is_floating_point(self) -> bool:
+        """True for a floating-point dtype (float16, float32, float64)."""
         return self.array.dtype.kind == "f"
 
     def is_contiguous(self) -> bool:
+        """True when the elements are laid out in C (row-major) order without gaps."""
         return bool(self.array.flags.c_contiguous)
 
     def __len__(self) -> int:
@@ -403,6 +419,8 @@ class Tensor:
         return self.array.item()
 
     def tolist(self):
+        """The values as (nested) Python lists of numbers, copied to the host; a Python
+        number for a 0-d Tensor."""
         d = self.array
         return (d if isinstance(d, np.ndarray) else d.get()).tolist()
 
@@ -470,6 +488,7 @@ class Tensor:
         return not isinstance(self.array, np.ndarray) or _is_shared_array(self.array)
 
     def cpu(self) -> "Tensor":
+        """A copy in host memory (self if already there)."""
         return self.to("cpu")
 
     def cuda(self, device=None) -> "Tensor":
@@ -478,21 +497,27 @@ class Tensor:
                        device if isinstance(device, str) else f"cuda:{device}")
 
     def float(self) -> "Tensor":
+        """A float32 copy (self if already float32), recorded by autograd like :meth:`to`."""
         return self.to(np.float32)
 
     def double(self) -> "Tensor":
+        """A float64 copy (self if already float64), recorded by autograd like :meth:`to`."""
         return self.to(np.float64)
 
     def half(self) -> "Tensor":
+        """A float16 copy (self if already float16), recorded by autograd like :meth:`to`."""
         return self.to(np.float16)
 
     def long(self) -> "Tensor":
+        """An int64 copy (self if already int64)."""
         return self.to(np.int64)
 
     def int(self) -> "Tensor":
+        """An int32 copy (self if already int32)."""
         return self.to(np.int32)
 
     def bool(self) -> "Tensor":
+        """A bool copy (self if already bool): True where the value is nonzero."""
         return self.to(np.bool_)
 
     def type(self, dtype=None):
@@ -504,6 +529,7 @@ class Tensor:
         return S.Copy.apply(self)
 
     def contiguous(self) -> "Tensor":
+        """Self if C-contiguous, else a C-contiguous copy (gradient passes through)."""
         return self if self.array.flags.c_contiguous else S.Contiguous.apply(self)
 
     # ---------------------------------------------------------------- repr
@@ -859,12 +885,36 @@ class Tensor:
         return Tensor._wrap(op(self.array, o))
 
     # comparisons, logic and integer maths: results carry no gradient
-    def __lt__(self, o): return self._nograd(o, lambda a, b: a < b)  # noqa: E704
-    def __le__(self, o): return self._nograd(o, lambda a, b: a <= b)  # noqa: E704
-    def __gt__(self, o): return self._nograd(o, lambda a, b: a > b)  # noqa: E704
-    def __ge__(self, o): return self._nograd(o, lambda a, b: a >= b)  # noqa: E704
-    def __eq__(self, o): return self._nograd(o, lambda a, b: a == b)  # noqa: E704
-    def __ne__(self, o): return self._nograd(o, lambda a, b: a != b)  # noqa: E704
+    def __lt__(self, o):
+        """``self < o`` elementwise (broadcasting): a bool Tensor, no gradient; ``o`` a
+        Tensor or a number. Also :meth:`lt`."""
+        return self._nograd(o, lambda a, b: a < b)
+
+    def __le__(self, o):
+        """``self <= o`` elementwise (broadcasting): a bool Tensor, no gradient; ``o`` a
+        Tensor or a number. Also :meth:`le`."""
+        return self._nograd(o, lambda a, b: a <= b)
+
+    def __gt__(self, o):
+        """``self > o`` elementwise (broadcasting): a bool Tensor, no gradient; ``o`` a
+        Tensor or a number. Also :meth:`gt`."""
+        return self._nograd(o, lambda a, b: a > b)
+
+    def __ge__(self, o):
+        """``self >= o`` elementwise (broadcasting): a bool Tensor, no gradient; ``o`` a
+        Tensor or a number. Also :meth:`ge`."""
+        return self._nograd(o, lambda a, b: a >= b)
+
+    def __eq__(self, o):
+        """``self == o`` elementwise (broadcasting): a bool Tensor, no gradient; ``o`` a
+        Tensor or a number. Also :meth:`eq`."""
+        return self._nograd(o, lambda a, b: a == b)
+
+    def __ne__(self, o):
+        """``self != o`` elementwise (broadcasting): a bool Tensor, no gradient; ``o`` a
+        Tensor or a number. Also :meth:`ne`."""
+        return self._nograd(o, lambda a, b: a != b)
+
     def __and__(self, o): return self._nograd(o, lambda a, b: a & b)  # noqa: E704
     def __or__(self, o): return self._nograd(o, lambda a, b: a | b)  # noqa: E704
     def __xor__(self, o): return self._nograd(o, lambda a, b: a ^ b)  # noqa: E704

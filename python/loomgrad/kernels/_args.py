@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from . import _alloc
+from ._types import Array, Pair
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("mean", "sum", "none")
@@ -56,7 +57,7 @@ def check_dtype_like(name: str, x, dtype) -> None:
                         f"got {x.dtype} with shape {tuple(x.shape)}")
 
 
-def float_array(name: str, x, dtype=None):
+def float_array(name: str, x, dtype=None) -> np.ndarray | None:
     """``x`` as a C-contiguous float32/float64 NumPy array (of ``dtype`` when
     given: the other operands' dtype); None stays None."""
     if x is None:
@@ -68,12 +69,14 @@ def float_array(name: str, x, dtype=None):
     return _alloc.contiguous(name, x)
 
 
-def prefixed_float_array(fn, name, a, dtype=None):
+def prefixed_float_array(fn, name, a, dtype=None) -> np.ndarray | None:
     """``a`` as a C-contiguous float32/float64 array of ``dtype`` (None stays None)."""
     return float_array(f"{fn}: {name}", a, dtype)
 
 
-def recurrent_weights(fn, x, w_ih, w_hh, b_ih, b_hh, gates=4):
+def recurrent_weights(fn, x, w_ih, w_hh, b_ih, b_hh,
+                      gates=4) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                        np.ndarray | None]:
     """LSTM (gates=4) / GRU (gates=3) weights and biases, dtype-matched to x."""
     w_ih = prefixed_float_array(fn, "w_ih", w_ih, x.dtype)
     w_hh = prefixed_float_array(fn, "w_hh", w_hh, x.dtype)
@@ -83,14 +86,14 @@ def recurrent_weights(fn, x, w_ih, w_hh, b_ih, b_hh, gates=4):
     return w_ih, w_hh, prefixed_float_array(fn, "b_ih", b_ih, x.dtype), prefixed_float_array(fn, "b_hh", b_hh, x.dtype)
 
 
-def recurrent_state(fn, name, s, N, H, dtype):
+def recurrent_state(fn, name, s, N, H, dtype) -> np.ndarray:
     """An (N, H) initial state; None means zeros."""
     if s is None:
         return np.zeros((N, H), dtype)
     return prefixed_float_array(fn, name, s, dtype)
 
 
-def batched(name: str, x):
+def batched(name: str, x) -> tuple[Array, bool]:
     """(N, C, H, W) view of a 4-D or unbatched 3-D image array, and whether
     a batch dimension was added."""
     if x.ndim == 3:
@@ -113,14 +116,14 @@ def shape4(name: str, shape) -> tuple[tuple[int, ...], bool]:
     return shape, False
 
 
-def conv_geometry(stride, padding, dilation, groups):
+def conv_geometry(stride, padding, dilation, groups) -> tuple[Pair, Pair, Pair, int]:
     """Parsed (stride, padding, dilation, groups) of a convolution; the C++
     shape check (csrc/common/conv_shape.h) checks them against the shapes."""
     return (pair("stride", stride), pair("padding", padding), pair("dilation", dilation),
             to_int("groups", groups))
 
 
-def pool_args(kernel_size, stride, padding, dilation):
+def pool_args(kernel_size, stride, padding, dilation) -> tuple[Pair, Pair, Pair, Pair]:
     """(kernel, stride, padding, dilation) pairs; stride defaults to the kernel."""
     k = pair("kernel_size", kernel_size)
     s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) \
@@ -150,7 +153,7 @@ def adaptive_size(output_size, H: int, W: int) -> tuple[int, int]:
     return oh, ow
 
 
-def rows(name: str, x):
+def rows(name: str, x) -> Array:
     """A (rows, C) view of an (..., C) array: softmax works on the last dimension."""
     if x.ndim < 1:
         raise ValueError(f"{name}: expected at least 1 dimension, got a 0-d array")

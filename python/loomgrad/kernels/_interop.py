@@ -34,11 +34,14 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 from ._saved import _Saved
 from .gpu.arrays import is_gpu_array
+
+_F = TypeVar("_F", bound=Callable[..., Any])  # any_array keeps the signature
 
 __all__ = ["any_array", "library_of"]
 
@@ -76,7 +79,7 @@ def _refuse_grad(fn: str, name: str, x) -> None:
         f"{name}.detach() if no gradient should flow")
 
 
-def _host_view(fn: str, name: str, x):
+def _host_view(fn: str, name: str, x) -> np.ndarray:
     """A CPU array of another library as a NumPy array over the same memory."""
     try:
         if type(x) in _TORCH_TENSOR_TYPES:
@@ -91,7 +94,7 @@ def _host_view(fn: str, name: str, x):
                         f"{tuple(getattr(x, 'shape', ()))}) as a NumPy array: {e}") from None
 
 
-def _to_caller(lib: str, x, originals: dict):
+def _to_caller(lib: str, x, originals: dict) -> Any:
     """A NumPy/CuPy result as library ``lib``'s array (``originals``: the
     caller's own objects, by id of the view made of them)."""
     if x is None or isinstance(x, (bool, int, float, str)):
@@ -119,7 +122,7 @@ _SCALARS = _PLAIN - {np.ndarray}
 _TORCH_TENSOR_TYPES: set[type] = set()   # torch.Tensor, nn.Parameter, ...: seen once, then fast
 
 
-def _look(fn: str, name: str, x, libs: dict, originals: dict):
+def _look(fn: str, name: str, x, libs: dict, originals: dict) -> Any:
     """One argument: a NumPy view of another library's CPU array (recorded in
     ``originals``), or ``x`` itself; its library goes into ``libs``."""
     t = type(x)
@@ -159,7 +162,7 @@ def _look(fn: str, name: str, x, libs: dict, originals: dict):
     return view
 
 
-def _prepare(fn: str, names: tuple, args: tuple, kwargs: dict):
+def _prepare(fn: str, names: tuple, args: tuple, kwargs: dict) -> tuple[list, dict, str, dict]:
     """(args, kwargs) with other libraries' CPU arrays viewed as NumPy, the
     caller's library, and {id(view): (view, original)}."""
     libs: dict[str, str] = {}   # library -> the first argument of that library
@@ -180,7 +183,7 @@ def _prepare(fn: str, names: tuple, args: tuple, kwargs: dict):
     return args, kwargs, lib if lib in _RETURNED else "numpy", originals
 
 
-def any_array(fn):
+def any_array(fn: _F) -> _F:
     """Decorate a raw-kernel entry point: accept any CPU/GPU array kind and
     answer in the caller's kind (see the module docstring)."""
     names = tuple(inspect.signature(fn).parameters)

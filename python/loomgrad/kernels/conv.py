@@ -15,13 +15,14 @@ from . import _alloc
 from ._args import batched, conv_geometry, float_array
 from .gpu import conv as gpu_conv
 from ._interop import any_array
+from ._types import Array
 from .gpu.arrays import any_gpu
 
 __all__ = ["conv2d", "conv2d_backward"]
 
 
 @any_array
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Array:
     """2-D convolution (cross-correlation), as ``torch.nn.functional.conv2d``.
 
     Shapes: x (N, C, H, W) or (C, H, W); weight (K, C // groups, R, S);
@@ -45,7 +46,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 @any_array
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
-                    need=(True, True, True)):
+                    need=(True, True, True)) -> tuple[Array | None, Array | None, Array | None]:
     """Gradients of :func:`conv2d`: returns ``(grad_x, grad_weight, grad_bias)``,
     each None where ``need`` (for x, weight, bias) is False.
 

@@ -9,6 +9,7 @@ from . import _alloc
 from ._args import check_float, gemm_out_shape
 from .gpu import gemm as gpu_gemm
 from ._interop import any_array
+from ._types import Array
 from .gpu.arrays import any_gpu
 
 __all__ = ["gemm", "matmul", "pack_gemm_b", "PackedGemmB"]
@@ -16,7 +17,7 @@ __all__ = ["gemm", "matmul", "pack_gemm_b", "PackedGemmB"]
 PackedGemmB = _cpu.PackedGemmB
 
 
-def _matrix_operand(name: str, x: np.ndarray, trans: bool):
+def _matrix_operand(name: str, x: np.ndarray, trans: bool) -> tuple[np.ndarray, bool]:
     """Contiguous 2-D/3-D operand for the kernel, flipping `trans` instead of
     copying when a 2-D array is Fortran-ordered (e.g. ``a.T``)."""
     if x.flags.c_contiguous:
@@ -47,7 +48,7 @@ def _check_out(out, dtype, shape, inputs: dict) -> None:
 
 @any_array
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, alpha: float = 1.0,
-         beta: float = 0.0, out=None):
+         beta: float = 0.0, out=None) -> Array:
     """General matrix multiply: ``out = alpha * op(a) @ op(b) + beta * out``.
 
     Shapes: ``op(a)`` is (M, K) and ``op(b)`` is (K, N); with ``trans_a=True``
@@ -122,7 +123,7 @@ def pack_gemm_b(b, trans_b: bool = False) -> PackedGemmB:
     return _cpu.pack_gemm_b(b, trans_b)
 
 
-def _gemm_packed(a, packed: PackedGemmB, trans_a, trans_b, alpha, beta, out):
+def _gemm_packed(a, packed: PackedGemmB, trans_a, trans_b, alpha, beta, out) -> np.ndarray:
     """gemm(a, packed): the checks and the call for a pre-packed b."""
     if trans_b:
         raise ValueError("gemm: trans_b must be False with a packed b (the transpose was "
@@ -154,6 +155,6 @@ def _gemm_packed(a, packed: PackedGemmB, trans_a, trans_b, alpha, beta, out):
 
 
 @any_array
-def matmul(a, b, out=None):
+def matmul(a, b, out=None) -> Array:
     """``a @ b`` for 2-D or 3-D arrays on our GEMM (see :func:`gemm`)."""
     return gemm(a, b, out=out)

@@ -11,13 +11,15 @@ from . import _alloc
 from ._args import prefixed_float_array as arr, recurrent_state, recurrent_weights
 from ._saved import GRUSaved
 from ._interop import any_array
+from ._types import Array
 from .gpu.arrays import any_gpu
 
 __all__ = ["gru_sequence", "gru_sequence_backward"]
 
 
 @any_array
-def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None,
+                 reverse=False) -> tuple[Array, Array, GRUSaved]:
     """One GRU layer over a whole sequence, in one direction (CPU arrays).
 
     torch.nn.GRU's gates (r, z, n): r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr),
@@ -49,7 +51,8 @@ def gru_sequence(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
 
 
 @any_array
-def gru_sequence_backward(dy, dh_n, saved, need_input_grad=True, need_weight_grads=True):
+def gru_sequence_backward(dy, dh_n, saved, need_input_grad=True,
+                          need_weight_grads=True) -> tuple[Array | None, ...]:
     """Gradients of :func:`gru_sequence` from dy (T, N, H) and dh_T (N, H)
     (either may be None: zero).
 

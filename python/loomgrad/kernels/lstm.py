@@ -18,13 +18,14 @@ from ._args import prefixed_float_array as arr, recurrent_state, recurrent_weigh
 from ._saved import CellSaved, SequenceSaved
 from .gpu import lstm as gpu_lstm
 from ._interop import any_array
+from ._types import Array
 from .gpu.arrays import any_gpu
 
 __all__ = ["lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward"]
 
 
 @any_array
-def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None) -> tuple[Array, Array, CellSaved]:
     """One LSTM step, fused: ``gates = x @ w_ihᵀ + b_ih + h @ w_hhᵀ + b_hh``;
     ``c' = f*c + i*g``; ``h' = o*tanh(c')``.
 
@@ -51,7 +52,8 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 @any_array
-def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight_grads=True):
+def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True,
+                       need_weight_grads=True) -> tuple[Array | None, ...]:
     """Gradients of :func:`lstm_cell` from dh' and dc' (N, H) (either may be None: zero).
 
     Returns ``(dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh)``: dx (N, I), dh and dc
@@ -81,7 +83,8 @@ def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight
 
 
 @any_array
-def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None,
+                  reverse=False) -> tuple[Array, Array, Array, SequenceSaved]:
     """One LSTM layer over a whole sequence, in one direction.
 
     Shapes: x (T, N, I), h0 and c0 (N, H) (None: zeros), w_ih (4H, I), w_hh
@@ -115,7 +118,8 @@ def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
 
 
 @any_array
-def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_weight_grads=True):
+def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True,
+                           need_weight_grads=True) -> tuple[Array | None, ...]:
     """Gradients of :func:`lstm_sequence` from dy (T, N, H), dh_T and dc_T (N, H)
     (each may be None: zero).
 

@@ -18,6 +18,7 @@ from .. import _cpu
 from . import _alloc
 from ._args import float_array, to_int
 from ._interop import any_array
+from ._types import Array
 from .gpu.arrays import any_gpu
 
 __all__ = ["layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward",
@@ -42,7 +43,7 @@ def _normalized_shape(x, normalized_shape) -> tuple[int, ...]:
     return shape
 
 
-def _optional(name, a, dtype, shape):
+def _optional(name, a, dtype, shape) -> np.ndarray | None:
     """An optional weight/bias of exactly ``shape``, flattened for the kernel."""
     if a is None:
         return None
@@ -53,7 +54,7 @@ def _optional(name, a, dtype, shape):
 
 
 @any_array
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5) -> tuple[Array, Array, Array]:
     """LayerNorm over the last ``len(normalized_shape)`` dims of ``x``: returns ``(out, mean,
     rstd)``; out like x, mean and rstd of shape ``x.shape[:-len(normalized_shape)]``.
     weight, bias: ``normalized_shape`` elements each (or None)."""
@@ -72,7 +73,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out, mean, rstd
 
 
-def _backward_arrays(x, grad_out, mean, rstd):
+def _backward_arrays(x, grad_out, mean, rstd) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """grad_out (of x's shape), mean and rstd as contiguous arrays of x's dtype."""
     grad_out = float_array("grad_out", grad_out, x.dtype)
     if grad_out.shape != x.shape:
@@ -81,13 +82,13 @@ def _backward_arrays(x, grad_out, mean, rstd):
     return grad_out, float_array("mean", mean, x.dtype), float_array("rstd", rstd, x.dtype)
 
 
-def _grads(need, shapes, dtype):
+def _grads(need, shapes, dtype) -> list[np.ndarray | None]:
     return [np.empty(s, dtype) if n else None for n, s in zip(need, shapes)]
 
 
 @any_array
 def layer_norm_backward(grad_out, x, normalized_shape, mean, rstd, weight=None,
-                        need=(True, True, True)):
+                        need=(True, True, True)) -> tuple[Array | None, Array | None, Array | None]:
     """Gradients of :func:`layer_norm` from its saved ``mean`` and ``rstd``: returns
     ``(grad_x, grad_weight, grad_bias)``, each None where ``need`` is False (grad_weight and
     grad_bias have ``normalized_shape``)."""
@@ -105,7 +106,7 @@ def layer_norm_backward(grad_out, x, normalized_shape, mean, rstd, weight=None,
     return dx, dw, db
 
 
-def _groups_view(x, num_groups):
+def _groups_view(x, num_groups) -> tuple[np.ndarray, int]:
     if x.ndim < 2:
         raise ValueError(f"group_norm: expected an input of at least 2 dims (N, C, ...), got "
                          f"shape {tuple(x.shape)}")
@@ -117,7 +118,7 @@ def _groups_view(x, num_groups):
 
 
 @any_array
-def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5) -> tuple[Array, Array, Array]:
     """GroupNorm of ``x`` (N, C, ...): returns ``(out, mean, rstd)``; out like x, mean and
     rstd of shape (N, num_groups). weight, bias: (C,) or None."""
     _cpu_only("group_norm", x, weight, bias)
@@ -135,7 +136,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
 
 @any_array
 def group_norm_backward(grad_out, x, num_groups, mean, rstd, weight=None,
-                        need=(True, True, True)):
+                        need=(True, True, True)) -> tuple[Array | None, Array | None, Array | None]:
     """Gradients of :func:`group_norm`: ``(grad_x, grad_weight, grad_bias)``, each None where
     ``need`` is False (grad_weight, grad_bias: (C,))."""
     _cpu_only("group_norm_backward", grad_out, x, mean, rstd, weight)
@@ -150,7 +151,7 @@ def group_norm_backward(grad_out, x, num_groups, mean, rstd, weight=None,
     return dx, dw, db
 
 
-def _planes_view(fn, x):
+def _planes_view(fn, x) -> np.ndarray:
     if x.ndim < 2:
         raise ValueError(f"{fn}: expected an input of at least 2 dims (N, C, ...), got shape "
                          f"{tuple(x.shape)}")
@@ -158,7 +159,7 @@ def _planes_view(fn, x):
 
 
 @any_array
-def batch_norm(x, weight=None, bias=None, eps=1e-5):
+def batch_norm(x, weight=None, bias=None, eps=1e-5) -> tuple[Array, Array, Array, Array]:
     """Training-mode BatchNorm of ``x`` (N, C, ...) with the batch's statistics over every axis
     but 1: returns ``(out, mean, var, rstd)``; out like x; mean, the biased var and
     ``rstd = 1 / sqrt(var + eps)`` of shape (C,). weight, bias: (C,) or None. The running
@@ -176,7 +177,8 @@ def batch_norm(x, weight=None, bias=None, eps=1e-5):
 
 
 @any_array
-def batch_norm_backward(grad_out, x, mean, rstd, weight=None, need=(True, True, True)):
+def batch_norm_backward(grad_out, x, mean, rstd, weight=None,
+                        need=(True, True, True)) -> tuple[Array | None, Array | None, Array | None]:
     """Gradients of :func:`batch_norm` from its saved ``mean`` and ``rstd``: ``(grad_x,
     grad_weight, grad_bias)``, each None where ``need`` is False (grad_weight, grad_bias:
     (C,))."""

@@ -15,6 +15,7 @@ from . import _alloc
 from ._args import adaptive_size, batched, divisor, float_array, pool_args, shape4
 from .gpu import pool as gpu_pool
 from ._interop import any_array
+from ._types import Array
 from .gpu.arrays import any_gpu
 
 __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
@@ -22,7 +23,8 @@ __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backwa
 
 
 @any_array
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode=False) -> tuple[Array, Array]:
     """Max pooling with argmax, as ``torch.nn.functional.max_pool2d(...,
     return_indices=True)``: returns ``(out, indices)``.
 
@@ -46,7 +48,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 @any_array
 def max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride=None, padding=0,
-                        dilation=1, ceil_mode=False):
+                        dilation=1, ceil_mode=False) -> Array:
     """Gradient of :func:`max_pool2d` with respect to its input, of shape
     ``input_shape`` ((N, C, H, W) or (C, H, W); an array's shape is taken):
     each grad_out value is added at its argmax in ``indices``."""
@@ -68,7 +70,7 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride=None
 
 @any_array
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None) -> Array:
     """Average pooling, as ``torch.nn.functional.avg_pool2d``.
 
     Shapes: x (N, C, H, W) or (C, H, W) -> (N, C, OH, OW). The divisor is
@@ -90,7 +92,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 @any_array
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None):
+                        ceil_mode=False, count_include_pad=True, divisor_override=None) -> Array:
     """Gradient of :func:`avg_pool2d` with respect to its input (shape
     ``input_shape``, (N, C, H, W) or (C, H, W))."""
     if any_gpu(grad_out):
@@ -107,7 +109,7 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
 
 
 @any_array
-def adaptive_avg_pool2d(x, output_size):
+def adaptive_avg_pool2d(x, output_size) -> Array:
     """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``:
     (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) with ``output_size = (OH, OW)``
     (an int for both; None keeps that input size). Output cell o covers input
@@ -123,7 +125,7 @@ def adaptive_avg_pool2d(x, output_size):
 
 
 @any_array
-def adaptive_avg_pool2d_backward(grad_out, input_shape):
+def adaptive_avg_pool2d_backward(grad_out, input_shape) -> Array:
     """Gradient of :func:`adaptive_avg_pool2d`: grad_out (N, C, OH, OW) ->
     (N, C, H, W) = ``input_shape`` (3-D shapes allowed)."""
     if any_gpu(grad_out):

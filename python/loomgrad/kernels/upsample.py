@@ -16,6 +16,7 @@ from .. import _cpu
 from . import _alloc
 from ._args import float_array, pair
 from ._interop import any_array
+from ._types import Array
 from .gpu.arrays import any_gpu
 
 __all__ = ["upsample_nearest2d", "upsample_nearest2d_backward", "upsample_bilinear2d",
@@ -48,14 +49,14 @@ def _scales(scales) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def _nchw(name: str, x):
+def _nchw(name: str, x) -> Array:
     if x.ndim != 4:
         raise ValueError(f"{name}: expected a 4-D (N, C, H, W) array, got shape "
                          f"{tuple(x.shape)}")
     return x
 
 
-def _forward(fn, x, output_size, scales, run):
+def _forward(fn, x, output_size, scales, run) -> Array:
     _cpu_only(fn, x)
     x = _nchw("x", float_array("x", x))
     oh, ow = pair("output_size", output_size, lo=1, fn=fn)
@@ -64,7 +65,7 @@ def _forward(fn, x, output_size, scales, run):
     return out
 
 
-def _backward(fn, grad_out, input_shape, scales, run):
+def _backward(fn, grad_out, input_shape, scales, run) -> Array:
     _cpu_only(fn, grad_out)
     grad_out = _nchw("grad_out", float_array("grad_out", grad_out))
     shape = tuple(int(s) for s in input_shape)
@@ -77,21 +78,21 @@ def _backward(fn, grad_out, input_shape, scales, run):
 
 
 @any_array
-def upsample_nearest2d(x, output_size, scales=None):
+def upsample_nearest2d(x, output_size, scales=None) -> Array:
     """Nearest-neighbour resize of x (N, C, H, W) to (N, C, *output_size); output row oh reads
     input row min(floor(oh * (1/scale_h or H/OH)), H - 1) (likewise columns)."""
     return _forward("upsample_nearest2d", x, output_size, scales, _cpu.upsample_nearest2d_forward)
 
 
 @any_array
-def upsample_nearest2d_backward(grad_out, input_shape, scales=None):
+def upsample_nearest2d_backward(grad_out, input_shape, scales=None) -> Array:
     """Gradient of :func:`upsample_nearest2d`: each grad_out value added at its source."""
     return _backward("upsample_nearest2d_backward", grad_out, input_shape, scales,
                      _cpu.upsample_nearest2d_backward)
 
 
 @any_array
-def upsample_bilinear2d(x, output_size, align_corners=False, scales=None):
+def upsample_bilinear2d(x, output_size, align_corners=False, scales=None) -> Array:
     """Bilinear resize of x (N, C, H, W) to (N, C, *output_size), torch's source positions
     (``align_corners``: corner centres map onto corner centres, scales ignored)."""
     ac = bool(align_corners)
@@ -100,7 +101,7 @@ def upsample_bilinear2d(x, output_size, align_corners=False, scales=None):
 
 
 @any_array
-def upsample_bilinear2d_backward(grad_out, input_shape, align_corners=False, scales=None):
+def upsample_bilinear2d_backward(grad_out, input_shape, align_corners=False, scales=None) -> Array:
     """Gradient of :func:`upsample_bilinear2d` (each grad_out value spread onto its 4 inputs)."""
     ac = bool(align_corners)
     return _backward("upsample_bilinear2d_backward", grad_out, input_shape, scales,

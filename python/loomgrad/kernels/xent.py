@@ -14,13 +14,14 @@ from . import _alloc
 from ._args import float_array, rows, xent_options
 from .gpu import xent as gpu_xent
 from ._interop import any_array
+from ._types import Array
 from .gpu.arrays import any_gpu
 
 __all__ = ["softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
            "softmax_cross_entropy", "softmax_cross_entropy_backward"]
 
 
-def _softmax_fwd(fn, x):
+def _softmax_fwd(fn, x) -> np.ndarray:
     x = float_array("x", x)
     out = _alloc.empty("out", x.shape, x.dtype)
     if x.size:
@@ -29,7 +30,7 @@ def _softmax_fwd(fn, x):
 
 
 @any_array
-def softmax(x):
+def softmax(x) -> Array:
     """Softmax over the last dimension (any shape (..., C); a row of all -inf
     gives NaN, like torch). Returns an array shaped like x."""
     if any_gpu(x):
@@ -38,7 +39,7 @@ def softmax(x):
 
 
 @any_array
-def log_softmax(x):
+def log_softmax(x) -> Array:
     """Log-softmax over the last dimension, computed stably as
     ``x - max - log(sum(exp(x - max)))``. Returns an array shaped like x."""
     if any_gpu(x):
@@ -46,7 +47,7 @@ def log_softmax(x):
     return _softmax_fwd(_cpu.log_softmax_forward, x)
 
 
-def _softmax_bwd(fn, grad_out, out):
+def _softmax_bwd(fn, grad_out, out) -> np.ndarray:
     out = float_array("out", out)
     grad_out = float_array("grad_out", grad_out, out.dtype)
     if grad_out.shape != out.shape:
@@ -58,7 +59,7 @@ def _softmax_bwd(fn, grad_out, out):
 
 
 @any_array
-def softmax_backward(grad_out, out):
+def softmax_backward(grad_out, out) -> Array:
     """Gradient of :func:`softmax` from its output: ``out * (grad_out -
     sum(grad_out * out, -1))``. Shapes (..., C)."""
     if any_gpu(grad_out, out):
@@ -67,7 +68,7 @@ def softmax_backward(grad_out, out):
 
 
 @any_array
-def log_softmax_backward(grad_out, out):
+def log_softmax_backward(grad_out, out) -> Array:
     """Gradient of :func:`log_softmax` from its output: ``grad_out -
     exp(out) * sum(grad_out, -1)``. Shapes (..., C)."""
     if any_gpu(grad_out, out):
@@ -75,7 +76,8 @@ def log_softmax_backward(grad_out, out):
     return _softmax_bwd(_cpu.log_softmax_backward, grad_out, out)
 
 
-def _xent_args(logits, target, weight, reduction, label_smoothing, ignore_index):
+def _xent_args(logits, target, weight, reduction, label_smoothing,
+               ignore_index) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float, int, bool]:
     logits = float_array("logits", logits)
     reduction, ls, ignore_index = xent_options(reduction, label_smoothing, ignore_index)
     target = np.asarray(target)
@@ -99,7 +101,7 @@ def _xent_args(logits, target, weight, reduction, label_smoothing, ignore_index)
 
 @any_array
 def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
-                          label_smoothing=0.0):
+                          label_smoothing=0.0) -> Array:
     """Fused softmax cross-entropy, as ``torch.nn.functional.cross_entropy``.
 
     Shapes: logits (N, C) (or (C,)); target (N,) integer class indices (or a
@@ -124,7 +126,7 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
 
 @any_array
 def softmax_cross_entropy_backward(grad_loss, logits, target, weight=None, ignore_index=-100,
-                                   reduction="mean", label_smoothing=0.0):
+                                   reduction="mean", label_smoothing=0.0) -> Array:
     """Gradient of :func:`softmax_cross_entropy` with respect to the logits.
 
     grad_loss is the loss's gradient: a scalar for 'mean'/'sum', (N,) for

@@ -10,9 +10,12 @@ kernels are float32 only.
 """
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
 from ... import cuda
+from .._types import GpuArray
 
 __all__ = ["is_gpu_array", "any_gpu", "require", "float_array", "int_array", "empty",
            "stream", "ptr", "check_out", "as_cupy"]
@@ -42,12 +45,12 @@ def any_gpu(*arrays) -> bool:
     return any(is_gpu_array(a) for a in arrays)
 
 
-def require():
+def require() -> tuple[ModuleType, ModuleType]:
     """(the ``_cuda`` module, cupy), or RuntimeError saying why CUDA is unusable."""
     return cuda._require()
 
 
-def as_cupy(fn: str, name: str, x):
+def as_cupy(fn: str, name: str, x) -> GpuArray:
     _, cp = require()
     if isinstance(x, cp.ndarray):
         return x
@@ -69,7 +72,7 @@ def _on_current_device(fn: str, name: str, x, cp) -> None:
                          f"{dev}; use `with cupy.cuda.Device({x.device.id}):`")
 
 
-def float_array(fn: str, name: str, x, ndim=None):
+def float_array(fn: str, name: str, x, ndim=None) -> GpuArray | None:
     """x as a C-contiguous float32 CuPy array on the current device (None stays None).
     ``ndim``: an int or a tuple of allowed ranks."""
     if x is None:
@@ -85,7 +88,7 @@ def float_array(fn: str, name: str, x, ndim=None):
     return cp.ascontiguousarray(x)
 
 
-def int_array(fn: str, name: str, x, dtype=np.int64):
+def int_array(fn: str, name: str, x, dtype=np.int64) -> GpuArray | None:
     """An integer GPU array as a C-contiguous array of ``dtype`` (cast only
     from other integer dtypes; floats are refused)."""
     if x is None:
@@ -99,7 +102,7 @@ def int_array(fn: str, name: str, x, dtype=np.int64):
     return cp.ascontiguousarray(x, dtype=dtype)
 
 
-def empty(shape, dtype=np.float32):
+def empty(shape, dtype=np.float32) -> GpuArray:
     """A new array from CuPy's memory pool (outputs and workspaces)."""
     _, cp = require()
     return cp.empty(tuple(int(s) for s in shape), dtype=dtype)
@@ -116,7 +119,7 @@ def ptr(x) -> int:
     return 0 if x is None else int(x.data.ptr)
 
 
-def check_out(fn: str, out, shape, dtype=np.float32):
+def check_out(fn: str, out, shape, dtype=np.float32) -> GpuArray:
     """Validate a caller's ``out=`` GPU array: CuPy, C-contiguous, dtype, shape."""
     _, cp = require()
     if not isinstance(out, cp.ndarray):

@@ -12,11 +12,12 @@ the current device; kernels run on CuPy's current stream.
 from __future__ import annotations
 
 from ... import _cpu
+from .._types import GpuArray
 from .. import _args
 from . import arrays
 
 
-def _geometry(x_shape, w_shape, stride, padding, dilation, groups):
+def _geometry(x_shape, w_shape, stride, padding, dilation, groups) -> tuple[tuple, tuple[int, ...]]:
     """Parsed (stride, padding, dilation, groups) and the output shape; the
     CPU kernels' checks and messages."""
     stride, padding, dilation = (_args.pair("stride", stride), _args.pair("padding", padding),
@@ -27,7 +28,7 @@ def _geometry(x_shape, w_shape, stride, padding, dilation, groups):
     return (stride, padding, dilation, groups), tuple(out_shape)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> GpuArray:
     """:func:`loomgrad.kernels.conv2d` on GPU arrays (float32)."""
     cuda, _ = arrays.require()
     x = arrays.float_array("conv2d", "x", x)
@@ -46,7 +47,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_backward(grad_out, x, weight, stride=1, padding=0, dilation=1, groups=1,
-                    need=(True, True, True)):
+                    need=(True, True, True)) -> tuple[GpuArray | None, GpuArray | None,
+                                                      GpuArray | None]:
     """:func:`loomgrad.kernels.conv2d_backward` on GPU arrays (float32):
     ``(grad_x, grad_weight, grad_bias)``, None where ``need`` is False."""
     cuda, _ = arrays.require()

@@ -3,10 +3,11 @@ CuPy's current stream, with the CPU path's shapes, batching/broadcast rules and 
 from __future__ import annotations
 
 from .._args import gemm_out_shape
+from .._types import GpuArray
 from . import arrays
 
 
-def _operand(name: str, x, trans: bool):
+def _operand(name: str, x, trans: bool) -> tuple[GpuArray, bool]:
     """A float32 CuPy operand for the kernel: a Fortran-ordered 2-D array
     (e.g. ``a.T``) is passed transposed without a copy, as on the CPU; other
     non-contiguous arrays are copied."""
@@ -20,7 +21,7 @@ def _operand(name: str, x, trans: bool):
 
 
 def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None,
-        allow_tf32=False):
+        allow_tf32=False) -> GpuArray:
     """:func:`loomgrad.kernels.gemm` on GPU arrays (float32), on CuPy's current
     stream: same shapes, batching/broadcast rules and errors as the CPU path.
     ``allow_tf32``: may use the TF32 tensor cores (``lg.backends.cuda.matmul``)."""

@@ -16,8 +16,10 @@ of code; ``last_path`` / ``last_backward_path`` say which ran last.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 from .._saved import CellSaved, SequenceSaved
+from .._types import GpuArray
 from . import arrays
 
 __all__ = ["lstm_cell", "lstm_cell_backward", "lstm_sequence", "lstm_sequence_backward",
@@ -32,7 +34,7 @@ last_backward_path = None  # the same for the latest lstm_sequence_backward
 
 
 @contextlib.contextmanager
-def forced_path(path):
+def forced_path(path) -> Iterator[None]:
     """Inside the block, ``lstm_sequence`` and ``lstm_sequence_backward`` on
     GPU arrays run ``path``:
     "persistent" (a ValueError saying why when the persistent kernel cannot
@@ -50,7 +52,7 @@ def forced_path(path):
         _mode = old
 
 
-def _arr(fn, name, a, shape, x):
+def _arr(fn, name, a, shape, x) -> GpuArray | None:
     """``a`` as a C-contiguous float32 CuPy array of ``shape`` (None stays None)."""
     a = arrays.float_array(fn, name, a)
     if a is not None and tuple(a.shape) != tuple(shape):
@@ -59,7 +61,7 @@ def _arr(fn, name, a, shape, x):
     return a
 
 
-def _input(fn, x, ndim):
+def _input(fn, x, ndim) -> GpuArray:
     x = arrays.float_array(fn, "x", x)
     if x.ndim != ndim:
         want = "2-D (N, I)" if ndim == 2 else "3-D (T, N, I)"
@@ -67,7 +69,8 @@ def _input(fn, x, ndim):
     return x
 
 
-def _weights(fn, x, w_ih, w_hh, b_ih, b_hh):
+def _weights(fn, x, w_ih, w_hh, b_ih,
+             b_hh) -> tuple[GpuArray, GpuArray, GpuArray | None, GpuArray | None, int]:
     """(w_ih, w_hh, b_ih, b_hh, H) checked against x's last dimension."""
     w_hh = arrays.float_array(fn, "w_hh", w_hh)
     if w_hh.ndim != 2 or w_hh.shape[0] != 4 * w_hh.shape[1]:
@@ -79,24 +82,24 @@ def _weights(fn, x, w_ih, w_hh, b_ih, b_hh):
             H)
 
 
-def _state(fn, name, s, shape, x):
+def _state(fn, name, s, shape, x) -> GpuArray:
     if s is None:
         _, cp = arrays.require()
         return cp.zeros(shape, cp.float32)
     return _arr(fn, name, s, shape, x)
 
 
-def _outputs(shapes, flags=None):
+def _outputs(shapes, flags=None) -> list[GpuArray | None]:
     """One new float32 array per shape; None where the matching flag is false."""
     flags = [True] * len(shapes) if flags is None else flags
     return [arrays.empty(s) if f else None for s, f in zip(shapes, flags)]
 
 
-def _grads(dx, dh, dc, dw_ih, dw_hh, db):
+def _grads(dx, dh, dc, dw_ih, dw_hh, db) -> tuple[GpuArray | None, ...]:
     return dx, dh, dc, dw_ih, dw_hh, db, (None if db is None else db.copy())
 
 
-def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None) -> tuple[GpuArray, GpuArray, CellSaved]:
     """One LSTM step on GPU arrays (see ``loomgrad.kernels.lstm_cell``)."""
     fn = "lstm_cell"
     mod, _ = arrays.require()
@@ -114,7 +117,8 @@ def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
     return h1, c1, saved
 
 
-def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight_grads=True):
+def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True,
+                       need_weight_grads=True) -> tuple[GpuArray | None, ...]:
     """Gradients of :func:`lstm_cell` (see ``loomgrad.kernels.lstm_cell_backward``)."""
     fn = "lstm_cell_backward"
     mod, _ = arrays.require()
@@ -134,7 +138,8 @@ def lstm_cell_backward(dh_out, dc_out, saved, need_input_grads=True, need_weight
     return _grads(dx, dh, dc, dw_ih, dw_hh, db)
 
 
-def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None,
+                  reverse=False) -> tuple[GpuArray, GpuArray, GpuArray, SequenceSaved]:
     """One LSTM layer over a sequence on GPU arrays (see
     ``loomgrad.kernels.lstm_sequence``); sets ``last_path``."""
     global last_path
@@ -156,7 +161,8 @@ def lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     return y, h_n, c_n, saved
 
 
-def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True, need_weight_grads=True):
+def lstm_sequence_backward(dy, dh_n, dc_n, saved, need_input_grad=True,
+                           need_weight_grads=True) -> tuple[GpuArray | None, ...]:
     """Gradients of :func:`lstm_sequence` (see
     ``loomgrad.kernels.lstm_sequence_backward``); sets ``last_backward_path``."""
     global last_backward_path

@@ -13,24 +13,25 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _cpu
+from .._types import GpuArray
 from .. import _args
 from . import arrays
 
 
-def _sizes(in_shape, out_shape):
+def _sizes(in_shape, out_shape) -> tuple[int, int, int, int, int]:
     """(planes, H, W, OH, OW) for the bindings."""
     return (int(in_shape[0]) * int(in_shape[1]), int(in_shape[2]), int(in_shape[3]),
             int(out_shape[2]), int(out_shape[3]))
 
 
-def _input_shape(name, input_shape):
+def _input_shape(name, input_shape) -> tuple[tuple[int, ...], bool]:
     shape, added = _args.shape4(name, input_shape)
     if any(s < 0 for s in shape):
         raise ValueError(f"grad_input: negative dimension in shape {shape}")
     return shape, added
 
 
-def _grad_out(fn, grad_out, expected, what):
+def _grad_out(fn, grad_out, expected, what) -> GpuArray:
     g = arrays.float_array(fn, "grad_out", grad_out)
     g4, _ = _args.batched("grad_out", g)
     if tuple(g4.shape) != tuple(expected):
@@ -39,7 +40,8 @@ def _grad_out(fn, grad_out, expected, what):
     return g4
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode=False) -> tuple[GpuArray, GpuArray]:
     """GPU :func:`loomgrad.kernels.max_pool2d`: ``(out, indices)``."""
     cuda, _ = arrays.require()
     x = arrays.float_array("max_pool2d", "x", x)
@@ -54,7 +56,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 
 def max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride=None, padding=0,
-                        dilation=1, ceil_mode=False):
+                        dilation=1, ceil_mode=False) -> GpuArray:
     """GPU :func:`loomgrad.kernels.max_pool2d_backward` (a deterministic gather)."""
     cuda, cp = arrays.require()
     fn = "max_pool2d_backward"
@@ -83,7 +85,7 @@ def max_pool2d_backward(grad_out, indices, input_shape, kernel_size, stride=None
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None) -> GpuArray:
     """GPU :func:`loomgrad.kernels.avg_pool2d`."""
     cuda, _ = arrays.require()
     x = arrays.float_array("avg_pool2d", "x", x)
@@ -98,7 +100,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 
 def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None):
+                        ceil_mode=False, count_include_pad=True, divisor_override=None) -> GpuArray:
     """GPU :func:`loomgrad.kernels.avg_pool2d_backward` (a deterministic gather)."""
     cuda, _ = arrays.require()
     fn = "avg_pool2d_backward"
@@ -113,13 +115,13 @@ def avg_pool2d_backward(grad_out, input_shape, kernel_size, stride=None, padding
     return dx[0] if added else dx
 
 
-def _check_adaptive(N, C, H, W, OH, OW):
+def _check_adaptive(N, C, H, W, OH, OW) -> None:
     if (N * C) and (H < 1 or W < 1):
         raise ValueError(f"adaptive_avg_pool2d: output size must be >= 1 and the input "
                          f"non-empty, got input ({H}, {W}), output ({OH}, {OW})")
 
 
-def adaptive_avg_pool2d(x, output_size):
+def adaptive_avg_pool2d(x, output_size) -> GpuArray:
     """GPU :func:`loomgrad.kernels.adaptive_avg_pool2d`."""
     cuda, _ = arrays.require()
     x = arrays.float_array("adaptive_avg_pool2d", "x", x)
@@ -134,7 +136,7 @@ def adaptive_avg_pool2d(x, output_size):
     return out[0] if added else out
 
 
-def adaptive_avg_pool2d_backward(grad_out, input_shape):
+def adaptive_avg_pool2d_backward(grad_out, input_shape) -> GpuArray:
     """GPU :func:`loomgrad.kernels.adaptive_avg_pool2d_backward`."""
     cuda, _ = arrays.require()
     shape, added = _input_shape("input_shape", input_shape)

@@ -18,10 +18,11 @@ import numbers
 import numpy as np
 
 from .. import _args
+from .._types import GpuArray
 from . import arrays
 
 
-def _softmax_fwd(fn, x, log):
+def _softmax_fwd(fn, x, log) -> GpuArray:
     cuda, _ = arrays.require()
     x = arrays.float_array(fn, "x", x)
     out = arrays.empty(x.shape)
@@ -32,17 +33,17 @@ def _softmax_fwd(fn, x, log):
     return out
 
 
-def softmax(x):
+def softmax(x) -> GpuArray:
     """GPU :func:`loomgrad.kernels.softmax` (last dimension)."""
     return _softmax_fwd("softmax", x, False)
 
 
-def log_softmax(x):
+def log_softmax(x) -> GpuArray:
     """GPU :func:`loomgrad.kernels.log_softmax` (last dimension)."""
     return _softmax_fwd("log_softmax", x, True)
 
 
-def _softmax_bwd(fn, grad_out, out, log):
+def _softmax_bwd(fn, grad_out, out, log) -> GpuArray:
     cuda, _ = arrays.require()
     out = arrays.float_array(fn, "out", out)
     grad_out = arrays.float_array(fn, "grad_out", grad_out)
@@ -56,17 +57,19 @@ def _softmax_bwd(fn, grad_out, out, log):
     return dx
 
 
-def softmax_backward(grad_out, out):
+def softmax_backward(grad_out, out) -> GpuArray:
     """GPU :func:`loomgrad.kernels.softmax_backward`."""
     return _softmax_bwd("softmax_backward", grad_out, out, False)
 
 
-def log_softmax_backward(grad_out, out):
+def log_softmax_backward(grad_out, out) -> GpuArray:
     """GPU :func:`loomgrad.kernels.log_softmax_backward`."""
     return _softmax_bwd("log_softmax_backward", grad_out, out, True)
 
 
-def _xent_args(fn, logits, target, weight, reduction, label_smoothing, ignore_index):
+def _xent_args(fn, logits, target, weight, reduction, label_smoothing,
+               ignore_index) -> tuple[GpuArray, GpuArray | None, GpuArray | None, GpuArray | None,
+                                      float, int, bool]:
     """The CPU ``_xent_args`` and the CPU binding's checks, on GPU arrays:
     (logits (N, C), int64 target or None, float32 target_prob or None,
     weight or None, label_smoothing, ignore_index, unbatched)."""
@@ -107,7 +110,7 @@ def _xent_args(fn, logits, target, weight, reduction, label_smoothing, ignore_in
     return logits, index, prob, weight, ls, ignore_index, unbatched
 
 
-def _raise_bad_target(index, C, ignore_index):
+def _raise_bad_target(index, C, ignore_index) -> None:
     """The CPU kernel's ValueError for the first class index that is neither
     in [0, C) nor ignore_index, if there is one (the slow path: after a
     kernel raised its flag, or when C == 0)."""
@@ -119,13 +122,13 @@ def _raise_bad_target(index, C, ignore_index):
                          f"range for {C} classes (and is not ignore_index = {ignore_index})")
 
 
-def _check_flag(flag, index, C, ignore_index):
+def _check_flag(flag, index, C, ignore_index) -> None:
     if index is not None and int(flag[0]):
         _raise_bad_target(index, C, ignore_index)
 
 
 def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean",
-                          label_smoothing=0.0):
+                          label_smoothing=0.0) -> GpuArray:
     """GPU :func:`loomgrad.kernels.softmax_cross_entropy`; mean/sum are
     deterministic (per-row losses summed in double by one block)."""
     cuda, _ = arrays.require()
@@ -151,7 +154,7 @@ def softmax_cross_entropy(logits, target, weight=None, ignore_index=-100, reduct
     return loss
 
 
-def _grad_loss(fn, grad_loss, n, reduction):
+def _grad_loss(fn, grad_loss, n, reduction) -> GpuArray:
     _, cp = arrays.require()
     if not arrays.is_gpu_array(grad_loss) and np.ndim(grad_loss) == 0:
         g = cp.asarray(np.asarray(grad_loss, dtype=np.float32))
@@ -171,7 +174,7 @@ def _grad_loss(fn, grad_loss, n, reduction):
 
 
 def softmax_cross_entropy_backward(grad_loss, logits, target, weight=None, ignore_index=-100,
-                                   reduction="mean", label_smoothing=0.0):
+                                   reduction="mean", label_smoothing=0.0) -> GpuArray:
     """GPU :func:`loomgrad.kernels.softmax_cross_entropy_backward`."""
     cuda, _ = arrays.require()
     fn = "softmax_cross_entropy_backward"

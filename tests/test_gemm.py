@@ -81,6 +81,19 @@ def test_edge_shapes(shape, ta, tb, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta", [False, True])
+def test_every_edge_row_count(ta, dtype):
+    # M = 13..24 leaves every remainder mod 6 and mod 12 (the AVX2 and AVX-512
+    # tile heights): each edge-row kernel, storing straight into C, with beta.
+    rng = np.random.default_rng(11)
+    for M in range(13, 25):
+        a, b = operands(rng, M, 40, 33, ta, False, dtype)
+        c = make(rng, (M, 40), dtype)
+        check(gemm(a, b, ta, False, 1.5, -0.5, out=c.copy()), a, b, ta, False, 1.5, -0.5, c)
+        check(gemm(a, b, ta, False), a, b, ta, False)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", ZERO_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_zero_sizes(shape, dtype):
     M, N, K = shape

@@ -381,8 +381,10 @@ void run_packed(const Problem<T>& P, const Plan<T>& pl, T* ws, int tid) {
             const int64_t rows = std::min<int64_t>(mr, mcur - ir);
             const T* ap = abuf + ir * kcur;
             T* c = P.C + (ic + ir) * P.ldc + jc + jr;
-            if (rows == mr && cols == nr) {
+            if (cols == nr && rows == mr) {
               pl.ks.micro(kcur, ap, bp, c, P.ldc, P.alpha, beta);
+            } else if (cols == nr && pl.ks.micro_edge[rows - 1]) {
+              pl.ks.micro_edge[rows - 1](kcur, ap, bp, c, P.ldc, P.alpha, beta);
             } else {
               pl.ks.micro(kcur, ap, bp, tile, nr, T(1), T(0));
               for (int64_t r = 0; r < rows; ++r) {

@@ -49,10 +49,15 @@ using FmaLoopFn = int64_t (*)(int64_t iters, T* sink);
 template <typename T>
 using PackRowsFn = void (*)(int64_t kc, int64_t len, const T* src, int64_t ld, int w, T* dst);
 
+constexpr int kMaxMR = 12;
 template <typename T>
 struct KernelSet {
   int mr = 0, nr = 0;
   MicroKernelFn<T> micro = nullptr;
+  // micro_edge[r - 1]: the same tile with only r < mr real rows (the A panel
+  // keeps its mr stride), storing r rows of C; null where a set has none
+  // (the driver then runs micro into a scratch tile and copies).
+  MicroKernelFn<T> micro_edge[kMaxMR - 1] = {};
   SkinnyFn<T> axpy[kSkinnyMax] = {};  // [S - 1]
   SkinnyFn<T> dot[kSkinnyMax] = {};
   PackTransFn<T> pack_trans = nullptr;

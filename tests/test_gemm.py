@@ -29,6 +29,7 @@ EDGE_SHAPES = [
     (7, 4100, 17),                         # N > NC (two column blocks)
     (10, 700, 530),                        # one row block: L2-sized NC, several column blocks, K > KC
     (1, 333, 517), (517, 1, 333),          # GEMV shapes
+    (1, 90, 1500), (3, 70, 1100),          # GEMV / skinny, K split into fixed blocks
     (2, 333, 517), (3, 1000, 70), (4, 4, 300), (517, 2, 333), (700, 4, 65),  # skinny path
 ]
 ZERO_SHAPES = [(0, 5, 7), (5, 0, 7), (5, 7, 0), (0, 0, 0), (1, 7, 0)]
@@ -228,6 +229,8 @@ def test_binding_rejects_bad_arguments():
     ((300, 64, 100), True, False), ((1, 3000, 200), False, False),
     ((1, 3000, 200), True, True), ((3000, 1, 200), True, False),
     ((3, 3000, 200), False, False), ((3000, 4, 200), False, True),
+    # streaming skinny products with K over two fixed K blocks (partials summed in order)
+    ((1, 700, 2100), False, False), ((3, 500, 1100), False, False), ((600, 2, 1300), True, False),
 ])
 def test_threads_1_and_2_agree(shape, ta, tb):
     rng = np.random.default_rng(5)

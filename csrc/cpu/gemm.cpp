@@ -14,8 +14,10 @@
 // thread runs the loop nest above on its block with private packs and no
 // barriers (see run_packed).
 // min(M, N) <= 4 (GEMV and small-batch shapes; bandwidth-bound) skips
-// packing entirely and splits the long dimension (see run_skinny). Batched calls run whole small GEMMs per thread and
-// large ones one after another, each threaded inside.
+// packing entirely and splits the long dimension, or, when it streams the
+// big operand's rows over a long K, fixed K blocks whose partial products are
+// summed in order (see run_skinny). Batched calls run whole small GEMMs per
+// thread and large ones one after another, each threaded inside.
 //
 // LOOMGRAD_GEMM_ISA=generic|avx2|avx512 (read once) forces a lower kernel
 // family; a request the CPU cannot run, or an unknown value, is ignored, and
@@ -187,7 +189,8 @@ struct Plan {
   int nt = 1, tm = 1, tn = 1;
   int64_t mc = 0, kc = 0, nc = 0;
   int64_t b_elems = 0, a_elems = 0;  // packed B and packed A, per thread
-  int64_t skinny_elems = 0;          // skinny: X (S x K, contiguous), then Y (S x len)
+  int64_t skinny_elems = 0;          // skinny: X (S x K, contiguous), then Y (kblocks x S x len)
+  int64_t kblocks = 1;               // skinny axpy: K cut into this many fixed blocks
   int64_t workspace_elems() const {
     return skinny ? skinny_elems : int64_t(nt) * (b_elems + a_elems);
   }
@@ -233,7 +236,11 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
     const int64_t s = std::min(M, N), len = M <= N ? N : M;
     pl.nt = std::min<int>(max_threads, threads_for(s * len * K, int64_t(1) << 15));
     pl.nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pl.nt, len / kLine<T>)));
-    pl.skinny_elems = round_up(s * K, kLine<T>) + round_up(s * len, kLine<T>);
+    // The streaming (axpy) case with a long K: fixed blocks of K, each its
+    // own partial Y, summed in block order afterwards (see run_skinny).
+    const bool axpy = M <= N ? !P.tb : P.ta;
+    if (axpy && K >= 2 * detail::kSkinnyKBlock) pl.kblocks = ceil_div(K, detail::kSkinnyKBlock);
+    pl.skinny_elems = round_up(s * K, kLine<T>) + pl.kblocks * round_up(s * len, kLine<T>);
     return pl;
   }
   const int mr = pl.ks.mr, nr = pl.ks.nr;
@@ -324,18 +331,43 @@ Skinny<T> skinny_setup(const Problem<T>& P, T* scratch) {
   return sk;
 }
 
-// Thread `tid` of `nt` computes its slice [j0, j1) of the long dimension.
+// Thread `tid` of `nt`. One K block: the thread computes its slice [j0, j1)
+// of the long dimension. Several (kblocks > 1, the streaming case): thread
+// tid computes the partial products of K blocks tid, tid + nt, ..., each
+// over the whole long dimension, so each thread streams whole rows of the
+// big operand (long contiguous runs instead of one slice of every row);
+// after a barrier each thread sums its slice of the partials in block order.
+// The blocks do not depend on nt, so the result is the same for any number
+// of threads.
 template <typename T>
 void run_skinny(const Problem<T>& P, const Plan<T>& pl, const Skinny<T>& sk, T* Y, int tid,
                 int nt) {
+  const int si = static_cast<int>(sk.s) - 1;
+  const int64_t y_elems = round_up(sk.s * sk.len, kLine<T>);
+  if (pl.kblocks > 1) {
+    for (int64_t b = tid; b < pl.kblocks; b += nt) {
+      const int64_t k0 = b * detail::kSkinnyKBlock;
+      const int64_t kb = std::min(P.K, k0 + detail::kSkinnyKBlock) - k0;
+      pl.ks.axpy[si](kb, sk.len, sk.X + k0, sk.ldx, sk.big + k0 * sk.ldbig, sk.ldbig,
+                     Y + b * y_elems, sk.len);
+    }
+#pragma omp barrier
+  }
   const int64_t chunk = round_up(ceil_div(sk.len, nt), kLine<T>);
   const int64_t j0 = std::min(sk.len, tid * chunk), j1 = std::min(sk.len, j0 + chunk);
   if (j0 >= j1) return;
-  const int si = static_cast<int>(sk.s) - 1;
-  if (sk.dot)
+  if (pl.kblocks > 1) {
+    for (int64_t b = 1; b < pl.kblocks; ++b)
+      for (int64_t r = 0; r < sk.s; ++r) {
+        T* __restrict y = Y + r * sk.len;
+        const T* __restrict yb = Y + b * y_elems + r * sk.len;
+        for (int64_t j = j0; j < j1; ++j) y[j] += yb[j];
+      }
+  } else if (sk.dot) {
     pl.ks.dot[si](P.K, j1 - j0, sk.X, sk.ldx, sk.big + j0 * sk.ldbig, sk.ldbig, Y + j0, sk.len);
-  else
+  } else {
     pl.ks.axpy[si](P.K, j1 - j0, sk.X, sk.ldx, sk.big + j0, sk.ldbig, Y + j0, sk.len);
+  }
   for (int64_t r = 0; r < sk.s; ++r) {
     const T* y = Y + r * sk.len;
     T* c = sk.rows ? P.C + r * P.ldc : P.C + r;

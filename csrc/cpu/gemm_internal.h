@@ -29,6 +29,10 @@ using MicroKernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t
 //   dot:  Y[r*ldy + j] = sum_k X[r*ldx + k] * B[j*ldb + k]   (B's rows are dotted)
 // for r < S, j < n. Y is written, not read.
 constexpr int kSkinnyMax = 4;
+// Skinny products that stream the big operand's rows (axpy) with K at least
+// twice this are computed as partial products over fixed blocks of this many
+// rows of K, one thread per block (see run_skinny in gemm.cpp).
+constexpr int64_t kSkinnyKBlock = 512;
 template <typename T>
 using SkinnyFn = void (*)(int64_t k, int64_t n, const T* X, int64_t ldx, const T* B, int64_t ldb,
                           T* Y, int64_t ldy);

@@ -275,13 +275,7 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
   pl.nt = std::max(nt, 1);
   if (pl.nt == 1) pl.tm = pl.tn = 1;
   pl.mc = balanced_block(ceil_div(M, pl.tm), mc_max, mr);
-  // One row block per thread (small M: a batch of activations times a
-  // weight): each packed B panel serves only that block, so a B block sized
-  // for L3 is written out and read back once. Sized for half of L2 instead,
-  // the same buffer is refilled for every NC step and stays in L2.
-  const int64_t nc_one_block = std::max<int64_t>(nr, (cs.l2 / 2) / (pl.kc * es) / nr * nr);
-  const int64_t nc_limit = pl.mc >= ceil_div(M, pl.tm) ? std::min(nc_max, nc_one_block) : nc_max;
-  pl.nc = balanced_block(ceil_div(N, pl.tn), nc_limit, nr);
+  pl.nc = balanced_block(ceil_div(N, pl.tn), nc_max, nr);
   pl.b_elems = P.packed_b ? 0 : round_up(pl.nc * pl.kc, kLine<T>);
   pl.a_elems = round_up(pl.mc * pl.kc, kLine<T>);
   return pl;

@@ -27,7 +27,7 @@ EDGE_SHAPES = [
     (130, 70, 600),                        # K > KC (twice), M > MC
     (300, 33, 300),                        # M > MC, uneven K blocks
     (7, 4100, 17),                         # N > NC (two column blocks)
-    (10, 700, 530),                        # one row block: L2-sized NC, several column blocks, K > KC
+    (10, 700, 530),                        # one row block (edge-row kernel), K > KC
     (1, 333, 517), (517, 1, 333),          # GEMV shapes
     (1, 90, 1500), (3, 70, 1100),          # GEMV / skinny, K split into fixed blocks
     (2, 333, 517), (3, 1000, 70), (4, 4, 300), (517, 2, 333), (700, 4, 65),  # skinny path

@@ -27,7 +27,9 @@ EDGE_SHAPES = [
     (130, 70, 600),                        # K > KC (twice), M > MC
     (300, 33, 300),                        # M > MC, uneven K blocks
     (7, 4100, 17),                         # N > NC (two column blocks)
+    (10, 700, 530),                        # one row block (edge-row kernel), K > KC
     (1, 333, 517), (517, 1, 333),          # GEMV shapes
+    (1, 90, 1500), (3, 70, 1100),          # GEMV / skinny, K split into fixed blocks
     (2, 333, 517), (3, 1000, 70), (4, 4, 300), (517, 2, 333), (700, 4, 65),  # skinny path
 ]
 ZERO_SHAPES = [(0, 5, 7), (5, 0, 7), (5, 7, 0), (0, 0, 0), (1, 7, 0)]
@@ -77,6 +79,19 @@ def test_edge_shapes(shape, ta, tb, dtype):
     check(gemm(a, b, ta, tb), a, b, ta, tb)
     got = gemm(a, b, ta, tb, alpha=-0.75, beta=0.5, out=c.copy())
     check(got, a, b, ta, tb, -0.75, 0.5, c)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta", [False, True])
+def test_every_edge_row_count(ta, dtype):
+    # M = 13..24 leaves every remainder mod 6 and mod 12 (the AVX2 and AVX-512
+    # tile heights): each edge-row kernel, storing straight into C, with beta.
+    rng = np.random.default_rng(11)
+    for M in range(13, 25):
+        a, b = operands(rng, M, 40, 33, ta, False, dtype)
+        c = make(rng, (M, 40), dtype)
+        check(gemm(a, b, ta, False, 1.5, -0.5, out=c.copy()), a, b, ta, False, 1.5, -0.5, c)
+        check(gemm(a, b, ta, False), a, b, ta, False)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -214,6 +229,8 @@ def test_binding_rejects_bad_arguments():
     ((300, 64, 100), True, False), ((1, 3000, 200), False, False),
     ((1, 3000, 200), True, True), ((3000, 1, 200), True, False),
     ((3, 3000, 200), False, False), ((3000, 4, 200), False, True),
+    # streaming skinny products with K over two fixed K blocks (partials summed in order)
+    ((1, 700, 2100), False, False), ((3, 500, 1100), False, False), ((600, 2, 1300), True, False),
 ])
 def test_threads_1_and_2_agree(shape, ta, tb):
     rng = np.random.default_rng(5)

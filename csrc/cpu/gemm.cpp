@@ -12,10 +12,14 @@
 // Threads: one parallel region per GEMM; C is split over a tm x tn thread
 // grid picked from the shape (tall C: split M, wide C: split N), and each
 // thread runs the loop nest above on its block with private packs and no
-// barriers (see run_packed).
+// barriers (see run_packed). (Packing each B block once, all threads
+// together, with a barrier per block, measured 1-4 % slower on the 2-core
+// Zen 3 even at 2048^3: the duplicated packing costs less than the barriers.)
 // min(M, N) <= 4 (GEMV and small-batch shapes; bandwidth-bound) skips
-// packing entirely and splits the long dimension (see run_skinny). Batched calls run whole small GEMMs per thread and
-// large ones one after another, each threaded inside.
+// packing entirely and splits the long dimension, or, when it streams the
+// big operand's rows over a long K, fixed K blocks whose partial products are
+// summed in order (see run_skinny). Batched calls run whole small GEMMs per
+// thread and large ones one after another, each threaded inside.
 //
 // LOOMGRAD_GEMM_ISA=generic|avx2|avx512 (read once) forces a lower kernel
 // family; a request the CPU cannot run, or an unknown value, is ignored, and
@@ -187,7 +191,8 @@ struct Plan {
   int nt = 1, tm = 1, tn = 1;
   int64_t mc = 0, kc = 0, nc = 0;
   int64_t b_elems = 0, a_elems = 0;  // packed B and packed A, per thread
-  int64_t skinny_elems = 0;          // skinny: X (S x K, contiguous), then Y (S x len)
+  int64_t skinny_elems = 0;          // skinny: X (S x K, contiguous), then Y (kblocks x S x len)
+  int64_t kblocks = 1;               // skinny axpy: K cut into this many fixed blocks
   int64_t workspace_elems() const {
     return skinny ? skinny_elems : int64_t(nt) * (b_elems + a_elems);
   }
@@ -233,7 +238,11 @@ Plan<T> make_plan(const Problem<T>& P, int max_threads) {
     const int64_t s = std::min(M, N), len = M <= N ? N : M;
     pl.nt = std::min<int>(max_threads, threads_for(s * len * K, int64_t(1) << 15));
     pl.nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pl.nt, len / kLine<T>)));
-    pl.skinny_elems = round_up(s * K, kLine<T>) + round_up(s * len, kLine<T>);
+    // The streaming (axpy) case with a long K: fixed blocks of K, each its
+    // own partial Y, summed in block order afterwards (see run_skinny).
+    const bool axpy = M <= N ? !P.tb : P.ta;
+    if (axpy && K >= 2 * detail::kSkinnyKBlock) pl.kblocks = ceil_div(K, detail::kSkinnyKBlock);
+    pl.skinny_elems = round_up(s * K, kLine<T>) + pl.kblocks * round_up(s * len, kLine<T>);
     return pl;
   }
   const int mr = pl.ks.mr, nr = pl.ks.nr;
@@ -318,18 +327,43 @@ Skinny<T> skinny_setup(const Problem<T>& P, T* scratch) {
   return sk;
 }
 
-// Thread `tid` of `nt` computes its slice [j0, j1) of the long dimension.
+// Thread `tid` of `nt`. One K block: the thread computes its slice [j0, j1)
+// of the long dimension. Several (kblocks > 1, the streaming case): thread
+// tid computes the partial products of K blocks tid, tid + nt, ..., each
+// over the whole long dimension, so each thread streams whole rows of the
+// big operand (long contiguous runs instead of one slice of every row);
+// after a barrier each thread sums its slice of the partials in block order.
+// The blocks do not depend on nt, so the result is the same for any number
+// of threads.
 template <typename T>
 void run_skinny(const Problem<T>& P, const Plan<T>& pl, const Skinny<T>& sk, T* Y, int tid,
                 int nt) {
+  const int si = static_cast<int>(sk.s) - 1;
+  const int64_t y_elems = round_up(sk.s * sk.len, kLine<T>);
+  if (pl.kblocks > 1) {
+    for (int64_t b = tid; b < pl.kblocks; b += nt) {
+      const int64_t k0 = b * detail::kSkinnyKBlock;
+      const int64_t kb = std::min(P.K, k0 + detail::kSkinnyKBlock) - k0;
+      pl.ks.axpy[si](kb, sk.len, sk.X + k0, sk.ldx, sk.big + k0 * sk.ldbig, sk.ldbig,
+                     Y + b * y_elems, sk.len);
+    }
+#pragma omp barrier
+  }
   const int64_t chunk = round_up(ceil_div(sk.len, nt), kLine<T>);
   const int64_t j0 = std::min(sk.len, tid * chunk), j1 = std::min(sk.len, j0 + chunk);
   if (j0 >= j1) return;
-  const int si = static_cast<int>(sk.s) - 1;
-  if (sk.dot)
+  if (pl.kblocks > 1) {
+    for (int64_t b = 1; b < pl.kblocks; ++b)
+      for (int64_t r = 0; r < sk.s; ++r) {
+        T* __restrict y = Y + r * sk.len;
+        const T* __restrict yb = Y + b * y_elems + r * sk.len;
+        for (int64_t j = j0; j < j1; ++j) y[j] += yb[j];
+      }
+  } else if (sk.dot) {
     pl.ks.dot[si](P.K, j1 - j0, sk.X, sk.ldx, sk.big + j0 * sk.ldbig, sk.ldbig, Y + j0, sk.len);
-  else
+  } else {
     pl.ks.axpy[si](P.K, j1 - j0, sk.X, sk.ldx, sk.big + j0, sk.ldbig, Y + j0, sk.len);
+  }
   for (int64_t r = 0; r < sk.s; ++r) {
     const T* y = Y + r * sk.len;
     T* c = sk.rows ? P.C + r * P.ldc : P.C + r;
@@ -340,6 +374,53 @@ void run_skinny(const Problem<T>& P, const Plan<T>& pl, const Skinny<T>& sk, T* 
 }
 
 // ------------------------------------------------------------ packed GEMM
+// Rows [m0, m1) of C's columns [jc, jc + ncur) over the K block [pc, pc +
+// kcur): pack each MC block of op(A) into abuf, multiply it by the packed B
+// block (bbuf, or the pre-packed operand's panels).
+template <typename T>
+void multiply_rows(const Problem<T>& P, const Plan<T>& pl, int64_t m0, int64_t m1, int64_t jc,
+                   int64_t ncur, int64_t pc, int64_t kcur, const T* bbuf, T* abuf) {
+  const int mr = pl.ks.mr, nr = pl.ks.nr;
+  const int64_t jps = ceil_div(ncur, nr);
+  const T beta = pc == 0 ? P.beta : T(1);
+  alignas(64) T tile[16 * 32];  // edge tiles: MR x NR <= 12 x 32 for every kernel
+  for (int64_t ic = m0; ic < m1; ic += pl.mc) {
+    const int64_t mcur = std::min(pl.mc, m1 - ic);
+    pack_a(P, pl.ks, ic, mcur, pc, kcur, abuf);
+    for (int64_t jp = 0; jp < jps; ++jp) {
+      const int64_t jr = jp * nr;
+      const int64_t cols = std::min<int64_t>(nr, ncur - jr);
+      const T* bp = P.packed_b ? P.packed_b->panel(pc, (jc + jr) / nr) : bbuf + jp * nr * kcur;
+      for (int64_t ir = 0; ir < mcur; ir += mr) {
+        const int64_t rows = std::min<int64_t>(mr, mcur - ir);
+        const T* ap = abuf + ir * kcur;
+        T* c = P.C + (ic + ir) * P.ldc + jc + jr;
+        if (cols == nr && rows == mr) {
+          pl.ks.micro(kcur, ap, bp, c, P.ldc, P.alpha, beta);
+        } else if (cols == nr && pl.ks.micro_edge[rows - 1]) {
+          pl.ks.micro_edge[rows - 1](kcur, ap, bp, c, P.ldc, P.alpha, beta);
+        } else {
+          pl.ks.micro(kcur, ap, bp, tile, nr, T(1), T(0));
+          for (int64_t r = 0; r < rows; ++r) {
+            T* cr = c + r * P.ldc;
+            const T* tr = tile + r * nr;
+            if (beta == T(0))
+              for (int64_t j = 0; j < cols; ++j) cr[j] = P.alpha * tr[j];
+            else
+              for (int64_t j = 0; j < cols; ++j) cr[j] = P.alpha * tr[j] + beta * cr[j];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Rows (or columns) [0, n) in whole w-wide panels, part `i` of `parts`.
+inline int64_t panel_split(int64_t n, int w, int i, int parts) {
+  const int64_t panels = ceil_div(n, w);
+  return std::min(n, panels * i / parts * w);
+}
+
 // Thread `tid` of the plan's tm x tn grid computes its own block of C from
 // start to end with private packed A and B: no barriers, so a thread that
 // the OS preempts (other processes on the cores) delays only the final join.
@@ -347,50 +428,19 @@ void run_skinny(const Problem<T>& P, const Plan<T>& pl, const Skinny<T>& sk, T* 
 // only when M is large, so each packed B element serves many rows.
 template <typename T>
 void run_packed(const Problem<T>& P, const Plan<T>& pl, T* ws, int tid) {
-  const int mr = pl.ks.mr, nr = pl.ks.nr;
   const int im = tid / pl.tn, in = tid % pl.tn;
-  const int64_t M = P.M, N = P.N, K = P.K;
-  // The block of C this thread owns, in whole micro-panels.
-  const int64_t mp = ceil_div(M, mr), np = ceil_div(N, nr);
-  const int64_t m0 = std::min(M, mp * im / pl.tm * mr), m1 = std::min(M, mp * (im + 1) / pl.tm * mr);
-  const int64_t n0 = std::min(N, np * in / pl.tn * nr), n1 = std::min(N, np * (in + 1) / pl.tn * nr);
+  const int64_t m0 = panel_split(P.M, pl.ks.mr, im, pl.tm);
+  const int64_t m1 = panel_split(P.M, pl.ks.mr, im + 1, pl.tm);
+  const int64_t n0 = panel_split(P.N, pl.ks.nr, in, pl.tn);
+  const int64_t n1 = panel_split(P.N, pl.ks.nr, in + 1, pl.tn);
   T* bbuf = ws;
   T* abuf = ws + pl.b_elems;
-  alignas(64) T tile[16 * 32];  // edge tiles: MR x NR <= 12 x 32 for every kernel
   for (int64_t jc = n0; jc < n1; jc += pl.nc) {
     const int64_t ncur = std::min(pl.nc, n1 - jc);
-    const int64_t jps = ceil_div(ncur, nr);
-    for (int64_t pc = 0; pc < K; pc += pl.kc) {
-      const int64_t kcur = std::min(pl.kc, K - pc);
-      const T beta = pc == 0 ? P.beta : T(1);
-      if (!P.packed_b) pack_b(P, pl.ks, pc, kcur, jc, ncur, 0, jps, bbuf);
-      for (int64_t ic = m0; ic < m1; ic += pl.mc) {
-        const int64_t mcur = std::min(pl.mc, m1 - ic);
-        pack_a(P, pl.ks, ic, mcur, pc, kcur, abuf);
-        for (int64_t jp = 0; jp < jps; ++jp) {
-          const int64_t jr = jp * nr;
-          const int64_t cols = std::min<int64_t>(nr, ncur - jr);
-          const T* bp = P.packed_b ? P.packed_b->panel(pc, (jc + jr) / nr) : bbuf + jp * nr * kcur;
-          for (int64_t ir = 0; ir < mcur; ir += mr) {
-            const int64_t rows = std::min<int64_t>(mr, mcur - ir);
-            const T* ap = abuf + ir * kcur;
-            T* c = P.C + (ic + ir) * P.ldc + jc + jr;
-            if (rows == mr && cols == nr) {
-              pl.ks.micro(kcur, ap, bp, c, P.ldc, P.alpha, beta);
-            } else {
-              pl.ks.micro(kcur, ap, bp, tile, nr, T(1), T(0));
-              for (int64_t r = 0; r < rows; ++r) {
-                T* cr = c + r * P.ldc;
-                const T* tr = tile + r * nr;
-                if (beta == T(0))
-                  for (int64_t j = 0; j < cols; ++j) cr[j] = P.alpha * tr[j];
-                else
-                  for (int64_t j = 0; j < cols; ++j) cr[j] = P.alpha * tr[j] + beta * cr[j];
-              }
-            }
-          }
-        }
-      }
+    for (int64_t pc = 0; pc < P.K; pc += pl.kc) {
+      const int64_t kcur = std::min(pl.kc, P.K - pc);
+      if (!P.packed_b) pack_b(P, pl.ks, pc, kcur, jc, ncur, 0, ceil_div(ncur, pl.ks.nr), bbuf);
+      multiply_rows(P, pl, m0, m1, jc, ncur, pc, kcur, bbuf, abuf);
     }
   }
 }

@@ -29,6 +29,10 @@ using MicroKernelFn = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t
 //   dot:  Y[r*ldy + j] = sum_k X[r*ldx + k] * B[j*ldb + k]   (B's rows are dotted)
 // for r < S, j < n. Y is written, not read.
 constexpr int kSkinnyMax = 4;
+// Skinny products that stream the big operand's rows (axpy) with K at least
+// twice this are computed as partial products over fixed blocks of this many
+// rows of K, one thread per block (see run_skinny in gemm.cpp).
+constexpr int64_t kSkinnyKBlock = 512;
 template <typename T>
 using SkinnyFn = void (*)(int64_t k, int64_t n, const T* X, int64_t ldx, const T* B, int64_t ldb,
                           T* Y, int64_t ldy);
@@ -49,10 +53,15 @@ using FmaLoopFn = int64_t (*)(int64_t iters, T* sink);
 template <typename T>
 using PackRowsFn = void (*)(int64_t kc, int64_t len, const T* src, int64_t ld, int w, T* dst);
 
+constexpr int kMaxMR = 12;
 template <typename T>
 struct KernelSet {
   int mr = 0, nr = 0;
   MicroKernelFn<T> micro = nullptr;
+  // micro_edge[r - 1]: the same tile with only r < mr real rows (the A panel
+  // keeps its mr stride), storing r rows of C; null where a set has none
+  // (the driver then runs micro into a scratch tile and copies).
+  MicroKernelFn<T> micro_edge[kMaxMR - 1] = {};
   SkinnyFn<T> axpy[kSkinnyMax] = {};  // [S - 1]
   SkinnyFn<T> dot[kSkinnyMax] = {};
   PackTransFn<T> pack_trans = nullptr;

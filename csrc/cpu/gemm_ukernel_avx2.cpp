@@ -147,6 +147,7 @@ KernelSet<float> kernels_avx2_f32() {
   s.mr = kMR;
   s.nr = 16;
   s.micro = &micro_tile<VecF32, kMR>;
+  set_edge_kernels<VecF32, kMR>(s.micro_edge);
   set_portable_kernels(s);
   s.pack_trans = pack_trans_avx2_f32();
   s.fma_loop = &fma_peak_loop<VecF32>;
@@ -158,6 +159,7 @@ KernelSet<double> kernels_avx2_f64() {
   s.mr = kMR;
   s.nr = 8;
   s.micro = &micro_tile<VecF64, kMR>;
+  set_edge_kernels<VecF64, kMR>(s.micro_edge);
   set_portable_kernels(s);
   s.pack_trans = pack_trans_avx2_f64();
   s.fma_loop = &fma_peak_loop<VecF64>;

@@ -19,6 +19,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <utility>
 
 namespace lg {
 namespace cpu {
@@ -27,29 +28,33 @@ namespace {  // NOLINT: instantiated once per ISA translation unit, on purpose
 
 constexpr int kPrefetchA = 1024;  // bytes of A ahead: ~16 k steps of a 6-row float panel
 
-template <class S, int MR>
+template <class S, int ROWS>
 inline __attribute__((always_inline)) void tile_step(const typename S::T* a,
                                                      const typename S::T* b,
-                                                     typename S::V (&acc)[MR][2]) {
+                                                     typename S::V (&acc)[ROWS][2]) {
   const typename S::V b0 = S::load(b), b1 = S::load(b + S::kLanes);
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) {
+  for (int r = 0; r < ROWS; ++r) {
     const typename S::V ar = S::bcast(a + r);
     acc[r][0] = S::fma(ar, b0, acc[r][0]);
     acc[r][1] = S::fma(ar, b1, acc[r][1]);
   }
 }
 
-template <class S, int MR>
+// ROWS < MR: the edge tile of a panel with only ROWS real rows (the A panel
+// keeps its MR stride), computed and stored directly, with ROWS / MR of the
+// FMAs instead of a full tile into scratch and a copy.
+template <class S, int MR, int ROWS = MR>
 void micro_tile(int64_t kc, const typename S::T* __restrict a, const typename S::T* __restrict b,
                 typename S::T* __restrict c, int64_t ldc, typename S::T alpha,
                 typename S::T beta) {
+  static_assert(ROWS >= 1 && ROWS <= MR, "a tile has 1 to MR rows");
   using T = typename S::T;
   using V = typename S::V;
   constexpr int NR = 2 * S::kLanes;
-  V acc[MR][2];
+  V acc[ROWS][2];
 #pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r) {
+  for (int r = 0; r < ROWS; ++r) {
     acc[r][0] = S::zero();
     acc[r][1] = S::zero();
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
@@ -60,29 +65,41 @@ void micro_tile(int64_t kc, const typename S::T* __restrict a, const typename S:
 #pragma GCC unroll 1
   for (; p + 2 <= kc; p += 2) {
     _mm_prefetch(pa, _MM_HINT_T0);
-    tile_step<S, MR>(a, b, acc);
-    tile_step<S, MR>(a + MR, b + NR, acc);
+    tile_step<S, ROWS>(a, b, acc);
+    tile_step<S, ROWS>(a + MR, b + NR, acc);
     a += 2 * MR;
     b += 2 * NR;
     pa += 2 * MR * sizeof(T);
   }
-  if (p < kc) tile_step<S, MR>(a, b, acc);
+  if (p < kc) tile_step<S, ROWS>(a, b, acc);
   const V va = S::set1(alpha);
   if (beta == T(0)) {
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < ROWS; ++r) {
       S::storeu(c + r * ldc, S::mul(va, acc[r][0]));
       S::storeu(c + r * ldc + S::kLanes, S::mul(va, acc[r][1]));
     }
   } else {
     const V vb = S::set1(beta);
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < ROWS; ++r) {
       T* cr = c + r * ldc;
       S::storeu(cr, S::fma(va, acc[r][0], S::mul(vb, S::loadu(cr))));
       S::storeu(cr + S::kLanes, S::fma(va, acc[r][1], S::mul(vb, S::loadu(cr + S::kLanes))));
     }
   }
+}
+
+// micro_tile<S, MR, 1> ... <S, MR, MR - 1>, indexed by rows - 1: the edge
+// kernels a KernelSet offers for panels with fewer than MR real rows.
+template <class S, int MR, int... R>
+constexpr void fill_edge_kernels(MicroKernelFn<typename S::T>* out,
+                                 std::integer_sequence<int, R...>) {
+  ((out[R] = &micro_tile<S, MR, R + 1>), ...);
+}
+template <class S, int MR>
+void set_edge_kernels(MicroKernelFn<typename S::T>* out) {
+  fill_edge_kernels<S, MR>(out, std::make_integer_sequence<int, MR - 1>{});
 }
 
 // FMA throughput probe: kChains independent accumulator chains (more than

@@ -98,6 +98,9 @@ def build_parser():
     p.add_argument("--isa", choices=["all", "avx512", "avx2", "generic"], default="all",
                    help="CPU: which of our GEMM paths to run, each against OpenBLAS's matching "
                         "kernels in its own subprocess (default: every path this CPU has)")
+    p.add_argument("--only", choices=["loomgrad", "numpy", "torch"], default=None,
+                   help="CPU: time this contender alone (no other library runs in the process), "
+                        "to check that the alternated ratios match each contender alone")
     return p
 
 
@@ -232,15 +235,24 @@ def main(argv=None) -> int:
             tA, tB = torch.from_numpy(A), torch.from_numpy(B)  # views, no copy
             out_t = torch.empty((M, N), dtype=tA.dtype)
             contenders["torch"] = lambda: torch.matmul(tA, tB, out=out_t)
+        if args.only:
+            if args.only not in contenders:
+                print(f"bench gemm: --only {args.only}: that contender is not available here")
+                return 2
+            contenders = {args.only: contenders[args.only]}
         times = setup.time(contenders)
         tol = 1e-3 if dtype == np.float32 else 1e-9
-        if not np.allclose(out_lg, out_np, rtol=tol, atol=tol * np.sqrt(K)):
+        if not args.only and not np.allclose(out_lg, out_np, rtol=tol, atol=tol * np.sqrt(K)):
             print(f"WARNING: {label}: loomgrad and numpy disagree "
                   f"(max diff {np.max(np.abs(out_lg - out_np)):.3g})")
         rows.append(harness.Row(f"{label} [{M}x{N}x{K}]", 2.0 * M * N * K, times))
         print(f"  ... {label}", flush=True)
     print()
-    harness.print_table(rows, ours="loomgrad", yardsticks=yardsticks, peak_gflops=peak,
+    if args.only:
+        ours, yardsticks = args.only, []
+    else:
+        ours = "loomgrad"
+    harness.print_table(rows, ours=ours, yardsticks=yardsticks, peak_gflops=peak,
                         title=f"{dtype.name}: our {lg._cpu.build_info()['gemm_isa']} path vs "
                               f"OpenBLAS {kernels} kernels", setup=setup)
     return harness.finish(setup)

@@ -153,15 +153,19 @@ void group_norm_forward(py::array x, py::object weight, py::object bias, int64_t
   });
 }
 
-void group_norm_backward(py::array dy, py::array x, py::array mean, py::array rstd,
-                         py::object weight, int64_t groups, py::object dx, py::object dw,
-                         py::object db) {
+// The checks and pointers both normalisations' backward share: grad_out
+// like x (N, C, HW), mean and rstd of `stats` shape, weight (C,) or None;
+// grad_input like x and grad_weight, grad_bias (C,), each None when not
+// wanted. `run(pdy, px, pm, pr, pw, pdx, pdw, pdb)` runs without the GIL.
+template <typename Run>
+void norm_backward(py::array dy, py::array x, py::array mean, py::array rstd, py::object weight,
+                   py::object dx, py::object dw, py::object db,
+                   std::initializer_list<int64_t> stats, Run run) {
   const DType dt = lg::float_dtype("x", x);
-  check_groups(x, groups);
   const int64_t N = x.shape(0), C = x.shape(1), HW = x.shape(2);
   require_array("grad_out", dy, {N, C, HW}, "x", x);
-  require_array("mean", mean, {N, groups}, "x", x);
-  require_array("rstd", rstd, {N, groups}, "x", x);
+  require_array("mean", mean, stats, "x", x);
+  require_array("rstd", rstd, stats, "x", x);
   const py::object xo = x, dyo = dy, mo = mean, ro = rstd;
   lg::dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
@@ -176,8 +180,21 @@ void group_norm_backward(py::array dy, py::array x, py::array mean, py::array rs
     const T* pm = static_cast<const T*>(mean.data());
     const T* pr = static_cast<const T*>(rstd.data());
     py::gil_scoped_release nogil;
-    lg::cpu::group_norm_backward<T>(N, C, HW, groups, pdy, px, pm, pr, pw, pdx, pdw, pdb);
+    run(pdy, px, pm, pr, pw, pdx, pdw, pdb);
   });
+}
+
+void group_norm_backward(py::array dy, py::array x, py::array mean, py::array rstd,
+                         py::object weight, int64_t groups, py::object dx, py::object dw,
+                         py::object db) {
+  lg::float_dtype("x", x);
+  check_groups(x, groups);
+  const int64_t N = x.shape(0), C = x.shape(1), HW = x.shape(2);
+  norm_backward(dy, x, mean, rstd, weight, dx, dw, db, {N, groups},
+                [&](auto pdy, auto px, auto pm, auto pr, auto pw, auto pdx, auto pdw, auto pdb) {
+                  lg::cpu::group_norm_backward(N, C, HW, groups, pdy, px, pm, pr, pw, pdx, pdw,
+                                               pdb);
+                });
 }
 
 void check_planes(const py::array& x) {
@@ -218,28 +235,13 @@ void batch_norm_forward(py::array x, py::object weight, py::object bias, double 
 // grad_weight, grad_bias (C,), each None when not wanted.
 void batch_norm_backward(py::array dy, py::array x, py::array mean, py::array rstd,
                          py::object weight, py::object dx, py::object dw, py::object db) {
-  const DType dt = lg::float_dtype("x", x);
+  lg::float_dtype("x", x);
   check_planes(x);
   const int64_t N = x.shape(0), C = x.shape(1), HW = x.shape(2);
-  require_array("grad_out", dy, {N, C, HW}, "x", x);
-  require_array("mean", mean, {C}, "x", x);
-  require_array("rstd", rstd, {C}, "x", x);
-  const py::object xo = x, dyo = dy, mo = mean, ro = rstd;
-  lg::dispatch_float(dt, [&](auto tag) {
-    using T = decltype(tag);
-    const T* pw = optional_in<T>("weight", weight, {C}, "x", x);
-    std::initializer_list<std::pair<const char*, const py::object*>> ins = {
-        {"x", &xo}, {"grad_out", &dyo}, {"mean", &mo}, {"rstd", &ro}, {"weight", &weight}};
-    T* pdx = optional_out<T>("grad_input", dx, {N, C, HW}, "x", x, ins);
-    T* pdw = optional_out<T>("grad_weight", dw, {C}, "x", x, ins);
-    T* pdb = optional_out<T>("grad_bias", db, {C}, "x", x, ins);
-    const T* pdy = static_cast<const T*>(dy.data());
-    const T* px = static_cast<const T*>(x.data());
-    const T* pm = static_cast<const T*>(mean.data());
-    const T* pr = static_cast<const T*>(rstd.data());
-    py::gil_scoped_release nogil;
-    lg::cpu::batch_norm_backward<T>(N, C, HW, pdy, px, pm, pr, pw, pdx, pdw, pdb);
-  });
+  norm_backward(dy, x, mean, rstd, weight, dx, dw, db, {C},
+                [&](auto pdy, auto px, auto pm, auto pr, auto pw, auto pdx, auto pdw, auto pdb) {
+                  lg::cpu::batch_norm_backward(N, C, HW, pdy, px, pm, pr, pw, pdx, pdw, pdb);
+                });
 }
 
 }  // namespace
